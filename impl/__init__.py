@@ -1,0 +1,23 @@
+"""bp-parity's system under test: the textbook's hand-written BP, NumPy only.
+
+Exposes the implementation protocol (see DESIGN.md) by name; the modules keep
+the textbook's file names.
+"""
+
+from .functions import cross_entropy_error, sigmoid, softmax
+from .gradient_check import numerical_gradient
+from .layer_naive import AddLayer, MulLayer
+from .net_layer import Affine, Relu, Sigmoid, SoftmaxWithLoss
+
+__all__ = [
+    "AddLayer",
+    "Affine",
+    "MulLayer",
+    "Relu",
+    "Sigmoid",
+    "SoftmaxWithLoss",
+    "cross_entropy_error",
+    "numerical_gradient",
+    "sigmoid",
+    "softmax",
+]

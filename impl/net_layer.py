@@ -1,0 +1,131 @@
+"""Array layers with forward and backward (textbook "common/layers.py").
+
+Every layer keeps its input's dtype and never writes into its arguments.
+Shapes: N is the batch size; x of an Affine layer may have any rank (N, ...).
+"""
+
+import numpy as np
+
+from .functions import _label_indices, as_batch, sigmoid, softmax
+
+
+class Relu:
+    """y = max(0, x).
+
+    backward: dx = dout where x > 0, else 0 (x <= 0 passes nothing back).
+    """
+
+    def __init__(self):
+        self.mask = None
+
+    def __repr__(self):
+        shape = None if self.mask is None else self.mask.shape
+        return f"Relu(mask shape={shape})"
+
+    def forward(self, x):
+        x = np.asarray(x)
+        self.mask = x <= 0
+        return np.where(self.mask, np.zeros((), dtype=x.dtype), x)
+
+    def backward(self, dout):
+        dout = np.asarray(dout)
+        return np.where(self.mask, np.zeros((), dtype=dout.dtype), dout)
+
+
+class Sigmoid:
+    """y = 1 / (1 + exp(-x)).
+
+    backward: dy/dx = y (1 - y), computed from the kept output y:
+    dx = dout * y * (1 - y).
+    """
+
+    def __init__(self):
+        self.out = None
+
+    def __repr__(self):
+        shape = None if self.out is None else self.out.shape
+        return f"Sigmoid(out shape={shape})"
+
+    def forward(self, x):
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1 - self.out) * self.out
+
+
+class Affine:
+    """y = x W + b.
+
+    Shapes: x (N, ...) is flattened to (N, D); W (D, M); b (M,); y (N, M).
+    backward: dx = dout W^T (reshaped to x's shape), dW = x^T dout,
+    db = sum of dout over the batch.  W and b are kept by reference, so
+    updating them in place changes the layer.
+    """
+
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
+
+    def __repr__(self):
+        return f"Affine(W shape={np.shape(self.W)}, b shape={np.shape(self.b)})"
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.ndim < 1:
+            raise ValueError("Affine expects x of shape (N, ...), got a scalar")
+        features = int(np.prod(x.shape[1:]))
+        if features != self.W.shape[0]:
+            raise ValueError(
+                f"Affine: x of shape {x.shape} has {features} features per sample, "
+                f"but W has shape {self.W.shape} (expects {self.W.shape[0]})"
+            )
+        self.original_x_shape = x.shape
+        self.x = x.reshape(x.shape[0], features)
+        return self.x @ self.W + self.b
+
+    def backward(self, dout):
+        dx = dout @ self.W.T
+        self.dW = self.x.T @ dout
+        self.db = np.sum(dout, axis=0)
+        return dx.reshape(self.original_x_shape)
+
+
+class SoftmaxWithLoss:
+    """loss = cross_entropy_error(softmax(x), t).
+
+    Shapes: x (N, C) or (C,); t class indices (N,) or one-hot (N, C).
+    backward: dx = dout * (softmax(x) - onehot(t)) / N -- the exact derivative
+    of the cross-entropy without the 1e-7 guard that the forward adds inside
+    the log (see reference.deviations).
+    """
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+        self.x_shape = None
+
+    def __repr__(self):
+        return f"SoftmaxWithLoss(loss={self.loss!r})"
+
+    def forward(self, x, t):
+        x = np.asarray(x)
+        self.x_shape = x.shape
+        x2, t2 = as_batch(x, t)
+        n, c = x2.shape
+        self.t = _label_indices(t2, n, c)
+        self.y = softmax(x2)
+        self.loss = -np.sum(np.log(self.y[np.arange(n), self.t] + 1e-7)) / n
+        return self.loss
+
+    def backward(self, dout=1):
+        n = self.y.shape[0]
+        dx = self.y.copy()
+        dx[np.arange(n), self.t] -= 1
+        dx *= dout / n  # in place: keeps dx's dtype whatever dout is
+        return dx.reshape(self.x_shape)

@@ -1,0 +1,196 @@
+"""The comparator: one function that compares two tensors and a report for people.
+
+compare() checks, in this order, that the implementation's value is a numeric
+array, its shape, its dtype, where it holds NaN or inf, and only then the values
+under a Tolerance.  It never raises on a mismatch: it returns a Comparison that
+knows whether it passed and renders the report a person reads when it did not.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .tolerance import Tolerance
+
+
+@dataclass
+class Context:
+    """Where a comparison comes from: enough to name it and to reproduce it."""
+
+    layer: str
+    tensor: str
+    oracle: str  # "twin", "finite differences", "arguments"
+    dtype: str
+    seed: object = None
+    case: str = ""
+    reproduce: str = ""
+    inputs: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def title(self):
+        name = self.case or self.layer
+        return f"{name} {self.tensor} ({self.oracle}, {self.dtype}, seed {self.seed})"
+
+
+@dataclass
+class Comparison:
+    context: Context
+    tolerance: Tolerance
+    passed: bool
+    problem: str = ""  # what failed first: "shape", "dtype", "nonfinite", "values", "type"
+    detail: str = ""
+    max_abs: float = float("nan")
+    max_rel: float = float("nan")
+    mismatched: int = 0
+    total: int = 0
+    worst_index: tuple = ()
+    worst_actual: float = float("nan")
+    worst_expected: float = float("nan")
+    worst_abs: float = float("nan")
+    worst_rel: float = float("nan")
+    atol: float = float("nan")
+    actual: object = field(default=None, repr=False)
+    expected: object = field(default=None, repr=False)
+    dumped_to: str = ""
+
+    @property
+    def verdict(self):
+        return "ok" if self.passed else "FAIL"
+
+    def render(self):
+        """The report: what, where, by how much, under which tolerance, and how to rerun it."""
+        c = self.context
+        head = "ok" if self.passed else "MISMATCH"
+        lines = [f"{head}: {c.layer} {c.tensor} -- {c.oracle}, {c.dtype}, seed {c.seed}"]
+        if c.case and c.case != c.layer:
+            lines.append(f"  case: {c.case}")
+        if self.problem in ("type", "shape", "dtype", "nonfinite"):
+            lines.append(f"  {self.detail}")
+        else:
+            lines.append(
+                f"  {self.mismatched} of {self.total} elements differ beyond tolerance"
+                f" (shape {self._shape()}, {c.dtype})"
+            )
+            if self.worst_index is not None and self.total:
+                lines.append(
+                    f"  worst element {_index(self.worst_index)}: impl {self.worst_actual!r}"
+                    f"  {c.oracle} {self.worst_expected!r}"
+                )
+                lines.append(
+                    f"  abs error {self.worst_abs:.3e}, rel error {self.worst_rel:.3e}"
+                    f" (largest anywhere: abs {self.max_abs:.3e}, rel {self.max_rel:.3e})"
+                )
+        lines.append(
+            f"  tolerance: |impl - expected| <= atol + rtol*|expected|;"
+            f" {self.tolerance.describe()} (atol here {self.atol:.3g})"
+        )
+        lines.append(f"    why: {self.tolerance.why}")
+        lines.append(f"  seed: {c.seed} (fixed seeds live in fixtures/seeds.json)")
+        if c.reproduce:
+            lines.append(f"  reproduce: {c.reproduce}")
+        if self.dumped_to:
+            lines.append(f"  both sides and the inputs: {self.dumped_to}")
+        return "\n".join(lines)
+
+    def _shape(self):
+        return tuple(np.shape(self.expected))
+
+    def dump(self, directory):
+        """Write both sides and the inputs to DIRECTORY/<case>-<tensor>-<oracle>-<dtype>-seed<seed>.npz."""
+        c = self.context
+        name = f"{c.case or c.layer}-{c.tensor}-{c.oracle}-{c.dtype}-seed{c.seed}".replace(" ", "_")
+        path = Path(directory) / f"{name}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"impl": _plain(self.actual), "expected": _plain(self.expected)}
+        arrays.update({f"input_{k}": _plain(v) for k, v in c.inputs.items()})
+        np.savez(path, **arrays)
+        self.dumped_to = str(path)
+        return path
+
+
+def _plain(value):
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything that is not an array is dumped as its repr
+        return np.asarray(repr(value))
+    return array if array.dtype != object else np.asarray(repr(value))
+
+
+def _index(index):
+    return "[" + ", ".join(str(int(i)) for i in index) + "]" if index else "[]  (scalar)"
+
+
+def compare(actual, expected, tolerance, context):
+    """Compare the implementation's `actual` with the oracle's `expected`.
+
+    expected is a NumPy array (or scalar) of the dtype the implementation must
+    produce.  Returns a Comparison; never raises on a mismatch.
+    """
+    expected = np.asarray(expected)
+    result = Comparison(context=context, tolerance=tolerance, passed=False, actual=actual, expected=expected)
+    result.total = int(expected.size)
+    result.atol = tolerance.atol_for(expected)
+
+    try:
+        array = np.asarray(actual)
+    except Exception as error:  # noqa: BLE001 - a broken implementation may return anything
+        return _fail(result, "type", f"impl returned {type(actual).__name__}, not an array: {error}")
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        return _fail(result, "type", f"impl returned {type(actual).__name__} of dtype {array.dtype}, not numbers")
+    if array.shape != expected.shape:
+        return _fail(result, "shape", f"shape: impl {array.shape}, expected {expected.shape}")
+    if array.dtype != expected.dtype:
+        return _fail(result, "dtype", f"dtype: impl {array.dtype}, expected {expected.dtype}")
+
+    a = array.astype(np.float64)
+    e = expected.astype(np.float64)
+    bad_a, bad_e = ~np.isfinite(a), ~np.isfinite(e)
+    same_nonfinite = bad_a & bad_e & ((a == e) | (np.isnan(a) & np.isnan(e)))
+    wrong = (bad_a | bad_e) & ~same_nonfinite
+    if wrong.any():
+        where = np.argwhere(wrong)
+        shown = ", ".join(f"{_index(tuple(i))} impl {a[tuple(i)]!r} expected {e[tuple(i)]!r}" for i in where[:5])
+        more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+        return _fail(result, "nonfinite", f"NaN/inf where the oracle has none (or the reverse): {shown}{more}")
+
+    finite = ~bad_e
+    diff = np.where(finite, np.abs(a - e), 0.0)
+    allowed = result.atol + tolerance.rtol * np.abs(np.where(finite, e, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(finite & (diff > 0), diff / np.abs(e), 0.0)
+    result.max_abs = float(diff.max()) if diff.size else 0.0
+    result.max_rel = float(rel.max()) if rel.size else 0.0
+    over = diff > allowed
+    result.mismatched = int(over.sum())
+    result.passed = result.mismatched == 0
+    if diff.size:
+        # the worst element is the one furthest beyond its allowance
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(allowed > 0, diff / allowed, np.where(diff > 0, np.inf, 0.0))
+        flat = int(np.argmax(ratio))
+        index = np.unravel_index(flat, e.shape) if e.ndim else ()
+        result.worst_index = tuple(int(i) for i in index)
+        result.worst_actual = array[index].item() if array.ndim else array.item()
+        result.worst_expected = expected[index].item() if expected.ndim else expected.item()
+        result.worst_abs = float(diff[index])
+        result.worst_rel = float(rel[index])
+    result.problem = "" if result.passed else "values"
+    return result
+
+
+def _fail(result, problem, detail):
+    result.problem = problem
+    result.detail = detail
+    result.passed = False
+    return result
+
+
+class ParityError(AssertionError):
+    """Raised by assert_parity with the full report as its message."""
+
+
+def assert_parity(comparison):
+    """Fail with the comparison's report unless it passed."""
+    if not comparison.passed:
+        raise ParityError("\n" + comparison.render())

@@ -1,0 +1,438 @@
+"""Run one case of the layer table on an implementation and on its oracles.
+
+For a case, a dtype and a seed, run_case draws the inputs, runs the
+implementation's forward and backward, runs the PyTorch twin on copies of the
+same inputs, differentiates the implementation's own forward by central
+differences (float64), checks that no argument was written into, and returns
+one Comparison per tensor and oracle.
+
+Each protocol piece has a spec below: how its inputs are drawn, how the
+implementation and the twin are called, and what finite differences
+differentiate.  Inputs are drawn in float64 and then cast, so the float32 run
+sees the float64 run's values rounded.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import finite_diff, tolerance, twins
+from .compare import Comparison, Context, compare
+from .protocol import MissingProtocol
+
+# ReLU inputs are kept at least this far from the kink at 0: the finite
+# difference step (~6e-6 |x|) then never crosses it.
+KINK_MARGIN = 0.1
+
+
+def _given(value):
+    """What the implementation receives: 0-d arrays as NumPy scalars, like the textbook's numbers."""
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
+def _tensor(value, grad=False):
+    tensor = torch.from_numpy(np.array(value, copy=True))
+    return tensor.requires_grad_(True) if grad else tensor
+
+
+def _numpy(tensor):
+    return tensor.detach().numpy()
+
+
+def _away_from_kink(x):
+    return np.where(x >= 0, x + KINK_MARGIN, x - KINK_MARGIN)
+
+
+def _labels(rng, n, classes, form, batched):
+    index = rng.integers(0, classes, size=n)
+    if form == "onehot":
+        onehot = np.eye(classes)[index]
+        return index, onehot if batched else onehot[0]
+    return index, index if batched else index[0]
+
+
+class Spec:
+    """How one protocol piece is checked (subclasses fill this in)."""
+
+    requires = ()  # protocol names the implementation must define
+    fd_requires = ()  # further names that finite differences need
+    tensors = ()  # compared with the twin
+    fd_tensors = ()  # also compared with finite differences (float64)
+    tolerance_kind = {}  # tensor -> "fd" where the twin check is itself a difference quotient
+
+    def inputs(self, case, rng):
+        raise NotImplementedError
+
+    def run_impl(self, impl, inp):
+        raise NotImplementedError
+
+    def run_twin(self, inp):
+        raise NotImplementedError
+
+    def fd_losses(self, impl, inp):
+        """tensor -> (f, point): the tensor should equal df/dpoint of the scalar f."""
+        raise NotImplementedError
+
+
+class BinarySpec(Spec):
+    """MulLayer / AddLayer: forward(x, y); backward(dout) -> (dx, dy)."""
+
+    tensors = ("forward", "dx", "dy")
+    fd_tensors = ("dx", "dy")
+
+    def __init__(self, name, twin):
+        self.requires = (name,)
+        self.name = name
+        self.twin = twin
+
+    def inputs(self, case, rng):
+        return {k: rng.normal(size=case.shape) * case.scale for k in ("x", "y", "dout")}
+
+    def run_impl(self, impl, inp):
+        layer = impl.require(self.name)()
+        out = layer.forward(_given(inp["x"]), _given(inp["y"]))
+        dx, dy = layer.backward(_given(inp["dout"]))
+        return {"forward": out, "dx": dx, "dy": dy}
+
+    def run_twin(self, inp):
+        x, y = _tensor(inp["x"], True), _tensor(inp["y"], True)
+        z = self.twin(x, y)
+        z.backward(_tensor(inp["dout"]))
+        return {"forward": _numpy(z), "dx": _numpy(x.grad), "dy": _numpy(y.grad)}
+
+    def fd_losses(self, impl, inp):
+        layer_class = impl.require(self.name)
+        x, y, dout = inp["x"], inp["y"], inp["dout"]
+
+        def loss_x(xx):
+            return np.sum(layer_class().forward(_given(xx), _given(y)) * dout)
+
+        def loss_y(yy):
+            return np.sum(layer_class().forward(_given(x), _given(yy)) * dout)
+
+        return {"dx": (loss_x, x), "dy": (loss_y, y)}
+
+
+class ElementwiseSpec(Spec):
+    """Relu / Sigmoid: forward(x); backward(dout) -> dx."""
+
+    tensors = ("forward", "dx")
+    fd_tensors = ("dx",)
+
+    def __init__(self, name, twin, draw):
+        self.requires = (name,)
+        self.name = name
+        self.twin = twin
+        self.draw = draw
+
+    def inputs(self, case, rng):
+        return {"x": self.draw(rng, case.shape) * case.scale, "dout": rng.normal(size=case.shape)}
+
+    def run_impl(self, impl, inp):
+        layer = impl.require(self.name)()
+        out = layer.forward(inp["x"])
+        return {"forward": out, "dx": layer.backward(inp["dout"])}
+
+    def run_twin(self, inp):
+        x = _tensor(inp["x"], True)
+        y = self.twin(x)
+        y.backward(_tensor(inp["dout"]))
+        return {"forward": _numpy(y), "dx": _numpy(x.grad)}
+
+    def fd_losses(self, impl, inp):
+        layer_class = impl.require(self.name)
+        dout = inp["dout"]
+        return {"dx": (lambda xx: np.sum(layer_class().forward(xx) * dout), inp["x"])}
+
+
+class AffineSpec(Spec):
+    """Affine(W, b): forward(x) = x W + b; backward(dout) -> dx, keeps dW and db."""
+
+    requires = ("Affine",)
+    tensors = ("forward", "dx", "dW", "db")
+    fd_tensors = ("dx", "dW", "db")
+
+    def inputs(self, case, rng):
+        n, features = case.shape[0], int(np.prod(case.shape[1:]))
+        return {
+            "x": rng.normal(size=case.shape) * case.scale,
+            "W": rng.normal(size=(features, case.out)) / np.sqrt(features),
+            "b": rng.normal(size=case.out) * 0.5,
+            "dout": rng.normal(size=(n, case.out)),
+        }
+
+    def run_impl(self, impl, inp):
+        layer = impl.require("Affine")(inp["W"], inp["b"])
+        out = layer.forward(inp["x"])
+        dx = layer.backward(inp["dout"])
+        return {"forward": out, "dx": dx, "dW": layer.dW, "db": layer.db}
+
+    def run_twin(self, inp):
+        x, W, b = (_tensor(inp[k], True) for k in ("x", "W", "b"))
+        y = twins.affine(x, W, b)
+        y.backward(_tensor(inp["dout"]))
+        return {"forward": _numpy(y), "dx": _numpy(x.grad), "dW": _numpy(W.grad), "db": _numpy(b.grad)}
+
+    def fd_losses(self, impl, inp):
+        affine = impl.require("Affine")
+        x, W, b, dout = (inp[k] for k in ("x", "W", "b", "dout"))
+        return {
+            "dx": (lambda xx: np.sum(affine(W, b).forward(xx) * dout), x),
+            "dW": (lambda ww: np.sum(affine(ww, b).forward(x) * dout), W),
+            "db": (lambda bb: np.sum(affine(W, bb).forward(x) * dout), b),
+        }
+
+
+class SoftmaxWithLossSpec(Spec):
+    """SoftmaxWithLoss: forward(x, t) -> loss; backward() -> dx (see reference.deviations)."""
+
+    requires = ("SoftmaxWithLoss",)
+    fd_requires = ("softmax",)
+    tensors = ("forward", "dx")
+    fd_tensors = ("dx",)
+
+    def inputs(self, case, rng):
+        batched = len(case.shape) == 2
+        n = case.shape[0] if batched else 1
+        index, t = _labels(rng, n, case.shape[-1], case.labels, batched)
+        return {"x": rng.normal(size=case.shape) * 2 * case.scale, "t": t, "_index": index}
+
+    def run_impl(self, impl, inp):
+        layer = impl.require("SoftmaxWithLoss")()
+        loss = layer.forward(inp["x"], _given(inp["t"]))
+        return {"forward": loss, "dx": layer.backward()}
+
+    def run_twin(self, inp):
+        index = _tensor(inp["_index"])
+        if inp["x"].ndim == 1:
+            index = index[0]
+        loss = twins.softmax_with_loss(_tensor(inp["x"]), index)
+        x = _tensor(inp["x"], True)
+        twins.softmax_cross_entropy(x, index).backward()
+        return {"forward": _numpy(loss), "dx": _numpy(x.grad)}
+
+    def fd_losses(self, impl, inp):
+        softmax = impl.require("softmax")
+        index = inp["_index"]
+
+        def loss(xx):
+            y = softmax(xx).reshape(len(index), -1)
+            return -np.mean(np.log(y[np.arange(len(index)), index]))
+
+        return {"dx": (loss, inp["x"])}
+
+
+class FunctionSpec(Spec):
+    """sigmoid / softmax: y = f(x), forward only."""
+
+    tensors = ("forward",)
+
+    def __init__(self, name, twin, scale):
+        self.requires = (name,)
+        self.name = name
+        self.twin = twin
+        self.scale = scale
+
+    def inputs(self, case, rng):
+        return {"x": rng.normal(size=case.shape) * self.scale * case.scale}
+
+    def run_impl(self, impl, inp):
+        return {"forward": impl.require(self.name)(inp["x"])}
+
+    def run_twin(self, inp):
+        return {"forward": _numpy(self.twin(_tensor(inp["x"])))}
+
+
+class CrossEntropySpec(Spec):
+    """cross_entropy_error(y, t) on probabilities y, labels as indices or one-hot."""
+
+    requires = ("cross_entropy_error",)
+    tensors = ("forward",)
+
+    def inputs(self, case, rng):
+        batched = len(case.shape) == 2
+        n = case.shape[0] if batched else 1
+        logits = rng.normal(size=case.shape) * 2 * case.scale
+        y = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        y /= y.sum(axis=-1, keepdims=True)
+        index, t = _labels(rng, n, case.shape[-1], case.labels, batched)
+        return {"y": y, "t": t, "_index": index}
+
+    def run_impl(self, impl, inp):
+        return {"forward": impl.require("cross_entropy_error")(inp["y"], _given(inp["t"]))}
+
+    def run_twin(self, inp):
+        index = _tensor(inp["_index"])
+        if inp["y"].ndim == 1:
+            index = index[0]
+        return {"forward": _numpy(twins.cross_entropy_error(_tensor(inp["y"]), index))}
+
+
+class NumericalGradientSpec(Spec):
+    """numerical_gradient(f, x) on f(x) = sum(c sin x), against autograd's c cos x."""
+
+    requires = ("numerical_gradient",)
+    tensors = ("gradient",)
+    tolerance_kind = {"gradient": "fd"}
+
+    def inputs(self, case, rng):
+        return {"x": rng.normal(size=case.shape), "c": rng.normal(size=case.shape)}
+
+    def run_impl(self, impl, inp):
+        c = inp["c"]
+        return {"gradient": impl.require("numerical_gradient")(lambda x: np.sum(c * np.sin(x)), inp["x"])}
+
+    def run_twin(self, inp):
+        x = _tensor(inp["x"], True)
+        torch.sum(_tensor(inp["c"]) * torch.sin(x)).backward()
+        return {"gradient": _numpy(x.grad)}
+
+
+def _normal(scale):
+    return lambda rng, shape: rng.normal(size=shape) * scale
+
+
+SPECS = {
+    "MulLayer": BinarySpec("MulLayer", twins.mul),
+    "AddLayer": BinarySpec("AddLayer", twins.add),
+    "Relu": ElementwiseSpec("Relu", twins.relu, lambda rng, shape: _away_from_kink(rng.normal(size=shape))),
+    "Sigmoid": ElementwiseSpec("Sigmoid", twins.sigmoid, _normal(3.0)),
+    "Affine": AffineSpec(),
+    "SoftmaxWithLoss": SoftmaxWithLossSpec(),
+    "sigmoid": FunctionSpec("sigmoid", twins.sigmoid, 3.0),
+    "softmax": FunctionSpec("softmax", twins.softmax, 2.0),
+    "cross_entropy_error": CrossEntropySpec(),
+    "numerical_gradient": NumericalGradientSpec(),
+}
+
+
+def cast(inputs, dtype):
+    """Float arrays to the dtype under test; labels stay integers."""
+    arrays = {k: np.asarray(v) for k, v in inputs.items()}  # rng.normal(size=()) is a Python float
+    return {k: v.astype(dtype) if np.issubdtype(v.dtype, np.floating) else v for k, v in arrays.items()}
+
+
+def copy_inputs(inputs):
+    return {k: np.array(v, copy=True) for k, v in inputs.items()}
+
+
+@dataclass
+class NotRun:
+    """A check that could not run, and why (never counted as passed)."""
+
+    context: Context
+    reason: str
+    passed: bool = False
+    verdict: str = "NOT RUN"
+
+    def render(self):
+        c = self.context
+        lines = [f"NOT RUN: {c.layer} {c.tensor} -- {c.oracle}, {c.dtype}, seed {c.seed}", f"  {self.reason}"]
+        if c.reproduce:
+            lines.append(f"  reproduce: {c.reproduce}")
+        return "\n".join(lines)
+
+
+@dataclass
+class CaseRun:
+    case: object
+    dtype: str
+    seed: int
+    impl_outputs: dict = field(default_factory=dict)
+    results: list = field(default_factory=list)  # Comparison or NotRun
+
+    def find(self, tensor, oracle):
+        for result in self.results:
+            if result.context.tensor == tensor and result.context.oracle == oracle:
+                return result
+        raise KeyError(f"{self.case.id}: no {oracle} check of {tensor}")
+
+
+def reproduce_command(impl_spec, case_id, tensor, dtype, seed):
+    return (
+        f"python -m reference check --impl {impl_spec} --case {case_id} --tensor {tensor} "
+        f"--dtype {dtype} --seed {seed}"
+    )
+
+
+def run_case(impl, case, dtype, seed):
+    """Every check of one case at one dtype and seed; see the module docstring."""
+    spec = SPECS[case.layer]
+    dtype = np.dtype(dtype).name
+    run = CaseRun(case=case, dtype=dtype, seed=seed)
+    pristine = cast(spec.inputs(case, np.random.default_rng(seed)), dtype)
+
+    def context(tensor, oracle):
+        return Context(
+            layer=case.layer,
+            tensor=tensor,
+            oracle=oracle,
+            dtype=dtype,
+            seed=seed,
+            case=case.id,
+            reproduce=reproduce_command(impl.spec, case.id, tensor, dtype, seed),
+            inputs=pristine,
+        )
+
+    def not_run(tensors, oracle, reason):
+        run.results.extend(NotRun(context(t, oracle), reason) for t in tensors)
+
+    try:
+        impl.require(*spec.requires)
+    except MissingProtocol as missing:
+        not_run(spec.tensors, "twin", str(missing))
+        return run
+
+    given = copy_inputs(pristine)
+    try:
+        run.impl_outputs = spec.run_impl(impl, given)
+    except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+        not_run(spec.tensors, "twin", f"the implementation raised {type(error).__name__}: {error}")
+        return run
+
+    expected = spec.run_twin(copy_inputs(pristine))
+    for tensor in spec.tensors:
+        kind = spec.tolerance_kind.get(tensor, "twin")
+        tol = tolerance.finite_differences(dtype) if kind == "fd" else tolerance.twin(dtype)
+        run.results.append(compare(run.impl_outputs.get(tensor), expected[tensor], tol, context(tensor, "twin")))
+
+    for name, value in pristine.items():
+        if not name.startswith("_"):  # "_index" and the like are the harness's own, never given
+            run.results.append(compare(given[name], value, tolerance.EXACT, context(name, "arguments")))
+
+    if dtype == "float64" and spec.fd_tensors:
+        try:
+            impl.require(*spec.fd_requires)
+            numeric = _finite_differences(spec, impl, pristine, run.impl_outputs, case.fd, seed)
+        except MissingProtocol as missing:
+            not_run(spec.fd_tensors, "finite differences", str(missing))
+        except Exception as error:  # noqa: BLE001
+            not_run(spec.fd_tensors, "finite differences", f"the forward raised {type(error).__name__}: {error}")
+        else:
+            fd_tol = tolerance.finite_differences(dtype)
+            for tensor in spec.fd_tensors:
+                actual, expected = numeric[tensor]
+                run.results.append(compare(actual, expected, fd_tol, context(tensor, "finite differences")))
+    return run
+
+
+def _finite_differences(spec, impl, pristine, outputs, mode, seed):
+    """tensor -> (what the implementation says, what finite differences say).
+
+    "full": every element of the gradient.  "directional": the derivative along
+    one random direction v (gradcheck's fast mode), against <gradient, v>.
+    """
+    losses = spec.fd_losses(impl, copy_inputs(pristine))
+    if mode == "full":
+        return {t: (outputs.get(t), finite_diff.gradient(f, point)) for t, (f, point) in losses.items()}
+    rng = np.random.default_rng([seed, 1])
+    pairs = {}
+    for tensor, (f, point) in losses.items():
+        direction = rng.normal(size=np.shape(point))
+        try:
+            claimed = np.asarray(np.sum(np.asarray(outputs.get(tensor), dtype=np.float64) * direction))
+        except (TypeError, ValueError) as error:
+            claimed = f"gradient unusable: {error}"
+        pairs[tensor] = (claimed, np.asarray(finite_diff.directional(f, point, direction)))
+    return pairs

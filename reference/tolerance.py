@@ -1,0 +1,118 @@
+"""The tolerance policy: every number the harness compares with, and why.
+
+A check passes when, element by element,
+
+    |actual - expected| <= atol + rtol * |expected|
+
+(the rule of numpy.isclose and torch.testing.assert_close), with
+
+    atol = atol_unit * min(scale, scale_cap),   scale = max |expected|
+
+(scale 1 for an all-zero tensor).  An element that cancels to near zero in a
+sum carries the absolute rounding error of the terms it came from, not of
+itself, so the absolute allowance is measured against the size of the tensor.
+scale_cap = 1 makes atol_unit a ceiling: the float32 policy is then never
+looser than assert_close's defaults, and tighter for tensors of small values
+(a gradient of size 1e-4 is not waved through by an atol of 1e-5).
+
+Nothing else in the project chooses a tolerance; tests and the command line
+look one up here by kind of check and dtype.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol_unit: float
+    scale_cap: float
+    why: str
+
+    def atol_for(self, expected):
+        """The absolute allowance for this expected tensor."""
+        return self.atol_unit * min(tensor_scale(expected), self.scale_cap)
+
+    def describe(self):
+        if self.scale_cap == 0:
+            return "exact"
+        cap = "scale" if np.isinf(self.scale_cap) else f"min(scale, {self.scale_cap:g})"
+        return f"rtol {self.rtol:g}, atol {self.atol_unit:g}*{cap}"
+
+
+def tensor_scale(expected):
+    """max |expected| over the finite elements, or 1 for an all-zero tensor."""
+    values = np.abs(np.asarray(expected, dtype=np.float64))
+    values = values[np.isfinite(values)]
+    scale = float(values.max()) if values.size else 0.0
+    return scale if scale > 0 else 1.0
+
+
+# Twin parity: the implementation against its PyTorch autograd twin, both
+# computing in the same dtype.  The two differ only by rounding order (BLAS
+# blocking, exp/log implementations), a few ulps of the tensor's scale times
+# the length of a sum.
+TWIN = {
+    "float64": Tolerance(
+        rtol=1e-10,
+        atol_unit=1e-10,
+        scale_cap=np.inf,
+        why="float64 eps is 2.2e-16; sums of up to ~1e4 terms in a different order stay "
+        "below 1e-12 of the tensor's scale, so 1e-10 leaves room for the length of a sum "
+        "and nothing for a wrong formula",
+    ),
+    "float32": Tolerance(
+        rtol=1.3e-6,
+        atol_unit=1e-5,
+        scale_cap=1.0,
+        why="torch.testing.assert_close's float32 defaults (rtol 1.3e-6, atol 1e-5, about "
+        "ten float32 ulps of a unit-sized value), the atol shrunk with tensors smaller than 1",
+    ),
+}
+
+# Backward against central finite differences of the implementation's own
+# forward, computed in float64 with the step of fd_step.  The difference quotient
+# is wrong by about h^2 |f'''| / 6 + eps |f| / h ~ 1e-11 of the scale for
+# h = eps^(1/3).
+FINITE_DIFFERENCES = {
+    "float64": Tolerance(
+        rtol=1e-6,
+        atol_unit=1e-6,
+        scale_cap=np.inf,
+        why="central differences with h = eps^(1/3) carry a truncation plus rounding error "
+        "near 1e-10 of the scale; 1e-6 relative catches any wrong derivative (those are "
+        "wrong by O(1)) without ever flaking",
+    ),
+}
+
+# Arguments unchanged: a layer must not write into what it was given, so the
+# arguments after the call equal their copies from before, bit for bit.
+EXACT = Tolerance(rtol=0.0, atol_unit=0.0, scale_cap=0.0, why="an argument must come back bit for bit")
+
+
+def twin(dtype):
+    return _lookup(TWIN, dtype, "twin parity")
+
+
+def finite_differences(dtype="float64"):
+    return _lookup(FINITE_DIFFERENCES, dtype, "finite differences")
+
+
+def _lookup(table, dtype, kind):
+    name = np.dtype(dtype).name
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"no {kind} tolerance for dtype {name}; known: {', '.join(table)}") from None
+
+
+def fd_step(x):
+    """Per-element central-difference step for float64: h_i = eps^(1/3) * max(1, |x_i|).
+
+    eps^(1/3) balances the truncation error (~h^2) against the rounding error
+    (~eps/h); scaling by |x_i| keeps x_i + h_i a real change for large x_i.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(x))

@@ -1,0 +1,81 @@
+"""PyTorch autograd twins of the protocol's pieces, written from the mathematics.
+
+Each twin takes torch tensors (in the dtype under test) and returns the
+forward value; autograd gives the backward.  None of them calls the
+implementation.  Where torch has the same formula built in, the twin uses it
+(tests/test_twins.py shows the formula); where the textbook differs, the twin
+writes the textbook's formula (reference.deviations).
+
+Layouts: the textbook's Affine keeps W as (D, M) and computes x W + b; torch's
+F.linear takes its weight as (M, D).  to_torch_weight / from_torch_weight are
+the one place that converts.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from .deviations import LOG_EPSILON
+
+
+def to_torch_weight(W):
+    """Textbook (D, M) weight -> torch F.linear layout (M, D)."""
+    return W.transpose(0, 1)
+
+
+def from_torch_weight(weight):
+    """torch F.linear layout (M, D) -> textbook (D, M)."""
+    return weight.transpose(0, 1)
+
+
+def mul(x, y):
+    """z = x * y."""
+    return x * y
+
+
+def add(x, y):
+    """z = x + y."""
+    return x + y
+
+
+def relu(x):
+    """max(0, x); torch's derivative at 0 is 0, as the textbook's mask x <= 0."""
+    return torch.relu(x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x))."""
+    return torch.sigmoid(x)
+
+
+def softmax(x):
+    """exp(x_i) / sum_j exp(x_j) over the last axis."""
+    return torch.softmax(x, dim=-1)
+
+
+def affine(x, W, b):
+    """x W + b with x flattened to (N, D); W in the textbook layout (D, M)."""
+    return F.linear(x.reshape(x.shape[0], -1), to_torch_weight(W), b)
+
+
+def _rows(y, t):
+    if y.dim() == 1:
+        y, t = y.unsqueeze(0), t.reshape(1)
+    return y, t
+
+
+def cross_entropy_error(y, t):
+    """The textbook's -(1/N) sum_n log(y[n, t_n] + 1e-7); t as class indices."""
+    y, t = _rows(y, t)
+    picked = y[torch.arange(y.shape[0]), t]
+    return -torch.log(picked + LOG_EPSILON).sum() / y.shape[0]
+
+
+def softmax_with_loss(x, t):
+    """The textbook's forward: cross_entropy_error(softmax(x), t), epsilon included."""
+    return cross_entropy_error(softmax(x), t)
+
+
+def softmax_cross_entropy(x, t):
+    """-(1/N) sum_n log softmax(x)[n, t_n] without the epsilon: what SoftmaxWithLoss.backward differentiates."""
+    x, t = _rows(x, t)
+    return F.cross_entropy(x, t, reduction="mean")

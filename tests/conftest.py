@@ -1,0 +1,95 @@
+"""Options and shared machinery of the suite.
+
+    --impl MODULE_OR_PATH   the implementation under test (default: impl)
+    --seed N                run the layer checks at this seed (repeatable)
+    --seeds N               run them at N seeds of the sweep (also BP_PARITY_SEEDS=N)
+    --dump-dir DIR          write an .npz of both sides and the inputs for every mismatch
+"""
+
+import functools
+import os
+
+import pytest
+
+from reference import cases, layer_checks, protocol
+from reference.compare import assert_parity
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("bp-parity")
+    group.addoption("--impl", default="impl", help="implementation under test: module, .py file or package folder")
+    group.addoption("--seed", type=int, action="append", help="layer-check seed (repeatable)")
+    group.addoption("--seeds", type=int, help="N seeds of the sweep in fixtures/seeds.json (or BP_PARITY_SEEDS)")
+    group.addoption("--dump-dir", help="write both sides and the inputs of every mismatch here")
+
+
+def selected_seeds(config):
+    if config.getoption("--seed"):
+        return config.getoption("--seed")
+    count = config.getoption("--seeds") or int(os.environ.get("BP_PARITY_SEEDS", "0") or 0)
+    return cases.layer_seeds(count)
+
+
+def _stage(tensor):
+    return "forward" if tensor == "forward" else f"backward-{tensor}"
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize over the one case table: ids read like Affine-2d-backward-dW-float32-seed7."""
+    seeds = selected_seeds(metafunc.config)
+    names = set(metafunc.fixturenames)
+    params, ids = [], []
+    if "twin_check" in names:
+        for case in cases.CASES:
+            for tensor in layer_checks.SPECS[case.layer].tensors:
+                for dtype in case.dtypes:
+                    for seed in seeds:
+                        params.append((case, tensor, dtype, seed))
+                        ids.append(f"{case.id}-{_stage(tensor)}-{dtype}-seed{seed}")
+        metafunc.parametrize("twin_check", params, ids=ids)
+    elif "fd_check" in names:
+        for case in cases.CASES:
+            for tensor in layer_checks.SPECS[case.layer].fd_tensors:
+                if "float64" in case.dtypes:
+                    for seed in seeds:
+                        params.append((case, tensor, "float64", seed))
+                        ids.append(f"{case.id}-{_stage(tensor)}-float64-seed{seed}")
+        metafunc.parametrize("fd_check", params, ids=ids)
+    elif "case_run_key" in names:
+        for case in cases.CASES:
+            for dtype in case.dtypes:
+                for seed in seeds:
+                    params.append((case, dtype, seed))
+                    ids.append(f"{case.id}-{dtype}-seed{seed}")
+        metafunc.parametrize("case_run_key", params, ids=ids)
+
+
+@pytest.fixture(scope="session")
+def impl_under_test(request):
+    return protocol.load(request.config.getoption("--impl"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_run(impl, case, dtype, seed):
+    return layer_checks.run_case(impl, case, dtype, seed)
+
+
+@pytest.fixture
+def run_case(impl_under_test):
+    """run_case(case, dtype, seed): every check of a case, run once per worker and shared by its tests."""
+    return lambda case, dtype, seed: _cached_run(impl_under_test, case, dtype, seed)
+
+
+@pytest.fixture
+def check(request):
+    """check(result): pass, or fail with the full report (and dump it with --dump-dir)."""
+    dump_dir = request.config.getoption("--dump-dir")
+
+    def _check(result):
+        if not result.passed and dump_dir and hasattr(result, "dump"):
+            result.dump(dump_dir)
+        if isinstance(result, layer_checks.NotRun):
+            pytest.fail("\n" + result.render(), pytrace=False)
+        assert_parity(result)
+
+    return _check
