@@ -32,6 +32,8 @@ def _parser():
     seeds.add_argument("--seed", type=int, action="append", help="this seed instead of the fixed ones (repeatable)")
     seeds.add_argument("--seeds", type=int, help="N seeds of the sweep (fixtures/seeds.json) instead of the fixed ones")
     check.add_argument("--dump-dir", help="write an .npz of both sides and the inputs for every mismatch")
+    check.add_argument("--summary", action="store_true",
+                       help="one row per layer, dtype and oracle (the worst over cases, tensors and seeds)")
     return parser
 
 
@@ -56,9 +58,10 @@ def run_check(args, out=sys.stdout):
                     c = result.context
                     if args.tensor and c.tensor != args.tensor:
                         continue
-                    rows.setdefault((case.id, c.tensor, dtype, c.oracle), []).append(result)
+                    key = (case.layer, "*", dtype, c.oracle) if args.summary else (case.id, c.tensor, dtype, c.oracle)
+                    rows.setdefault(key, []).append(result)
 
-    header = ("case", "tensor", "dtype", "oracle", "max abs err", "max rel err", "tolerance", "verdict")
+    header = ("case", "tensor", "dtype", "oracle", "max abs err", "max rel err", "allowance used", "tolerance", "verdict")
     table = [header]
     failures = []
     for (case_id, tensor, dtype, oracle), results in rows.items():
@@ -67,11 +70,12 @@ def run_check(args, out=sys.stdout):
         compared = [r for r in results if hasattr(r, "max_abs")]
         max_abs = max((r.max_abs for r in compared), default=float("nan"))
         max_rel = max((r.max_rel for r in compared), default=float("nan"))
+        used = max((r.used for r in compared if not np.isnan(r.used)), default=float("nan"))
         tol = compared[0].tolerance.describe() if compared else "-"
         verdict = "ok" if not bad else bad[0].verdict
         if len(results) > 1 and bad:
             verdict += f" ({len(bad)}/{len(results)} seeds)"
-        table.append((case_id, tensor, dtype, oracle, _num(max_abs), _num(max_rel), tol, verdict))
+        table.append((case_id, tensor, dtype, oracle, _num(max_abs), _num(max_rel), _pct(used), tol, verdict))
     _print_table(table, out)
 
     for failure in failures:
@@ -87,6 +91,10 @@ def run_check(args, out=sys.stdout):
 
 def _num(value):
     return "-" if np.isnan(value) else f"{value:.2e}"
+
+
+def _pct(fraction):
+    return "-" if np.isnan(fraction) else f"{100 * fraction:.2g}%"
 
 
 def _print_table(table, out):

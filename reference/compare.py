@@ -50,9 +50,18 @@ class Comparison:
     worst_abs: float = float("nan")
     worst_rel: float = float("nan")
     atol: float = float("nan")
+    extra_atol: float = 0.0
     actual: object = field(default=None, repr=False)
     expected: object = field(default=None, repr=False)
     dumped_to: str = ""
+
+    @property
+    def used(self):
+        """How much of its allowance the worst element used (1.0 = on the edge)."""
+        if self.problem not in ("", "values") or not self.total:
+            return float("nan")
+        allowed = self.atol + self.tolerance.rtol * abs(self.worst_expected)
+        return self.worst_abs / allowed if allowed > 0 else (0.0 if self.worst_abs == 0 else float("inf"))
 
     @property
     def verdict(self):
@@ -85,6 +94,8 @@ class Comparison:
             f"  tolerance: |impl - expected| <= atol + rtol*|expected|;"
             f" {self.tolerance.describe()} (atol here {self.atol:.3g})"
         )
+        if self.extra_atol:
+            lines.append(f"    plus the oracle's own rounding allowance, up to {self.extra_atol:.3g} (tolerance.fd_rounding)")
         lines.append(f"    why: {self.tolerance.why}")
         lines.append(f"  seed: {c.seed} (fixed seeds live in fixtures/seeds.json)")
         if c.reproduce:
@@ -121,16 +132,20 @@ def _index(index):
     return "[" + ", ".join(str(int(i)) for i in index) + "]" if index else "[]  (scalar)"
 
 
-def compare(actual, expected, tolerance, context):
+def compare(actual, expected, tolerance, context, extra_atol=0.0):
     """Compare the implementation's `actual` with the oracle's `expected`.
 
     expected is a NumPy array (or scalar) of the dtype the implementation must
-    produce.  Returns a Comparison; never raises on a mismatch.
+    produce.  extra_atol (a number or an array of expected's shape) is an
+    allowance the oracle knows of itself: the rounding of a finite difference.
+    Returns a Comparison; never raises on a mismatch.
     """
     expected = np.asarray(expected)
     result = Comparison(context=context, tolerance=tolerance, passed=False, actual=actual, expected=expected)
     result.total = int(expected.size)
-    result.atol = tolerance.atol_for(expected)
+    atol = tolerance.atol_for(expected) + np.asarray(extra_atol, dtype=np.float64)
+    result.atol = float(np.max(atol, initial=0.0))
+    result.extra_atol = float(np.max(extra_atol, initial=0.0))
 
     try:
         array = np.asarray(actual)
@@ -154,9 +169,9 @@ def compare(actual, expected, tolerance, context):
         more = f" and {len(where) - 5} more" if len(where) > 5 else ""
         return _fail(result, "nonfinite", f"NaN/inf where the oracle has none (or the reverse): {shown}{more}")
 
-    finite = ~bad_e
-    diff = np.where(finite, np.abs(a - e), 0.0)
-    allowed = result.atol + tolerance.rtol * np.abs(np.where(finite, e, 0.0))
+    finite = ~bad_e  # here also ~bad_a: the positions agree
+    diff = np.abs(np.where(finite, a, 0.0) - np.where(finite, e, 0.0))
+    allowed = atol + tolerance.rtol * np.abs(np.where(finite, e, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(finite & (diff > 0), diff / np.abs(e), 0.0)
     result.max_abs = float(diff.max()) if diff.size else 0.0

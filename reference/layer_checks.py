@@ -412,8 +412,10 @@ def run_case(impl, case, dtype, seed):
         else:
             fd_tol = tolerance.finite_differences(dtype)
             for tensor in spec.fd_tensors:
-                actual, expected = numeric[tensor]
-                run.results.append(compare(actual, expected, fd_tol, context(tensor, "finite differences")))
+                actual, expected, rounding = numeric[tensor]
+                run.results.append(
+                    compare(actual, expected, fd_tol, context(tensor, "finite differences"), extra_atol=rounding)
+                )
     return run
 
 
@@ -425,14 +427,15 @@ def _finite_differences(spec, impl, pristine, outputs, mode, seed):
     """
     losses = spec.fd_losses(impl, copy_inputs(pristine))
     if mode == "full":
-        return {t: (outputs.get(t), finite_diff.gradient(f, point)) for t, (f, point) in losses.items()}
+        return {t: (outputs.get(t), *finite_diff.gradient(f, point)) for t, (f, point) in losses.items()}
     rng = np.random.default_rng([seed, 1])
-    pairs = {}
+    triples = {}
     for tensor, (f, point) in losses.items():
-        direction = rng.normal(size=np.shape(point))
+        direction = finite_diff.scaled_direction(rng, point)
         try:
             claimed = np.asarray(np.sum(np.asarray(outputs.get(tensor), dtype=np.float64) * direction))
         except (TypeError, ValueError) as error:
             claimed = f"gradient unusable: {error}"
-        pairs[tensor] = (claimed, np.asarray(finite_diff.directional(f, point, direction)))
-    return pairs
+        derivative, rounding = finite_diff.directional(f, point, direction)
+        triples[tensor] = (claimed, np.asarray(derivative), rounding)
+    return triples

@@ -108,6 +108,22 @@ def _lookup(table, dtype, kind):
         raise ValueError(f"no {kind} tolerance for dtype {name}; known: {', '.join(table)}") from None
 
 
+# A forward pass computes f to a few ulps of |f| per operation, a sum of many
+# terms to more: 64 ulps of |f| covers sums of thousands of terms.  Divided by
+# the step, that is what a central difference cannot resolve (see fd_rounding).
+FD_ROUNDING_ULPS = 64
+
+
+def fd_rounding(f_magnitude, h):
+    """The rounding error of a central difference of f with half-step h: ulps * eps * |f| / h.
+
+    Added to the finite-difference atol: a derivative much smaller than |f| / h
+    (a saturated sigmoid inside a large sum) is below what a difference of two
+    values of f can show, whatever the implementation does.
+    """
+    return FD_ROUNDING_ULPS * np.finfo(np.float64).eps * f_magnitude / h
+
+
 def fd_step(x):
     """Per-element central-difference step for float64: h_i = eps^(1/3) * max(1, |x_i|).
 

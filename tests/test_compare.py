@@ -1,0 +1,92 @@
+"""The comparator finds what differs and says so in a report a person can act on."""
+
+import numpy as np
+import pytest
+
+from reference import tolerance
+from reference.compare import Context, ParityError, assert_parity, compare
+
+
+def _context(**overrides):
+    fields = dict(layer="Affine", tensor="dW", oracle="twin", dtype="float64", seed=7, case="Affine-2d",
+                  reproduce="python -m reference check --case Affine-2d --tensor dW --dtype float64 --seed 7")
+    fields.update(overrides)
+    return Context(**fields)
+
+
+def test_equal_arrays_pass():
+    x = np.linspace(-1, 1, 12).reshape(3, 4)
+    assert compare(x.copy(), x, tolerance.twin("float64"), _context()).passed
+
+
+def test_report_names_layer_tensor_worst_element_errors_tolerance_seed_and_command():
+    expected = np.arange(12, dtype=np.float64).reshape(3, 4) / 10
+    actual = expected.copy()
+    actual[2, 1] += 1e-3
+    actual[0, 3] += 1e-6
+    result = compare(actual, expected, tolerance.twin("float64"), _context())
+    assert not result.passed
+    assert result.mismatched == 2
+    assert result.worst_index == (2, 1)
+    assert result.worst_actual == actual[2, 1] and result.worst_expected == expected[2, 1]
+    report = result.render()
+    for piece in ("Affine", "dW", "twin", "float64", "seed 7", "2 of 12 elements", "worst element [2, 1]",
+                  repr(float(actual[2, 1])), repr(float(expected[2, 1])), "abs error 1.000e-03", "rel error 1.111e-03",
+                  "rtol 1e-10", "reproduce: python -m reference check --case Affine-2d --tensor dW"):
+        assert piece in report, f"{piece!r} missing from:\n{report}"
+
+
+@pytest.mark.parametrize(
+    "actual, problem",
+    [
+        (np.zeros((4, 3)), "shape"),
+        (np.zeros((3, 4), dtype=np.float32), "dtype"),
+        (np.array([[0.0, np.nan, 0, 0]] * 3), "nonfinite"),
+        (np.array([[0.0, np.inf, 0, 0]] * 3), "nonfinite"),
+        ("not an array", "type"),
+        (None, "type"),
+    ],
+    ids=["wrong-shape", "wrong-dtype", "nan", "inf", "string", "none"],
+)
+def test_shape_dtype_and_nonfinite_are_checked_before_values(actual, problem):
+    result = compare(actual, np.zeros((3, 4)), tolerance.twin("float64"), _context())
+    assert not result.passed
+    assert result.problem == problem
+    assert result.render()  # renders without raising
+
+
+def test_matching_nonfinite_positions_pass():
+    expected = np.array([1.0, np.inf, -np.inf, np.nan])
+    assert compare(expected.copy(), expected, tolerance.twin("float64"), _context()).passed
+    flipped = np.array([1.0, -np.inf, -np.inf, np.nan])
+    assert compare(flipped, expected, tolerance.twin("float64"), _context()).problem == "nonfinite"
+
+
+def test_atol_is_measured_against_the_tensor_scale():
+    expected = np.array([1e6, 0.0])
+    near_zero_error = np.array([1e6, 1e-5])  # 1e-5 is 1e-11 of the scale: rounding, not a bug
+    assert compare(near_zero_error, expected, tolerance.twin("float64"), _context()).passed
+    small = np.array([1e-4, 0.0])
+    assert not compare(np.array([1e-4, 1e-12]), small, tolerance.twin("float64"), _context()).passed
+
+
+def test_float32_atol_is_never_looser_than_assert_close_default():
+    tol = tolerance.twin("float32")
+    assert tol.atol_for(np.array([1e6])) == pytest.approx(1e-5)
+    assert tol.atol_for(np.array([1e-3])) == pytest.approx(1e-8)
+
+
+def test_assert_parity_raises_with_the_report():
+    result = compare(np.ones(3), np.zeros(3), tolerance.twin("float64"), _context())
+    with pytest.raises(ParityError, match="worst element"):
+        assert_parity(result)
+
+
+def test_dump_writes_both_sides_and_inputs_without_pickle(tmp_path):
+    context = _context(inputs={"x": np.ones((2, 2))})
+    result = compare(np.ones(3), np.zeros(3), tolerance.twin("float64"), context)
+    path = result.dump(tmp_path)
+    with np.load(path, allow_pickle=False) as data:
+        assert set(data.files) == {"impl", "expected", "input_x"}
+        np.testing.assert_array_equal(data["impl"], np.ones(3))
+    assert str(path) in result.render()
