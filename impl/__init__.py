@@ -21,3 +21,7 @@ __all__ = [
     "sigmoid",
     "softmax",
 ]
+
+from .bp_two_layer_net import TwoLayerNet  # noqa: E402
+
+__all__.append("TwoLayerNet")

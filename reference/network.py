@@ -1,0 +1,84 @@
+"""The PyTorch twin of TwoLayerNet and the weight transfer between the two.
+
+The twin keeps W1, b1, W2, b2 as torch leaf tensors in the textbook's layout
+(W as (inputs, outputs)); reference.twins.affine converts to F.linear's layout,
+the one place that does.  Its gradient is autograd of the epsilon-free
+cross-entropy, its reported loss the textbook's (reference.deviations).
+"""
+
+import numpy as np
+import torch
+
+from . import twins
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def initial_weights(seed, input_size, hidden_size, output_size, weight_init_std=0.01, dtype="float64"):
+    """The textbook's initialization, drawn once here and copied to both sides."""
+    rng = np.random.default_rng([seed, 0])
+    dtype = np.dtype(dtype)
+    return {
+        "W1": (weight_init_std * rng.standard_normal((input_size, hidden_size))).astype(dtype),
+        "b1": np.zeros(hidden_size, dtype=dtype),
+        "W2": (weight_init_std * rng.standard_normal((hidden_size, output_size))).astype(dtype),
+        "b2": np.zeros(output_size, dtype=dtype),
+    }
+
+
+def load_into_impl(network, weights):
+    """Copy `weights` into an implementation's network in place (its layers hold params' arrays)."""
+    for key in PARAMS:
+        target = network.params[key]
+        if target.shape != weights[key].shape:
+            raise ValueError(f"{key}: the network has shape {target.shape}, the weights {weights[key].shape}")
+        target[...] = weights[key]
+
+
+class TwinTwoLayerNet:
+    """x -> affine(W1, b1) -> relu -> affine(W2, b2) -> softmax cross-entropy, in torch."""
+
+    def __init__(self, weights):
+        self.params = {k: torch.nn.Parameter(torch.from_numpy(np.array(weights[k], copy=True))) for k in PARAMS}
+
+    def __repr__(self):
+        return f"TwinTwoLayerNet(W1 {tuple(self.params['W1'].shape)}, W2 {tuple(self.params['W2'].shape)})"
+
+    def logits(self, x):
+        p = self.params
+        hidden = twins.relu(twins.affine(x, p["W1"], p["b1"]))
+        return twins.affine(hidden, p["W2"], p["b2"])
+
+    def loss(self, x, t):
+        """The textbook's loss (epsilon included), as a NumPy scalar."""
+        with torch.no_grad():
+            return twins.softmax_with_loss(self.logits(_t(x)), _labels(t)).numpy()
+
+    def gradient(self, x, t):
+        """(textbook loss, {key: gradient}) by autograd of the epsilon-free loss."""
+        for p in self.params.values():
+            p.grad = None
+        logits = self.logits(_t(x))
+        labels = _labels(t)
+        twins.softmax_cross_entropy(logits, labels).backward()
+        with torch.no_grad():
+            loss = twins.softmax_with_loss(logits, labels).numpy()
+        return loss, {k: p.grad.numpy().copy() for k, p in self.params.items()}
+
+    def accuracy(self, x, t):
+        with torch.no_grad():
+            y = self.logits(_t(x)).argmax(dim=1).numpy()
+        t = np.asarray(t)
+        return float(np.mean(y == (t if t.ndim == 1 else t.argmax(axis=1))))
+
+    def weights(self):
+        return {k: p.detach().numpy().copy() for k, p in self.params.items()}
+
+
+def _t(x):
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def _labels(t):
+    t = np.asarray(t)
+    return torch.from_numpy((t if t.ndim == 1 else t.argmax(axis=1)).astype(np.int64))
