@@ -5,7 +5,7 @@ the textbook's file names.
 """
 
 from .functions import cross_entropy_error, sigmoid, softmax
-from .gradient_check import numerical_gradient
+from .gradient import numerical_gradient
 from .layer_naive import AddLayer, MulLayer
 from .net_layer import Affine, Relu, Sigmoid, SoftmaxWithLoss
 

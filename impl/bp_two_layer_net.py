@@ -10,7 +10,7 @@ update of the network; numerical_gradient relies on that and says so.
 
 import numpy as np
 
-from .gradient_check import numerical_gradient
+from .gradient import numerical_gradient
 from .net_layer import Affine, Relu, SoftmaxWithLoss
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -77,8 +77,10 @@ class TwoLayerNet:
         """Backpropagation: forward, then the layers' backward in reverse order."""
         self.loss(x, t)
         dout = self.lastLayer.backward(1)
-        for layer in reversed(list(self.layers.values())):
+        first, *rest = self.layers.values()
+        for layer in reversed(rest):
             dout = layer.backward(dout)
+        first.backward(dout, need_dx=False)  # nothing lies below the first layer: skip its dx
         return {
             "W1": self.layers["Affine1"].dW,
             "b1": self.layers["Affine1"].db,

@@ -25,11 +25,10 @@ class Relu:
     def forward(self, x):
         x = np.asarray(x)
         self.mask = x <= 0
-        return np.where(self.mask, np.zeros((), dtype=x.dtype), x)
+        return np.maximum(x, 0)  # a new array: x itself is never written
 
     def backward(self, dout):
-        dout = np.asarray(dout)
-        return np.where(self.mask, np.zeros((), dtype=dout.dtype), dout)
+        return np.where(self.mask, 0, dout)  # the Python 0 takes dout's dtype
 
 
 class Sigmoid:
@@ -88,11 +87,14 @@ class Affine:
         self.x = x.reshape(x.shape[0], features)
         return self.x @ self.W + self.b
 
-    def backward(self, dout):
-        dx = dout @ self.W.T
+    def backward(self, dout, need_dx=True):
+        """dx (x's shape); keeps dW and db.  need_dx=False skips dx (returns None): the
+        first layer of a network has nobody to pass it to, and it is a third of the work."""
         self.dW = self.x.T @ dout
         self.db = np.sum(dout, axis=0)
-        return dx.reshape(self.original_x_shape)
+        if not need_dx:
+            return None
+        return (dout @ self.W.T).reshape(self.original_x_shape)
 
 
 class SoftmaxWithLoss:

@@ -23,6 +23,8 @@ PROTOCOL = {
     "softmax": "function softmax(x), batched over the last axis",
     "cross_entropy_error": "function cross_entropy_error(y, t), t as indices or one-hot",
     "numerical_gradient": "function numerical_gradient(f, x) by central differences",
+    "TwoLayerNet": "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
+    "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",
 }
 
 

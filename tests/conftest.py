@@ -23,6 +23,14 @@ def pytest_addoption(parser):
     group.addoption("--dump-dir", help="write both sides and the inputs of every mismatch here")
 
 
+def pytest_configure(config):
+    """Under xdist, one BLAS and torch thread per worker: the workers already fill the cores, and
+    small matrix products fighting over them run ten times slower (see benchmarks/)."""
+    if getattr(config.option, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, "1")
+
+
 def selected_seeds(config):
     if config.getoption("--seed"):
         return config.getoption("--seed")
