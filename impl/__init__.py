@@ -23,5 +23,6 @@ __all__ = [
 ]
 
 from .bp_two_layer_net import TwoLayerNet  # noqa: E402
+from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop  # noqa: E402
 
-__all__.append("TwoLayerNet")
+__all__ += ["TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]

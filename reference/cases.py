@@ -48,6 +48,7 @@ CASES = (
     LayerCase("sigmoid-fn", "sigmoid", shape=(5, 6)),
     LayerCase("softmax-1d", "softmax", shape=(10,)),
     LayerCase("softmax-2d", "softmax", shape=(7, 10)),
+    LayerCase("softmax-large", "softmax", shape=(4, 10), scale=500.0),  # scores in the thousands: exp overflows unshifted
     LayerCase("cross_entropy_error-index", "cross_entropy_error", shape=(8, 10), labels="index"),
     LayerCase("cross_entropy_error-onehot", "cross_entropy_error", shape=(8, 10), labels="onehot"),
     LayerCase("cross_entropy_error-1sample", "cross_entropy_error", shape=(10,), labels="index"),

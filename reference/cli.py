@@ -53,46 +53,138 @@ def _parser():
     parity.add_argument("--seed", type=int, default=0)
     parity.add_argument("--data-dir", help="MNIST folder (default: BP_PARITY_DATA, then the cache)")
     parity.add_argument("--out-dir", default="runs/train-parity", help="where the PNG and JSON go")
+
+    zoo = commands.add_parser("zoo", help="run the harness against every mutant in fixtures/mutants/")
+    zoo.add_argument("--seed", type=int, default=cases.layer_seeds()[0])
+    zoo.add_argument("--mutant", action="append", help="only this mutant (file stem; repeatable)")
+    zoo.add_argument("--verbose", action="store_true", help="print the report of each mutant's first failure")
+
+    opt = commands.add_parser("optimizers", help="the textbook's optimizer figures from both sides, or --check one")
+    opt.add_argument("--impl", default="impl")
+    opt.add_argument("--out-dir", default="runs/optimizers", help="where the PNGs go")
+    opt.add_argument("--steps", type=int, default=500, help="MNIST steps per optimizer (default 500)")
+    opt.add_argument("--dtype", choices=cases.DTYPES, default="float64")
+    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--data-dir", help="MNIST folder (default: BP_PARITY_DATA, then the cache)")
+    opt.add_argument("--check", action="store_true", help="only the 100-step check of --optimizer against its twin")
+    opt.add_argument("--optimizer", action="append", help="with --check: this optimizer (repeatable)")
     return parser
 
 
-def run_trace(args, out=sys.stdout):
+def run_optimizers(args, out=None):
+    out = out or sys.stdout
+    from pathlib import Path
+
+    from . import optimizer_checks, optimizer_figures
+
+    impl = protocol.load(args.impl)
+    if args.check:
+        failed = 0
+        for name in args.optimizer or optimizer_checks.OPTIMIZERS:
+            run = optimizer_checks.run_optimizer(impl, name, args.dtype, args.seed, impl_spec=args.impl)
+            for result in run.results:
+                print(result.render(), file=out)
+            failed += not run.passed
+        return 1 if failed else 0
+
+    from impl.mnist import load_mnist
+
+    folder = Path(args.out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: (optimizer_figures.impl_path(impl, name), optimizer_figures.twin_path(name))
+             for name in optimizer_checks.OPTIMIZERS}
+    runs = optimizer_figures.mnist_runs(impl, load_mnist(dtype=args.dtype, data_dir=args.data_dir), args.steps,
+                                        args.dtype, args.seed)
+    table = [("optimizer", "path end (impl)", "path |impl - twin|", f"MNIST loss at {args.steps} (impl)",
+              "(twin)", "max |loss diff|", "verdict")]
+    for name in optimizer_checks.OPTIMIZERS:
+        mine, theirs = paths[name]
+        run = runs[name]
+        table.append((name, f"({mine[-1, 0]:.4f}, {mine[-1, 1]:.4f})", f"{np.max(np.abs(mine - theirs)):.1e}",
+                      f"{run.impl_loss[-1]:.6f}", f"{run.twin_loss[-1]:.6f}", f"{run.max_loss_error()[0]:.1e}",
+                      "ok" if run.passed else "FAIL"))
+    _print_table(table, out)
+    try:
+        optimizer_figures.plot_paths(paths, folder / "paths.png")
+        optimizer_figures.plot_losses(runs, folder / "mnist_loss.png")
+        print(f"\nwrote {folder / 'paths.png'} and {folder / 'mnist_loss.png'}", file=out)
+    except ImportError:
+        print("\n(pip install matplotlib for the figures)", file=out)
+    for name, run in runs.items():
+        if run.first_loss_divergence is not None:
+            print(f"\n{name}:\n" + run.first_loss_divergence.render(), file=out)
+    return 0 if all(run.passed for run in runs.values()) else 1
+
+
+def run_zoo(args, out=None):
+    out = out or sys.stdout
+    from . import zoo
+
+    started = time.perf_counter()
+    paths = zoo.mutant_paths()
+    if args.mutant:
+        paths = [p for p in paths if p.stem in args.mutant]
+        unknown = set(args.mutant) - {p.stem for p in paths}
+        if unknown:
+            raise ValueError(f"no such mutant: {', '.join(sorted(unknown))} (see fixtures/mutants/)")
+    clean, results = zoo.run_zoo(args.seed, paths)
+    table = [("mutant", "must blame", "caught", "blamed", "correct", "s")]
+    for r in results:
+        table.append((r.name, " ".join(r.expected), "yes" if r.caught else "MISSED", ", ".join(r.blamed) or "-",
+                      "yes" if r.blamed_correctly else "NO", f"{r.seconds:.2f}"))
+    _print_table(table, out)
+    if args.verbose:
+        for r in results:
+            print(f"\n--- {r.name}: {r.bug}", file=out)
+            if r.failures:
+                print(r.failures[0].render(), file=out)
+    caught = sum(r.caught for r in results)
+    correct = sum(r.blamed_correctly for r in results)
+    elapsed = time.perf_counter() - started
+    print(f"\nimpl itself: {'passes every check' if not clean else f'{len(clean)} FAILURES'}", file=out)
+    for failure in clean[:3]:
+        print(failure.render(), file=out)
+    print(f"score: caught {caught}/{len(results)}, blamed correctly {correct}/{len(results)} "
+          f"(seed {args.seed}, wall time {elapsed:.1f} s)", file=out)
+    return 0 if not clean and caught == correct == len(results) else 1
+
+
+def run_trace(args, out=None):
+    out = out or sys.stdout
     from impl.mnist import load_mnist  # the loader is NumPy-only and shared by both sides
 
-    from . import network as twin_network
-    from .trace import trace_network
+    from .trace import trace_all
 
     impl = protocol.load(args.impl)
     data_dir = args.data_dir or cases.FIXTURES / "mnist-subset"
     (x_train, t_train), _ = load_mnist(dtype=args.dtype, data_dir=data_dir, download=False)
-    rng = np.random.default_rng([args.seed, 2])
-    index = rng.choice(len(x_train), size=args.batch, replace=False)
-    from .training_parity import make_impl_network
-
-    net = make_impl_network(impl, x_train.shape[1], 50, 10, args.dtype)
-    twin_network.load_into_impl(net, twin_network.initial_weights(args.seed, x_train.shape[1], 50, 10,
-                                                                  weight_init_std=0.1, dtype=args.dtype))
+    index = np.random.default_rng([args.seed, 2]).choice(len(x_train), size=args.batch, replace=False)
     command = (f"python -m reference trace --impl {args.impl} --dtype {args.dtype} --seed {args.seed} "
                f"--batch {args.batch}")
-    result = trace_network(net, x_train[index], t_train[index], seed=args.seed, dtype=args.dtype,
-                           impl_spec=args.impl, reproduce=command)
-    table = [("layer", "tensor", "max abs err", "max rel err", "verdict")]
-    for r in result.results:
-        compared = hasattr(r, "max_abs")
-        table.append((r.context.layer, r.context.tensor, _num(r.max_abs) if compared else "-",
-                      _num(r.max_rel) if compared else "-", r.verdict))
+    traces = trace_all(impl, x_train[index], t_train[index], seed=args.seed, dtype=args.dtype,
+                       impl_spec=args.impl, reproduce=command)
+    table = [("network", "layer", "tensor", "max abs err", "max rel err", "verdict")]
+    for trace in traces:
+        for r in trace.results:
+            compared = hasattr(r, "max_abs")
+            table.append((trace.network, r.context.layer, r.context.tensor, _num(r.max_abs) if compared else "-",
+                          _num(r.max_rel) if compared else "-", r.verdict))
     _print_table(table, out)
-    first = result.first_divergence
-    if first is None:
-        print(f"\nno divergence: every layer agrees with its twin ({args.dtype}, seed {args.seed})", file=out)
-        return 0
-    if args.dump_dir and hasattr(first, "dump"):
-        first.dump(args.dump_dir)
-    print(f"\nfirst divergence: {first.context.layer} {first.context.tensor}\n" + first.render(), file=out)
-    return 1
+    failed = [trace for trace in traces if not trace.passed]
+    for trace in failed:
+        first = trace.first_divergence
+        if args.dump_dir and hasattr(first, "dump"):
+            first.dump(args.dump_dir)
+        print(f"\n{trace.network}: first divergence at {first.context.layer} {first.context.tensor} "
+              f"(blame: {first.context.blamed})\n" + first.render(), file=out)
+    if not failed:
+        print(f"\nno divergence: every layer of every network agrees with its twin ({args.dtype}, seed {args.seed})",
+              file=out)
+    return 1 if failed else 0
 
 
-def run_train_parity(args, out=sys.stdout):
+def run_train_parity(args, out=None):
+    out = out or sys.stdout
     import json
     from pathlib import Path
 
@@ -174,8 +266,14 @@ def _selected_cases(args):
     return chosen
 
 
-def run_check(args, out=sys.stdout):
+def run_check(args, out=None):
+    out = out or sys.stdout
+    from . import optimizer_checks
+
     impl = protocol.load(args.impl)
+    missing = impl.missing()
+    if missing:
+        print(f"note: {protocol.MissingProtocol(args.impl, missing)}; their checks are reported NOT RUN\n", file=out)
     seeds = args.seed or cases.layer_seeds(args.seeds)
     started = time.perf_counter()
     rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
@@ -189,6 +287,17 @@ def run_check(args, out=sys.stdout):
                     if args.tensor and c.tensor != args.tensor:
                         continue
                     key = (case.layer, "*", dtype, c.oracle) if args.summary else (case.id, c.tensor, dtype, c.oracle)
+                    rows.setdefault(key, []).append(result)
+    for name in optimizer_checks.OPTIMIZERS:
+        if args.case or (args.layer and name not in args.layer):
+            continue
+        for dtype in args.dtype or cases.DTYPES:
+            for seed in seeds:
+                for result in optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=args.impl).results:
+                    tensor = result.context.tensor.split(" at step")[0]
+                    if args.tensor and tensor != args.tensor:
+                        continue
+                    key = (name, "*" if args.summary else tensor, dtype, "twin, 100 steps")
                     rows.setdefault(key, []).append(result)
 
     header = ("case", "tensor", "dtype", "oracle", "max abs err", "max rel err", "allowance used", "tolerance", "verdict")
@@ -208,10 +317,17 @@ def run_check(args, out=sys.stdout):
         table.append((case_id, tensor, dtype, oracle, _num(max_abs), _num(max_rel), _pct(used), tol, verdict))
     _print_table(table, out)
 
+    not_run = {}
     for failure in failures:
+        if getattr(failure, "verdict", "") == "NOT RUN":
+            not_run.setdefault(failure.reason, []).append(failure)
+            continue
         if args.dump_dir and hasattr(failure, "dump"):
             failure.dump(args.dump_dir)
         print("\n" + failure.render(), file=out)
+    for reason, skipped in not_run.items():
+        pieces = sorted({f.context.layer for f in skipped})
+        print(f"\nNOT RUN ({len(skipped)} checks of {', '.join(pieces)}): {reason}", file=out)
     elapsed = time.perf_counter() - started
     checks = sum(len(r) for r in rows.values())
     print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run "
@@ -244,6 +360,10 @@ def main(argv=None):
             return run_trace(args)
         if args.command == "train-parity":
             return run_train_parity(args)
+        if args.command == "zoo":
+            return run_zoo(args)
+        if args.command == "optimizers":
+            return run_optimizers(args)
     except (ValueError, protocol.MissingProtocol) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -26,6 +26,12 @@ class Context:
     case: str = ""
     reproduce: str = ""
     inputs: dict = field(default_factory=dict, repr=False)
+    piece: str = ""  # the protocol name to blame, where `layer` is a position ("Affine1")
+
+    @property
+    def blamed(self):
+        """The protocol piece this result blames when it fails."""
+        return self.piece or self.layer
 
     @property
     def title(self):

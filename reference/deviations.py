@@ -12,6 +12,10 @@ from dataclasses import dataclass
 # probability that underflowed to 0 gives a large finite loss, not inf.
 LOG_EPSILON = 1e-7
 
+# The textbook's optimizers add this outside the square root of their
+# accumulated squared gradients (AdaGrad, RMSprop, Adam).
+OPTIMIZER_EPSILON = 1e-7
+
 
 @dataclass(frozen=True)
 class Deviation:
@@ -36,10 +40,49 @@ DEVIATIONS = (
         textbook="dx = (softmax(x) - onehot(t)) / N, the derivative of the loss WITHOUT the epsilon",
         torch_builtin="autograd of F.cross_entropy: the same (y - onehot(t)) / N",
         twin="autograd of F.cross_entropy (the epsilon-free loss); finite differences "
-        "differentiate -(1/N) sum log(softmax(x)[n, t_n]) built on the implementation's "
-        "own softmax, not its epsilon-carrying forward",
-        consequence="the backward is not the exact derivative of the forward: they differ by "
-        "a factor y_t / (y_t + 1e-7) per row, so differentiating the forward itself would "
-        "report a false mismatch of about 1e-7 / y_t",
+        "differentiate the layer's own forward (epsilon included) and multiply row n by "
+        "(y_t + 1e-7) / y_t, y_t from the harness's own float64 softmax",
+        consequence="the backward is not the exact derivative of the forward: row n of the two "
+        "differs by exactly the factor (y_t + 1e-7) / y_t, so comparing them unadjusted would "
+        "report a false mismatch of about 1e-7 / y_t (and where y_t falls far below 1e-7 the "
+        "forward is flat and finite differences cannot see the derivative at all)",
+    ),
+    Deviation(
+        piece="Momentum",
+        textbook="v <- momentum v - lr g;  p <- p + v",
+        torch_builtin="torch.optim.SGD(momentum): b <- momentum b + g;  p <- p - lr b",
+        twin="torch.optim.SGD with momentum (the same rule: v = -lr b while lr is constant)",
+        consequence="equal up to rounding; tests/test_optimizers.py measures the two forms' drift",
+    ),
+    Deviation(
+        piece="Nesterov",
+        textbook="v <- momentum v - lr g;  p <- p + momentum^2 v - (1 + momentum) lr g",
+        torch_builtin="torch.optim.SGD(nesterov=True): b <- momentum b + g;  p <- p - lr (g + momentum b)",
+        twin="the textbook's rule in torch operations (reference.optimizer_twins.TextbookNesterov)",
+        consequence="a different rule (it tracks the look-ahead point): the first step is already "
+        "lr (1 + momentum + momentum^2) g against torch's lr (1 + momentum) g; the drift is measured",
+    ),
+    Deviation(
+        piece="AdaGrad",
+        textbook="h <- h + g^2;  p <- p - lr g / (sqrt(h) + 1e-7)",
+        torch_builtin="torch.optim.Adagrad: the same rule with eps 1e-10 by default",
+        twin="torch.optim.Adagrad(eps=1e-7)",
+        consequence="with torch's default eps the two differ where sqrt(h) is small",
+    ),
+    Deviation(
+        piece="RMSprop",
+        textbook="h <- decay h + (1 - decay) g^2;  p <- p - lr g / (sqrt(h) + 1e-7)",
+        torch_builtin="torch.optim.RMSprop(alpha=decay): the same rule with eps 1e-8 by default",
+        twin="torch.optim.RMSprop(alpha=decay_rate, eps=1e-7)",
+        consequence="with torch's default eps the two differ where sqrt(h) is small",
+    ),
+    Deviation(
+        piece="Adam",
+        textbook="lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t);  p <- p - lr_t m / (sqrt(v) + 1e-7)",
+        torch_builtin="torch.optim.Adam: p <- p - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + 1e-8)",
+        twin="the textbook's rule in torch operations (reference.optimizer_twins.TextbookAdam)",
+        consequence="folding the bias correction into the step size scales the epsilon by "
+        "1 / sqrt(1 - beta2^t), and the epsilons differ (1e-7 against 1e-8): the steps differ "
+        "most while the second moment is small",
     ),
 )

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import finite_diff, tolerance, twins
-from .compare import Comparison, Context, compare
+from . import deviations, finite_diff, tolerance, twins
+from .compare import Context, compare
+from .limits import CheckTimeout, time_limit
 from .protocol import MissingProtocol
 
 # ReLU inputs are kept at least this far from the kink at 0: the finite
@@ -73,6 +74,10 @@ class Spec:
     def fd_losses(self, impl, inp):
         """tensor -> (f, point): the tensor should equal df/dpoint of the scalar f."""
         raise NotImplementedError
+
+    def fd_factor(self, tensor, inp):
+        """What the derivative of f is multiplied by to give the tensor (1: nothing)."""
+        return 1.0
 
 
 class BinarySpec(Spec):
@@ -188,7 +193,6 @@ class SoftmaxWithLossSpec(Spec):
     """SoftmaxWithLoss: forward(x, t) -> loss; backward() -> dx (see reference.deviations)."""
 
     requires = ("SoftmaxWithLoss",)
-    fd_requires = ("softmax",)
     tensors = ("forward", "dx")
     fd_tensors = ("dx",)
 
@@ -213,14 +217,20 @@ class SoftmaxWithLossSpec(Spec):
         return {"forward": _numpy(loss), "dx": _numpy(x.grad)}
 
     def fd_losses(self, impl, inp):
-        softmax = impl.require("softmax")
-        index = inp["_index"]
+        layer_class = impl.require("SoftmaxWithLoss")
+        t = _given(inp["t"])
+        return {"dx": (lambda xx: layer_class().forward(xx, t), inp["x"])}
 
-        def loss(xx):
-            y = softmax(xx).reshape(len(index), -1)
-            return -np.mean(np.log(y[np.arange(len(index)), index]))
-
-        return {"dx": (loss, inp["x"])}
+    def fd_factor(self, tensor, inp):
+        """(y_t + 1e-7) / y_t per row: the forward carries the textbook's epsilon, the backward is the
+        derivative without it (reference.deviations), and row n of the two derivatives differs by
+        exactly this factor.  y_t comes from the harness's own float64 softmax, not the implementation's."""
+        x = np.asarray(inp["x"], dtype=np.float64).reshape(len(inp["_index"]), -1)
+        shifted = x - x.max(axis=1, keepdims=True)
+        y = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        y_t = y[np.arange(len(x)), inp["_index"]]
+        return ((y_t + deviations.LOG_EPSILON) / y_t)[:, None].reshape(
+            (-1, 1) if np.ndim(inp["x"]) == 2 else (-1,))
 
 
 class FunctionSpec(Spec):
@@ -319,16 +329,20 @@ def copy_inputs(inputs):
 
 @dataclass
 class NotRun:
-    """A check that could not run, and why (never counted as passed)."""
+    """A check that could not run or whose implementation failed to answer, and why (never a pass).
+
+    verdict: "NOT RUN" (a protocol name is missing), "RAISED" (the implementation
+    raised), "TIMEOUT" (it did not return within reference.limits.CHECK_SECONDS).
+    """
 
     context: Context
     reason: str
-    passed: bool = False
     verdict: str = "NOT RUN"
+    passed: bool = False
 
     def render(self):
         c = self.context
-        lines = [f"NOT RUN: {c.layer} {c.tensor} -- {c.oracle}, {c.dtype}, seed {c.seed}", f"  {self.reason}"]
+        lines = [f"{self.verdict}: {c.layer} {c.tensor} -- {c.oracle}, {c.dtype}, seed {c.seed}", f"  {self.reason}"]
         if c.reproduce:
             lines.append(f"  reproduce: {c.reproduce}")
         return "\n".join(lines)
@@ -375,8 +389,8 @@ def run_case(impl, case, dtype, seed):
             inputs=pristine,
         )
 
-    def not_run(tensors, oracle, reason):
-        run.results.extend(NotRun(context(t, oracle), reason) for t in tensors)
+    def not_run(tensors, oracle, reason, verdict="NOT RUN"):
+        run.results.extend(NotRun(context(t, oracle), reason, verdict) for t in tensors)
 
     try:
         impl.require(*spec.requires)
@@ -386,9 +400,17 @@ def run_case(impl, case, dtype, seed):
 
     given = copy_inputs(pristine)
     try:
-        run.impl_outputs = spec.run_impl(impl, given)
+        # NaN and inf are reported by the comparator, not raised as warnings
+        with time_limit(what=f"{case.layer} (forward and backward)"), np.errstate(all="ignore"):
+            run.impl_outputs = spec.run_impl(impl, given)
+    except CheckTimeout as error:
+        not_run(spec.tensors, "twin", str(error), "TIMEOUT")
+        return run
     except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-        not_run(spec.tensors, "twin", f"the implementation raised {type(error).__name__}: {error}")
+        not_run(spec.tensors, "twin", f"the implementation raised {type(error).__name__}: {error}", "RAISED")
+        return run
+    if not isinstance(run.impl_outputs, dict):
+        not_run(spec.tensors, "twin", "the spec produced no outputs", "RAISED")
         return run
 
     expected = spec.run_twin(copy_inputs(pristine))
@@ -404,11 +426,15 @@ def run_case(impl, case, dtype, seed):
     if dtype == "float64" and spec.fd_tensors:
         try:
             impl.require(*spec.fd_requires)
-            numeric = _finite_differences(spec, impl, pristine, run.impl_outputs, case.fd, seed)
+            with time_limit(what=f"{case.layer} forward under finite differences"), np.errstate(all="ignore"):
+                numeric = _finite_differences(spec, impl, pristine, run.impl_outputs, case.fd, seed)
         except MissingProtocol as missing:
             not_run(spec.fd_tensors, "finite differences", str(missing))
+        except CheckTimeout as error:
+            not_run(spec.fd_tensors, "finite differences", str(error), "TIMEOUT")
         except Exception as error:  # noqa: BLE001
-            not_run(spec.fd_tensors, "finite differences", f"the forward raised {type(error).__name__}: {error}")
+            not_run(spec.fd_tensors, "finite differences", f"the forward raised {type(error).__name__}: {error}",
+                    "RAISED")
         else:
             fd_tol = tolerance.finite_differences(dtype)
             for tensor in spec.fd_tensors:
@@ -425,17 +451,24 @@ def _finite_differences(spec, impl, pristine, outputs, mode, seed):
     "full": every element of the gradient.  "directional": the derivative along
     one random direction v (gradcheck's fast mode), against <gradient, v>.
     """
-    losses = spec.fd_losses(impl, copy_inputs(pristine))
-    if mode == "full":
-        return {t: (outputs.get(t), *finite_diff.gradient(f, point)) for t, (f, point) in losses.items()}
-    rng = np.random.default_rng([seed, 1])
+    inputs = copy_inputs(pristine)
+    losses = spec.fd_losses(impl, inputs)
     triples = {}
+    if mode == "full":
+        for tensor, (f, point) in losses.items():
+            factor = spec.fd_factor(tensor, inputs)
+            gradient, rounding = finite_diff.gradient(f, point)
+            triples[tensor] = (outputs.get(tensor), gradient * factor, rounding * factor)
+        return triples
+    rng = np.random.default_rng([seed, 1])
     for tensor, (f, point) in losses.items():
         direction = finite_diff.scaled_direction(rng, point)
         try:
             claimed = np.asarray(np.sum(np.asarray(outputs.get(tensor), dtype=np.float64) * direction))
         except (TypeError, ValueError) as error:
             claimed = f"gradient unusable: {error}"
-        derivative, rounding = finite_diff.directional(f, point, direction)
-        triples[tensor] = (claimed, np.asarray(derivative), rounding)
+        factor = spec.fd_factor(tensor, inputs)
+        # <g, d> = <g_f * factor, d> = <g_f, factor * d>: differentiate f along the scaled direction
+        derivative, rounding = finite_diff.directional(f, point, direction * factor)
+        triples[tensor] = (claimed, np.asarray(derivative), rounding * float(np.max(factor)))
     return triples

@@ -35,6 +35,20 @@ def load_into_impl(network, weights):
         target[...] = weights[key]
 
 
+def make_impl_network(impl, input_size, hidden_size, output_size, dtype):
+    """The implementation's TwoLayerNet in `dtype` (through its dtype argument, beyond the textbook's)."""
+    TwoLayerNet = impl.require("TwoLayerNet")
+    try:
+        network = TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01, dtype=dtype)
+    except TypeError:
+        network = TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01)
+    made = network.params["W1"].dtype.name
+    if made != dtype:
+        raise ValueError(f"{impl.spec}: TwoLayerNet made {made} parameters; training parity in {dtype} "
+                         "needs a dtype= argument")
+    return network
+
+
 class TwinTwoLayerNet:
     """x -> affine(W1, b1) -> relu -> affine(W2, b2) -> softmax cross-entropy, in torch."""
 
@@ -82,3 +96,25 @@ def _t(x):
 def _labels(t):
     t = np.asarray(t)
     return torch.from_numpy((t if t.ndim == 1 else t.argmax(axis=1)).astype(np.int64))
+
+
+class ComposedNetwork:
+    """A network the harness builds from an implementation's protocol layers.
+
+    Affine -> activation -> Affine -> SoftmaxWithLoss, with the implementation's
+    own classes, so the trace exercises every layer class the protocol names
+    (TwoLayerNet has no Sigmoid) whatever network class the implementation has.
+    """
+
+    def __init__(self, impl, activation, weights):
+        Affine, Activation, SoftmaxWithLoss = impl.require("Affine", activation, "SoftmaxWithLoss")
+        self.name = f"{activation} network"
+        self.layers = {
+            "Affine1": Affine(weights["W1"], weights["b1"]),
+            f"{activation}1": Activation(),
+            "Affine2": Affine(weights["W2"], weights["b2"]),
+        }
+        self.lastLayer = SoftmaxWithLoss()
+
+    def __repr__(self):
+        return f"ComposedNetwork({self.name!r})"

@@ -25,6 +25,12 @@ PROTOCOL = {
     "numerical_gradient": "function numerical_gradient(f, x) by central differences",
     "TwoLayerNet": "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
     "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",
+    "SGD": "class SGD(lr=0.01) with update(params, grads) in place",
+    "Momentum": "class Momentum(lr=0.01, momentum=0.9) with update(params, grads) in place",
+    "Nesterov": "class Nesterov(lr=0.01, momentum=0.9) with update(params, grads) in place",
+    "AdaGrad": "class AdaGrad(lr=0.01) with update(params, grads) in place",
+    "RMSprop": "class RMSprop(lr=0.01, decay_rate=0.99) with update(params, grads) in place",
+    "Adam": "class Adam(lr=0.001, beta1=0.9, beta2=0.999) with update(params, grads) in place",
 }
 
 
@@ -86,6 +92,8 @@ def _load_path(path):
         name, location, search = path.name, init, [str(path)]
     elif path.is_file():
         name, location, search = path.stem, path, None
+        if str(path.parent) not in sys.path:  # as Python does for a script: its folder is importable
+            sys.path.insert(0, str(path.parent))
     else:
         raise ValueError(f"implementation path {path} does not exist")
     module_name = f"_bp_parity_impl_{name}"

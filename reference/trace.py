@@ -5,7 +5,8 @@ implementation itself fed it, and its twin is run on that same input (and, in
 backward, on the same incoming gradient).  A layer is therefore judged on its
 own work, not on what it inherited: a wrong Sigmoid.backward is blamed on
 Sigmoid backward, not on the W1 gradient it corrupts downstream (the idea of
-CRADLE's layer-by-layer localisation).
+CRADLE's layer-by-layer localisation).  An implementation that raises or
+hangs is reported at the layer where it did, and the trace stops there.
 """
 
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ import torch
 from . import tolerance, twins
 from .compare import Context, compare
 from .layer_checks import NotRun
+from .limits import CheckTimeout, time_limit
 
-# layer class name -> (twin forward taking (x, layer), names of its parameters)
+# layer class name -> (twin forward taking (x, params), names of its parameters)
 LAYER_TWINS = {
     "Affine": (lambda x, p: twins.affine(x, p["W"], p["b"]), ("W", "b")),
     "Relu": (lambda x, p: twins.relu(x), ()),
@@ -27,6 +29,7 @@ LAYER_TWINS = {
 
 @dataclass
 class Trace:
+    network: str
     results: list  # Comparison or NotRun, in the order the data flows
 
     @property
@@ -38,90 +41,123 @@ class Trace:
         return self.first_divergence is None
 
 
+class _Stop(Exception):
+    """The implementation failed to answer: the trace cannot go on past this row."""
+
+
 def _tensor(array, grad=False):
     t = torch.from_numpy(np.array(array, copy=True))
     return t.requires_grad_(True) if grad else t
 
 
-def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
-    """Trace network.layers (in order), then its loss layer, forward and backward."""
+def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=None, name=None, end_to_end=True):
+    """Trace network.layers (in order), then its lastLayer, forward and backward; then gradient() end to end."""
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
+    label = name or type(network).__name__
     results = []
     command = reproduce or f"python -m reference trace --impl {impl_spec} --dtype {dtype} --seed {seed}"
 
-    def context(layer, tensor):
-        return Context(layer=layer, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case="network trace",
-                       reproduce=command)
+    def context(layer, tensor, piece=""):
+        return Context(layer=layer, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=label,
+                       reproduce=command, piece=piece)
 
+    def call(ctx, function, *args, **kwargs):
+        try:
+            with time_limit(what=f"{ctx.layer} {ctx.tensor}"), np.errstate(all="ignore"):
+                return function(*args, **kwargs)
+        except CheckTimeout as error:
+            results.append(NotRun(ctx, str(error), "TIMEOUT"))
+        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+            results.append(NotRun(ctx, f"raised {type(error).__name__}: {error}", "RAISED"))
+        raise _Stop
+
+    try:
+        _trace(network, x, t, tol, context, call, results)
+    except _Stop:
+        return Trace(label, results)
+    if end_to_end:
+        try:
+            results.extend(_end_to_end(network, x, t, tol, context, call))
+        except _Stop:
+            pass
+    return Trace(label, results)
+
+
+def _trace(network, x, t, tol, context, call, results):
     layers = list(network.layers.items())
     inputs = {}
     activation = x
     for name, layer in layers:
-        inputs[name] = activation
         kind = type(layer).__name__
-        output = layer.forward(activation)
+        inputs[name] = activation
+        output = call(context(name, "forward", kind), layer.forward, activation)
         if kind in LAYER_TWINS:
             forward, param_names = LAYER_TWINS[kind]
             params = {p: _tensor(getattr(layer, p)) for p in param_names}
             with torch.no_grad():
                 expected = forward(_tensor(activation), params).numpy()
-            results.append(compare(output, expected, tol, context(name, "forward")))
+            results.append(compare(output, expected, tol, context(name, "forward", kind)))
         else:
-            results.append(NotRun(context(name, "forward"), f"no twin for a layer of class {kind}"))
+            results.append(NotRun(context(name, "forward", kind), f"no twin for a layer of class {kind}"))
         activation = output
 
     last = getattr(network, "lastLayer", None)
-    labels = np.asarray(t)
-    index = labels if labels.ndim == 1 else labels.argmax(axis=1)
     if last is None:
         results.append(NotRun(context("lastLayer", "forward"), "the network has no lastLayer (SoftmaxWithLoss)"))
-        return Trace(results)
-    loss = last.forward(activation, t)
+        raise _Stop
+    kind = type(last).__name__
+    index = _indices(t)
+    loss = call(context("lastLayer", "forward", kind), last.forward, activation, t)
     with torch.no_grad():
-        expected_loss = twins.softmax_with_loss(_tensor(activation), _tensor(index.astype(np.int64))).numpy()
-    results.append(compare(loss, expected_loss, tol, context("lastLayer", "forward")))
+        expected_loss = twins.softmax_with_loss(_tensor(activation), _tensor(index)).numpy()
+    results.append(compare(loss, expected_loss, tol, context("lastLayer", "forward", kind)))
 
-    dout = last.backward(1)
+    dout = call(context("lastLayer", "backward dx", kind), last.backward, 1)
     scores = _tensor(activation, grad=True)
-    twins.softmax_cross_entropy(scores, _tensor(index.astype(np.int64))).backward()
-    results.append(compare(dout, scores.grad.numpy(), tol, context("lastLayer", "backward dx")))
+    twins.softmax_cross_entropy(scores, _tensor(index)).backward()
+    results.append(compare(dout, scores.grad.numpy(), tol, context("lastLayer", "backward dx", kind)))
 
     for name, layer in reversed(layers):
         kind = type(layer).__name__
-        dx = layer.backward(dout)
+        dx = call(context(name, "backward dx", kind), layer.backward, dout)
         if kind not in LAYER_TWINS:
-            results.append(NotRun(context(name, "backward dx"), f"no twin for a layer of class {kind}"))
+            results.append(NotRun(context(name, "backward dx", kind), f"no twin for a layer of class {kind}"))
             dout = dx
             continue
         forward, param_names = LAYER_TWINS[kind]
         x_in = _tensor(inputs[name], grad=True)
         params = {p: _tensor(getattr(layer, p), grad=True) for p in param_names}
-        forward(x_in, params).backward(_tensor(dout))
-        results.append(compare(dx, x_in.grad.numpy(), tol, context(name, "backward dx")))
+        forward(x_in, params).backward(_tensor(np.asarray(dout)))
+        results.append(compare(dx, x_in.grad.numpy(), tol, context(name, "backward dx", kind)))
         for p in param_names:
-            results.append(compare(getattr(layer, f"d{p}"), params[p].grad.numpy(), tol, context(name, f"backward d{p}")))
+            results.append(compare(getattr(layer, f"d{p}", None), params[p].grad.numpy(), tol,
+                                   context(name, f"backward d{p}", kind)))
         dout = dx
-    results.extend(_end_to_end(network, x, index, tol, context))
-    return Trace(results)
 
 
-def _end_to_end(network, x, index, tol, context):
+def _indices(t):
+    labels = np.asarray(t)
+    return (labels if labels.ndim == 1 else labels.argmax(axis=1)).astype(np.int64)
+
+
+def _end_to_end(network, x, t, tol, context, call):
     """network.gradient(x, t) against autograd of the whole network composed from the layer twins.
 
     Run after the layer-by-layer rows, so a wrong layer is blamed there first;
     this catches what lies between the layers: the order of the backward pass,
     gradients filed under the wrong key, parameters not shared with the layers.
     """
+    network_name = type(network).__name__
     params = getattr(network, "params", None)
     if not isinstance(params, dict) or not hasattr(network, "gradient"):
-        return [NotRun(context(type(network).__name__, "gradient"), "the network has no params dict or gradient()")]
+        return [NotRun(context(network_name, "gradient"), "the network has no params dict or gradient()")]
     leaves = {k: _tensor(v, grad=True) for k, v in params.items()}
     activation = _tensor(x)
     for _, layer in network.layers.items():
         kind = type(layer).__name__
         if kind not in LAYER_TWINS:
-            return [NotRun(context(type(network).__name__, "gradient"), f"no twin for a layer of class {kind}")]
+            return [NotRun(context(network_name, "gradient"), f"no twin for a layer of class {kind}")]
         forward, param_names = LAYER_TWINS[kind]
         layer_params = {}
         for p in param_names:
@@ -129,11 +165,45 @@ def _end_to_end(network, x, index, tol, context):
             key = next((k for k, v in params.items() if v is array), None)
             layer_params[p] = leaves[key] if key is not None else _tensor(array)
         activation = forward(activation, layer_params)
-    twins.softmax_cross_entropy(activation, _tensor(index.astype(np.int64))).backward()
-    grads = network.gradient(x, index)
+    if activation.requires_grad:  # not when no layer holds a params array: then every expected gradient is 0
+        twins.softmax_cross_entropy(activation, _tensor(_indices(t))).backward()
+    grads = call(context(network_name, "gradient"), network.gradient, x, t)
     rows = []
     for key, leaf in leaves.items():
         expected = leaf.grad.numpy() if leaf.grad is not None else np.zeros_like(params[key])
         actual = grads.get(key) if isinstance(grads, dict) else None
-        rows.append(compare(actual, expected, tol, context(type(network).__name__, f"gradient {key}")))
+        rows.append(compare(actual, expected, tol, context(network_name, f"gradient {key}")))
     return rows
+
+
+def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
+    """Trace the networks the protocol allows: Affine-Relu-Affine and Affine-Sigmoid-Affine built
+    from the implementation's layer classes, then the implementation's own TwoLayerNet."""
+    from .network import ComposedNetwork, initial_weights, load_into_impl, make_impl_network
+    from .protocol import MissingProtocol
+
+    # 0.1, not the textbook's 0.01: scores far from uniform, so every gradient carries signal
+    weights = initial_weights(seed, x.shape[1], 50, 10, weight_init_std=0.1, dtype=dtype)
+    traces = []
+    for activation in ("Relu", "Sigmoid"):
+        label = f"{activation} network"
+        try:
+            network = ComposedNetwork(impl, activation, {k: v.copy() for k, v in weights.items()})
+        except MissingProtocol as missing:
+            traces.append(Trace(label, [NotRun(_bare_context(label, seed, dtype), str(missing))]))
+            continue
+        traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
+                                    name=label, end_to_end=False))
+    try:
+        network = make_impl_network(impl, x.shape[1], 50, 10, dtype)
+        load_into_impl(network, weights)
+    except (MissingProtocol, ValueError, TypeError) as error:
+        traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error))]))
+        return traces
+    traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
+                                name="TwoLayerNet"))
+    return traces
+
+
+def _bare_context(label, seed, dtype):
+    return Context(layer=label, tensor="construction", oracle="twin", dtype=dtype, seed=seed, case=label)

@@ -13,28 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import tolerance
+from . import optimizer_twins, tolerance
 from .compare import Context, compare
-from .network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl
+from .network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl, make_impl_network
 
 
 def batch_indices(seed, train_size, steps, batch_size):
     """(steps, batch_size) indices drawn with replacement, as the textbook's np.random.choice."""
     return np.random.default_rng([seed, 1]).integers(0, train_size, size=(steps, batch_size))
-
-
-def make_impl_network(impl, input_size, hidden_size, output_size, dtype):
-    """The implementation's TwoLayerNet in `dtype` (through its dtype argument, beyond the textbook's)."""
-    TwoLayerNet = impl.require("TwoLayerNet")
-    try:
-        network = TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01, dtype=dtype)
-    except TypeError:
-        network = TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01)
-    made = network.params["W1"].dtype.name
-    if made != dtype:
-        raise ValueError(f"{impl.spec}: TwoLayerNet made {made} parameters; training parity in {dtype} "
-                         "needs a dtype= argument")
-    return network
 
 
 @dataclass
@@ -59,8 +45,14 @@ class ParityRun:
 
 
 def run(impl, data, *, dtype="float64", steps=1000, batch_size=100, lr=0.1, hidden=50, seed=0,
-        checkpoint_every=None, evaluate_every=None, impl_spec="impl"):
-    """Train both sides for `steps` SGD steps; see the module docstring."""
+        checkpoint_every=None, evaluate_every=None, impl_spec="impl", optimizer=None, hyper=None):
+    """Train both sides for `steps` steps; see the module docstring.
+
+    optimizer None: the textbook's training loop, params[key] -= lr * grad on the
+    implementation's side and torch.optim.SGD on the twin's.  Otherwise the name
+    of a protocol optimizer: the implementation's update(params, grads) against
+    its twin (reference.optimizer_twins), with `hyper` (default: the textbook's).
+    """
     (x_train, t_train), (x_test, t_test) = data
     dtype = np.dtype(dtype).name
     x_train, x_test = x_train.astype(dtype, copy=False), x_test.astype(dtype, copy=False)
@@ -68,7 +60,13 @@ def run(impl, data, *, dtype="float64", steps=1000, batch_size=100, lr=0.1, hidd
     network = make_impl_network(impl, x_train.shape[1], hidden, 10, dtype)
     load_into_impl(network, weights)
     twin = TwinTwoLayerNet(weights)
-    optimizer = torch.optim.SGD(list(twin.params.values()), lr=lr)
+    if optimizer is None:
+        twin_optimizer = torch.optim.SGD(list(twin.params.values()), lr=lr)
+        impl_update = None
+    else:
+        hyper = dict(optimizer_twins.DEFAULTS[optimizer], **(hyper or {}))
+        twin_optimizer = optimizer_twins.twin(optimizer, list(twin.params.values()), **hyper)
+        impl_update = impl.require(optimizer)(**hyper).update
     batches = batch_indices(seed, len(x_train), steps, batch_size)
     result = ParityRun(dtype=dtype, steps=steps, seed=seed, batches=batches)
     loss_tol = tolerance.training(dtype)
@@ -84,10 +82,13 @@ def run(impl, data, *, dtype="float64", steps=1000, batch_size=100, lr=0.1, hidd
         x_batch, t_batch = x_train[index], t_train[index]
         impl_loss = network.loss(x_batch, t_batch)
         grads = network.gradient(x_batch, t_batch)
-        for key in PARAMS:
-            network.params[key] -= lr * grads[key]
+        if impl_update is None:
+            for key in PARAMS:
+                network.params[key] -= lr * grads[key]
+        else:
+            impl_update(network.params, grads)
         twin_loss, twin_grads = twin.gradient(x_batch, t_batch)
-        optimizer.step()
+        twin_optimizer.step()
         result.impl_loss.append(float(impl_loss))
         result.twin_loss.append(float(twin_loss))
         if result.first_loss_divergence is None:

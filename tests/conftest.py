@@ -47,6 +47,8 @@ def pytest_generate_tests(metafunc):
     seeds = selected_seeds(metafunc.config)
     names = set(metafunc.fixturenames)
     params, ids = [], []
+    if "sweep_seed" in names:  # any test over the fixed seeds (or the sweep)
+        metafunc.parametrize("sweep_seed", seeds, ids=[f"seed{s}" for s in seeds])
     if "twin_check" in names:
         for case in cases.CASES:
             for tensor in layer_checks.SPECS[case.layer].tensors:

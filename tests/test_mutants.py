@@ -1,49 +1,64 @@
-"""The harness catches deliberately broken implementations and blames the right piece.
+"""The harness catches every deliberately broken implementation and blames the right piece.
 
-Each mutant in fixtures/mutants/ names in BLAME the (layer, tensor) that the
-harness must report; every other layer must still pass, so the blame is not
-smeared over pieces that are right.
+Each mutant in fixtures/mutants/ names in BLAME the (piece, tensor) the harness
+must report; every failure must blame that piece and no other, so the blame is
+not smeared over pieces that are right (reference.zoo).
 """
-
-from pathlib import Path
 
 import pytest
 
-from reference import cases, layer_checks, protocol
+from reference import cases, protocol, zoo
+from reference.cli import main
 
-MUTANTS = sorted(p for p in (Path(__file__).resolve().parent.parent / "fixtures" / "mutants").glob("*.py")
-                 if p.name != "__init__.py")
+MUTANTS = zoo.mutant_paths()
 SEED = cases.layer_seeds()[0]
 
 
-def _failures(impl):
-    failures = []
-    for case in cases.CASES:
-        for dtype in case.dtypes:
-            failures += [r for r in layer_checks.run_case(impl, case, dtype, SEED).results if not r.passed]
-    return failures
+@pytest.fixture(scope="module")
+def trace_data():
+    return zoo.trace_batch(SEED)
 
 
 @pytest.mark.parametrize("path", MUTANTS, ids=[p.stem for p in MUTANTS])
-def test_mutant_is_caught_and_blamed_on_its_layer(path):
-    impl = protocol.load(str(path))
-    layer, tensor = impl.module.BLAME
-    failures = _failures(impl)
-    assert failures, f"{path.stem}: no check failed"
-    blamed = {(f.context.layer, f.context.tensor) for f in failures}
-    assert (layer, tensor) in blamed, f"{path.stem}: expected blame on {layer} {tensor}, got {sorted(blamed)}"
-    assert {b[0] for b in blamed} == {layer}, f"{path.stem}: blame spread to other layers: {sorted(blamed)}"
+def test_mutant_is_caught_and_blamed_on_its_piece(path, trace_data):
+    result = zoo.run_mutant(path, SEED, trace_data)
+    first = result.failures[0].render() if result.failures else ""
+    assert result.caught, f"{result.name}: no check failed ({result.bug})"
+    assert result.blamed_correctly, (
+        f"{result.name}: expected blame on {result.expected}, got {result.blamed}\nfirst failure:\n{first}"
+    )
 
 
-def test_there_are_mutants_to_catch():
-    assert len(MUTANTS) >= 3
+def test_impl_itself_passes_everything_the_zoo_runs(trace_data):
+    failures = zoo.harness_failures(protocol.load("impl"), SEED, trace_data)
+    assert not failures, "\n".join(f.render() for f in failures[:3])
+
+
+def test_the_zoo_is_large_and_covers_every_kind_of_piece():
+    pieces = {zoo.declared_blame(p)[0] for p in MUTANTS}
+    assert len(MUTANTS) >= 31
+    assert {"MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "softmax", "cross_entropy_error",
+            "numerical_gradient", "TwoLayerNet", "SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"} <= pieces
+
+
+def test_every_mutant_says_what_is_wrong_and_where_to_blame():
+    for path in MUTANTS:
+        assert len(zoo.bug_of(path)) > 20, f"{path.stem}: no docstring naming the bug"
+        piece, tensor = zoo.declared_blame(path)
+        assert piece and tensor
 
 
 def test_the_command_line_exits_1_on_a_mutant_and_0_on_impl(capsys):
-    from reference.cli import main
-
     assert main(["check", "--layer", "Sigmoid", "--seed", str(SEED)]) == 0
     mutant = next(p for p in MUTANTS if p.stem == "sigmoid_backward_from_input")
     assert main(["check", "--impl", str(mutant), "--layer", "Sigmoid", "--seed", str(SEED)]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH: Sigmoid dx" in out and "reproduce: python -m reference check" in out
+
+
+def test_the_trace_blames_sigmoid_backward_not_the_w1_gradient(capsys):
+    mutant = next(p for p in MUTANTS if p.stem == "sigmoid_backward_from_input")
+    assert main(["trace", "--impl", str(mutant), "--seed", str(SEED)]) == 1
+    out = capsys.readouterr().out
+    assert "Sigmoid network: first divergence at Sigmoid1 backward dx (blame: Sigmoid)" in out
+    assert "Relu network: first divergence" not in out and "TwoLayerNet: first divergence" not in out

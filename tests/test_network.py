@@ -11,7 +11,7 @@ from reference import cases, finite_diff, tolerance, twins
 from reference.compare import Context, compare
 from reference.network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl
 from reference.trace import trace_network
-from reference.training_parity import make_impl_network
+from reference.network import make_impl_network
 
 SUBSET = Path(__file__).resolve().parent.parent / "fixtures" / "mnist-subset"
 SEEDS = cases.layer_seeds()
@@ -37,12 +37,12 @@ def _context(tensor, dtype, seed, batch, labels):
                    reproduce=f"pytest tests/test_network.py -k 'batch{batch} and {labels} and {dtype} and seed{seed}'")
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
 @pytest.mark.parametrize("labels", ["index", "onehot"])
 @pytest.mark.parametrize("batch", [1, 7, 32, 128], ids=lambda b: f"batch{b}")
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_end_to_end_parity(impl_under_test, subset, check, dtype, batch, labels, seed):
+def test_end_to_end_parity(impl_under_test, subset, check, dtype, batch, labels, sweep_seed):
     """Loss, every gradient, the scores and the accuracy equal the twin's."""
+    seed = sweep_seed
     x, t = subset
     rng = np.random.default_rng([seed, 3])
     index = rng.choice(len(x), size=batch, replace=False)
@@ -70,16 +70,19 @@ def _small_problem(impl, seed, inputs=12, hidden=6, classes=10, batch=5):
         "W2": rng.normal(size=(hidden, classes)) * 0.5, "b2": rng.normal(size=classes) * 0.5,
     }
     x, t = rng.normal(size=(batch, inputs)), rng.integers(0, classes, size=batch)
-    pre_activation = x @ weights["W1"] + weights["b1"]
-    assert np.abs(pre_activation).min() > 1e-3, f"seed {seed}: a ReLU input within 1e-3 of its kink; pick another"
+    while True:  # keep every ReLU input 1e-3 away from its kink: redraw the samples that come closer
+        near = np.abs(x @ weights["W1"] + weights["b1"]).min(axis=1) < 1e-3
+        if not near.any():
+            break
+        x[near] = rng.normal(size=(int(near.sum()), inputs))
     net = impl.require("TwoLayerNet")(inputs, hidden, classes, weight_init_std=0.5)
     load_into_impl(net, weights)
     return net, weights, x, t
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
-def test_backprop_matches_finite_differences_of_the_network(impl_under_test, check, seed):
+def test_backprop_matches_finite_differences_of_the_network(impl_under_test, check, sweep_seed):
     """net.gradient against central differences of the epsilon-free loss built on net.predict (float64)."""
+    seed = sweep_seed
     net, _, xb, tb = _small_problem(impl_under_test, seed)
     grads = net.gradient(xb, tb)
     for key in PARAMS:

@@ -31,7 +31,7 @@ MAGNITUDES = {
     "Relu": (-3.0, 3.0),
     "Sigmoid": (-3.0, 3.0),
     "Affine": (-3.0, 1.0),
-    "SoftmaxWithLoss": (-3.0, 1.0),
+    "SoftmaxWithLoss": (-3.0, 0.5),
 }
 
 

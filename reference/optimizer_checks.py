@@ -1,0 +1,99 @@
+"""Check an implementation's optimizers against their twins, step by step.
+
+Random parameters and a random gradient per step (seeded), the same on both
+sides; after every step each parameter array the caller holds (as a network's
+layers hold them) is compared with the twin's.  The first step where they part
+is reported; an update that rebinds params[key] instead of writing into it is
+reported as exactly that, since the layers would never see it.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import tolerance
+from .compare import Context, compare
+from .layer_checks import NotRun
+from .limits import CheckTimeout, time_limit
+from .optimizer_twins import DEFAULTS, twin
+from .protocol import MissingProtocol
+
+OPTIMIZERS = tuple(DEFAULTS)
+SHAPES = {"W1": (6, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
+
+
+def problem(seed, steps, dtype):
+    """(initial params, [grads per step]) drawn from default_rng([seed, 5]), cast to dtype."""
+    rng = np.random.default_rng([seed, 5])
+    params = {k: rng.normal(size=s).astype(dtype) for k, s in SHAPES.items()}
+    grads = [{k: rng.normal(size=s).astype(dtype) for k, s in SHAPES.items()} for _ in range(steps)]
+    return params, grads
+
+
+@dataclass
+class OptimizerRun:
+    name: str
+    dtype: str
+    seed: int
+    results: list = field(default_factory=list)  # one per parameter: at the first divergence, else the last step
+    trajectory: list = field(default_factory=list, repr=False)  # max |impl - twin| per step
+
+    @property
+    def passed(self):
+        return all(r.passed for r in self.results)
+
+
+def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=None):
+    dtype = np.dtype(dtype).name
+    hyper = dict(DEFAULTS[name], **(hyper or {}))
+    run = OptimizerRun(name, dtype, seed)
+    tol = tolerance.twin(dtype)
+    command = f"python -m reference optimizers --check --impl {impl_spec} --optimizer {name} --dtype {dtype} --seed {seed}"
+
+    def context(tensor):
+        return Context(layer=name, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=f"{name} {steps} steps",
+                       reproduce=command)
+
+    try:
+        optimizer = impl.require(name)(**hyper)
+    except MissingProtocol as missing:
+        run.results.append(NotRun(context("update"), str(missing)))
+        return run
+    except Exception as error:  # noqa: BLE001
+        run.results.append(NotRun(context("update"), f"{name}(**{hyper}) raised {type(error).__name__}: {error}",
+                                  "RAISED"))
+        return run
+    initial, grads = problem(seed, steps, dtype)
+    params = {k: v.copy() for k, v in initial.items()}
+    held = dict(params)  # what a network's layers hold: the same arrays
+    leaves = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in initial.items()}
+    twin_optimizer = twin(name, list(leaves.values()), **hyper)
+
+    for step, grad in enumerate(grads):
+        try:
+            with time_limit(what=f"{name}.update"), np.errstate(all="ignore"):
+                optimizer.update(params, {k: g.copy() for k, g in grad.items()})
+        except CheckTimeout as error:
+            run.results.append(NotRun(context(f"update at step {step}"), str(error), "TIMEOUT"))
+            return run
+        except Exception as error:  # noqa: BLE001
+            run.results.append(NotRun(context(f"update at step {step}"), f"raised {type(error).__name__}: {error}",
+                                      "RAISED"))
+            return run
+        for k, leaf in leaves.items():
+            leaf.grad = torch.from_numpy(grad[k].copy())
+        twin_optimizer.step()
+        rebound = [k for k in held if params.get(k) is not held[k]]
+        if rebound:
+            run.results.append(NotRun(context(f"{rebound[0]} at step {step}"),
+                                      f"update rebinds params[{rebound[0]!r}] to a new array instead of writing into "
+                                      "it: a network's layers would never see the update", "REBOUND"))
+            return run
+        comparisons = {k: compare(held[k], leaves[k].detach().numpy(), tol, context(f"{k} at step {step}"))
+                       for k in held}
+        run.trajectory.append(max(c.max_abs for c in comparisons.values()))
+        if not all(c.passed for c in comparisons.values()) or step == len(grads) - 1:
+            run.results.extend(comparisons.values())
+            return run
+    return run

@@ -1,0 +1,79 @@
+"""python -m reference: every command runs, prints its table, writes its files, and exits as it says."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from reference.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBSET = str(ROOT / "fixtures" / "mnist-subset")
+
+
+def test_check_passes_on_impl_and_prints_a_row_per_layer_tensor_dtype_and_oracle(capsys):
+    assert main(["check", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "Affine-4d                    dW        float32  twin" in out
+    assert "0 failed or not run" in out
+
+
+def test_check_lists_missing_names_once_and_reports_their_checks_not_run(tmp_path, capsys):
+    partial = tmp_path / "partial.py"
+    partial.write_text("from impl import Relu, Affine\n")
+    assert main(["check", "--impl", str(partial), "--seed", "7"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("note: implementation")
+    assert "does not define: MulLayer" in out and "NOT RUN (" in out
+    assert "Relu-2d" in out
+
+
+def test_an_unknown_implementation_is_one_clear_error(capsys):
+    assert main(["check", "--impl", "no_such_module_here"]) == 2
+    assert "cannot import implementation 'no_such_module_here'" in capsys.readouterr().err
+
+
+def test_the_readme_adapter_example_passes_its_layers():
+    command = [sys.executable, "-m", "reference", "check", "--impl", "examples/homework_adapter.py",
+               "--layer", "Relu", "--layer", "Sigmoid", "--layer", "Affine", "--layer", "SoftmaxWithLoss"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert "0 failed or not run" in done.stdout
+
+
+def test_trace_finds_no_divergence_in_any_network(capsys):
+    assert main(["trace", "--seed", "7", "--batch", "8"]) == 0
+    out = capsys.readouterr().out
+    for network in ("Relu network", "Sigmoid network", "TwoLayerNet"):
+        assert network in out
+    assert "no divergence" in out
+
+
+def test_train_parity_writes_history_and_plot(tmp_path, capsys):
+    assert main(["train-parity", "--data-dir", SUBSET, "--steps", "12", "--batch-size", "50", "--dtype", "float64",
+                 "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "the two sides agree at every step" in out and "final test accuracy: impl" in out
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history["impl_loss"]) == 12 and len(history["batch_indices"]) == 12
+    assert (tmp_path / "loss.png").stat().st_size > 10_000
+
+
+def test_optimizers_writes_both_figures_and_a_table(tmp_path, capsys):
+    assert main(["optimizers", "--data-dir", SUBSET, "--steps", "15", "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"):
+        assert name in out
+    assert (tmp_path / "paths.png").stat().st_size > 10_000
+    assert (tmp_path / "mnist_loss.png").stat().st_size > 10_000
+
+
+def test_optimizers_check_reproduces_one_optimizer(capsys):
+    assert main(["optimizers", "--check", "--optimizer", "Adam", "--dtype", "float32", "--seed", "7"]) == 0
+    assert "ok: Adam W1 at step 99" in capsys.readouterr().out
+
+
+def test_zoo_scores_the_mutants_it_is_given(capsys):
+    assert main(["zoo", "--mutant", "affine_db_averaged", "--mutant", "sgd_rebinds_params"]) == 0
+    out = capsys.readouterr().out
+    assert "score: caught 2/2, blamed correctly 2/2" in out and "wall time" in out
