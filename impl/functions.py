@@ -81,4 +81,5 @@ def cross_entropy_error(y, t):
     y, t = as_batch(y, t)
     n, c = y.shape
     idx = _label_indices(t, n, c)
-    return -np.sum(np.log(y[np.arange(n), idx] + 1e-7)) / n
+    # divided by n in y's own dtype: a NumPy 1.x scalar op would otherwise give float64
+    return -np.sum(np.log(y[np.arange(n), idx] + 1e-7)) / y.dtype.type(n)

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from . import cases, layer_checks, protocol
+from .golden import GoldenError
 
 
 def _parser():
@@ -68,6 +69,16 @@ def _parser():
     opt.add_argument("--data-dir", help="MNIST folder (default: BP_PARITY_DATA, then the cache)")
     opt.add_argument("--check", action="store_true", help="only the 100-step check of --optimizer against its twin")
     opt.add_argument("--optimizer", action="append", help="with --check: this optimizer (repeatable)")
+
+    for name, text in (("golden", "check an implementation against the recorded twin outputs (no torch)"),
+                       ("record", "record fixtures/golden/ from the live twins"),
+                       ("drift", "compare the recorded twin outputs with the live twins")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--golden-dir", help="the golden folder (default: fixtures/golden)")
+        if name == "golden":
+            sub.add_argument("--impl", default="impl")
+            sub.add_argument("--summary", action="store_true")
+            sub.add_argument("--dump-dir")
     return parser
 
 
@@ -300,6 +311,16 @@ def run_check(args, out=None):
                     key = (name, "*" if args.summary else tensor, dtype, "twin, 100 steps")
                     rows.setdefault(key, []).append(result)
 
+    elapsed = time.perf_counter() - started
+    failures = _report(rows, out, args.dump_dir)
+    checks = sum(len(r) for r in rows.values())
+    print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run "
+          f"({elapsed:.1f} s, implementation {args.impl!r})", file=out)
+    return 1 if failures or not rows else 0
+
+
+def _report(rows, out, dump_dir=None):
+    """Print one row per key of `rows` (the worst over its results), then every failure; return the failures."""
     header = ("case", "tensor", "dtype", "oracle", "max abs err", "max rel err", "allowance used", "tolerance", "verdict")
     table = [header]
     failures = []
@@ -322,17 +343,69 @@ def run_check(args, out=None):
         if getattr(failure, "verdict", "") == "NOT RUN":
             not_run.setdefault(failure.reason, []).append(failure)
             continue
-        if args.dump_dir and hasattr(failure, "dump"):
-            failure.dump(args.dump_dir)
+        if dump_dir and hasattr(failure, "dump"):
+            failure.dump(dump_dir)
         print("\n" + failure.render(), file=out)
     for reason, skipped in not_run.items():
         pieces = sorted({f.context.layer for f in skipped})
         print(f"\nNOT RUN ({len(skipped)} checks of {', '.join(pieces)}): {reason}", file=out)
-    elapsed = time.perf_counter() - started
+    return failures
+
+
+def run_golden(args, out=None):
+    """The implementation against the recorded twin outputs: NumPy only."""
+    out = out or sys.stdout
+    from . import golden
+
+    started = time.perf_counter()
+    impl = protocol.load(args.impl)
+    recorded = golden.load(args.golden_dir or golden.GOLDEN)
+    made = recorded.manifest["made_by"]
+    print(f"golden fixtures recorded with torch {made['torch']}, numpy {made['numpy']}, python {made['python']} "
+          f"on {made['platform']}\n", file=out)
+    rows = {}
+    for run in golden.check_layers(impl, recorded):
+        for result in run.results:
+            c = result.context
+            key = (run.case.layer, "*", run.dtype, c.oracle) if args.summary else (run.case.id, c.tensor, run.dtype, c.oracle)
+            rows.setdefault(key, []).append(result)
+    for result in golden.check_network(impl, recorded):
+        rows.setdefault(("TwoLayerNet", "*" if args.summary else result.context.tensor, result.context.dtype,
+                         "golden"), []).append(result)
+    failures = _report(rows, out, args.dump_dir)
     checks = sum(len(r) for r in rows.values())
-    print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run "
-          f"({elapsed:.1f} s, implementation {args.impl!r})", file=out)
+    print(f"\n{checks} checks against golden fixtures: {len(failures)} failed or not run "
+          f"({time.perf_counter() - started:.1f} s, implementation {args.impl!r}, numpy {np.__version__})", file=out)
     return 1 if failures or not rows else 0
+
+
+def run_record(args, out=None):
+    out = out or sys.stdout
+    from . import golden
+
+    folder = args.golden_dir or golden.GOLDEN
+    manifest = golden.record(folder)
+    total = sum(f["bytes"] for f in manifest["files"].values())
+    print(f"recorded {len(manifest['cases'])} cases into {folder} ({total / 2**20:.2f} MiB) with "
+          f"{', '.join(f'{k} {v}' for k, v in manifest['made_by'].items())}", file=out)
+    return 0
+
+
+def run_drift(args, out=None):
+    out = out or sys.stdout
+    from . import golden
+
+    recorded = golden.load(args.golden_dir or golden.GOLDEN)
+    results = golden.drift(recorded)
+    moved = [r for r in results if not r.passed]
+    for r in moved:
+        print(r.render() + "\n", file=out)
+    worst = max(results, key=lambda r: r.used if not np.isnan(r.used) else -1.0)
+    made = recorded.manifest["made_by"]
+    print(f"{len(results)} recorded twin outputs (torch {made['torch']}) against the live twins "
+          f"(torch {golden.versions()['torch']}): {len(moved)} moved; the closest to moving is "
+          f"{worst.context.layer} {worst.context.tensor} ({worst.context.dtype}), abs {worst.max_abs:.2e}", file=out)
+    return 1 if moved else 0
 
 
 def _num(value):
@@ -364,7 +437,9 @@ def main(argv=None):
             return run_zoo(args)
         if args.command == "optimizers":
             return run_optimizers(args)
-    except (ValueError, protocol.MissingProtocol) as error:
+        if args.command in ("golden", "record", "drift"):
+            return {"golden": run_golden, "record": run_record, "drift": run_drift}[args.command](args)
+    except (ValueError, protocol.MissingProtocol, GoldenError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 2

@@ -380,12 +380,23 @@ def reproduce_command(impl_spec, case_id, tensor, dtype, seed):
     )
 
 
-def run_case(impl, case, dtype, seed):
-    """Every check of one case at one dtype and seed; see the module docstring."""
+def run_case(impl, case, dtype, seed, recorded=None):
+    """Every check of one case at one dtype and seed; see the module docstring.
+
+    recorded: (inputs, expected) from the golden fixtures (reference.golden): the
+    implementation runs on the recorded inputs and is compared with the recorded
+    twin outputs (oracle "golden"), so no twin, and no torch, is needed.
+    """
     spec = SPECS[case.layer]
     dtype = np.dtype(dtype).name
     run = CaseRun(case=case, dtype=dtype, seed=seed)
-    pristine = cast(spec.inputs(case, np.random.default_rng(seed)), dtype)
+    if recorded is None:
+        pristine = cast(spec.inputs(case, np.random.default_rng(seed)), dtype)
+        twin_oracle = "twin"
+    else:
+        pristine, recorded_expected = recorded
+        twin_oracle = "golden"
+    command = "python -m reference check" if recorded is None else "python -m reference golden"
 
     def context(tensor, oracle):
         return Context(
@@ -395,7 +406,8 @@ def run_case(impl, case, dtype, seed):
             dtype=dtype,
             seed=seed,
             case=case.id,
-            reproduce=reproduce_command(impl.spec, case.id, tensor, dtype, seed),
+            reproduce=reproduce_command(impl.spec, case.id, tensor, dtype, seed).replace(
+                "python -m reference check", command),
             inputs=pristine,
         )
 
@@ -405,7 +417,7 @@ def run_case(impl, case, dtype, seed):
     try:
         impl.require(*spec.requires)
     except MissingProtocol as missing:
-        not_run(spec.tensors, "twin", str(missing))
+        not_run(spec.tensors, twin_oracle, str(missing))
         return run
 
     given = copy_inputs(pristine)
@@ -414,20 +426,20 @@ def run_case(impl, case, dtype, seed):
         with time_limit(what=f"{case.layer} (forward and backward)"), np.errstate(all="ignore"):
             run.impl_outputs = spec.run_impl(impl, given)
     except CheckTimeout as error:
-        not_run(spec.tensors, "twin", str(error), "TIMEOUT")
+        not_run(spec.tensors, twin_oracle, str(error), "TIMEOUT")
         return run
     except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-        not_run(spec.tensors, "twin", f"the implementation raised {type(error).__name__}: {error}", "RAISED")
+        not_run(spec.tensors, twin_oracle, f"the implementation raised {type(error).__name__}: {error}", "RAISED")
         return run
     if not isinstance(run.impl_outputs, dict):
-        not_run(spec.tensors, "twin", "the spec produced no outputs", "RAISED")
+        not_run(spec.tensors, twin_oracle, "the spec produced no outputs", "RAISED")
         return run
 
-    expected = spec.run_twin(copy_inputs(pristine))
+    expected = spec.run_twin(copy_inputs(pristine)) if recorded is None else recorded_expected
     for tensor in spec.tensors:
         kind = spec.tolerance_kind.get(tensor, "twin")
         tol = tolerance.finite_differences(dtype) if kind == "fd" else tolerance.twin(dtype)
-        run.results.append(compare(run.impl_outputs.get(tensor), expected[tensor], tol, context(tensor, "twin")))
+        run.results.append(compare(run.impl_outputs.get(tensor), expected[tensor], tol, context(tensor, twin_oracle)))
 
     for name, value in pristine.items():
         if not name.startswith("_"):  # "_index" and the like are the harness's own, never given
