@@ -77,19 +77,12 @@ class Momentum(_Optimizer):
             params[key] += v[key]
 
 
-class Nesterov(_Optimizer):
-    """The textbook's Nesterov form (Bengio et al., 2012):
+class Nesterov(Momentum):
+    """The textbook's Nesterov form (Bengio et al., 2012), Momentum's state with another step:
 
     v <- momentum * v - lr * g
     p <- p + momentum^2 * v - (1 + momentum) * lr * g
     """
-
-    _hyper = ("lr", "momentum")
-    _state_arrays = ("v",)
-
-    def __init__(self, lr=0.01, momentum=0.9):
-        self.lr, self.momentum = float(lr), float(momentum)
-        self.v = None
 
     def update(self, params, grads):
         v = self._state("v", params)
