@@ -77,6 +77,10 @@ def _parser():
         sub.add_argument("--golden-dir", help="the golden folder (default: fixtures/golden)")
         if name == "golden":
             sub.add_argument("--impl", default="impl")
+            sub.add_argument("--case", action="append", help="only this recorded case (repeatable)")
+            sub.add_argument("--tensor", help="only this tensor")
+            sub.add_argument("--dtype", choices=cases.DTYPES, action="append")
+            sub.add_argument("--seed", type=int, action="append")
             sub.add_argument("--summary", action="store_true")
             sub.add_argument("--dump-dir")
     return parser
@@ -364,14 +368,22 @@ def run_golden(args, out=None):
     print(f"golden fixtures recorded with torch {made['torch']}, numpy {made['numpy']}, python {made['python']} "
           f"on {made['platform']}\n", file=out)
     rows = {}
+
+    def wanted(case_id, tensor, dtype, seed):
+        return ((not args.case or case_id in args.case) and (not args.tensor or tensor == args.tensor)
+                and (not args.dtype or dtype in args.dtype) and (not args.seed or seed in args.seed))
+
     for run in golden.check_layers(impl, recorded):
         for result in run.results:
             c = result.context
+            if not wanted(run.case.id, c.tensor, run.dtype, run.seed):
+                continue
             key = (run.case.layer, "*", run.dtype, c.oracle) if args.summary else (run.case.id, c.tensor, run.dtype, c.oracle)
             rows.setdefault(key, []).append(result)
     for result in golden.check_network(impl, recorded):
-        rows.setdefault(("TwoLayerNet", "*" if args.summary else result.context.tensor, result.context.dtype,
-                         "golden"), []).append(result)
+        c = result.context
+        if wanted("TwoLayerNet", c.tensor, c.dtype, c.seed):
+            rows.setdefault(("TwoLayerNet", "*" if args.summary else c.tensor, c.dtype, "golden"), []).append(result)
     failures = _report(rows, out, args.dump_dir)
     checks = sum(len(r) for r in rows.values())
     print(f"\n{checks} checks against golden fixtures: {len(failures)} failed or not run "

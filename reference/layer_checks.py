@@ -373,9 +373,19 @@ class CaseRun:
         raise KeyError(f"{self.case.id}: no {oracle} check of {tensor}")
 
 
-def reproduce_command(impl_spec, case_id, tensor, dtype, seed):
+def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
+    """The command that runs exactly this check again.
+
+    Cases outside the table (drawn by Hypothesis) are replayed by their test:
+    Hypothesis runs derandomized, so the same example comes back first.
+    """
+    from .cases import CASES_BY_ID
+
+    if case_id not in CASES_BY_ID:
+        layer = case_id.split("-")[0]
+        return f"pytest tests/test_properties.py --impl {impl_spec} -k {layer}"
     return (
-        f"python -m reference check --impl {impl_spec} --case {case_id} --tensor {tensor} "
+        f"python -m reference {command} --impl {impl_spec} --case {case_id} --tensor {tensor} "
         f"--dtype {dtype} --seed {seed}"
     )
 
@@ -396,7 +406,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
     else:
         pristine, recorded_expected = recorded
         twin_oracle = "golden"
-    command = "python -m reference check" if recorded is None else "python -m reference golden"
+    command = "check" if recorded is None else "golden"
 
     def context(tensor, oracle):
         return Context(
@@ -406,8 +416,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
             dtype=dtype,
             seed=seed,
             case=case.id,
-            reproduce=reproduce_command(impl.spec, case.id, tensor, dtype, seed).replace(
-                "python -m reference check", command),
+            reproduce=reproduce_command(impl.spec, case.id, tensor, dtype, seed, command),
             inputs=pristine,
         )
 

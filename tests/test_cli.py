@@ -77,3 +77,20 @@ def test_zoo_scores_the_mutants_it_is_given(capsys):
     assert main(["zoo", "--mutant", "affine_db_averaged", "--mutant", "sgd_rebinds_params"]) == 0
     out = capsys.readouterr().out
     assert "score: caught 2/2, blamed correctly 2/2" in out and "wall time" in out
+
+
+def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):
+    """The command a report prints, run as printed, fails on the same case, tensor, dtype and seed."""
+    import shlex
+
+    from reference import cases, layer_checks, protocol
+
+    mutant = ROOT / "fixtures" / "mutants" / "affine_db_averaged.py"
+    run = layer_checks.run_case(protocol.load(str(mutant)), cases.CASES_BY_ID["Affine-4d"], "float32", 42)
+    failure = next(r for r in run.results if not r.passed)
+    argv = shlex.split(failure.context.reproduce)
+    assert argv[:3] == ["python", "-m", "reference"]
+    assert main(argv[3:]) == 1
+    out = capsys.readouterr().out
+    assert "Affine-4d" in out and "db" in out and "float32" in out and "seed 42" in out
+    assert out.count("MISMATCH") == 1
