@@ -80,6 +80,11 @@ def cross_entropy_error(y, t):
     """
     y, t = as_batch(y, t)
     n, c = y.shape
-    idx = _label_indices(t, n, c)
+    return cross_entropy_of_indices(y, _label_indices(t, n, c))
+
+
+def cross_entropy_of_indices(y, idx):
+    """cross_entropy_error for y (N, C) and checked class indices idx (N,), without re-checking them."""
+    n = y.shape[0]
     # divided by n in y's own dtype: a NumPy 1.x scalar op would otherwise give float64
     return -np.sum(np.log(y[np.arange(n), idx] + 1e-7)) / y.dtype.type(n)

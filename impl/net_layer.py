@@ -6,7 +6,7 @@ Shapes: N is the batch size; x of an Affine layer may have any rank (N, ...).
 
 import numpy as np
 
-from .functions import _label_indices, as_batch, cross_entropy_error, sigmoid, softmax
+from .functions import _label_indices, as_batch, cross_entropy_of_indices, sigmoid, softmax
 
 
 class Relu:
@@ -122,7 +122,7 @@ class SoftmaxWithLoss:
         n, c = x2.shape
         self.t = _label_indices(t2, n, c)
         self.y = softmax(x2)
-        self.loss = cross_entropy_error(self.y, self.t)
+        self.loss = cross_entropy_of_indices(self.y, self.t)
         return self.loss
 
     def backward(self, dout=1):
