@@ -12,11 +12,23 @@ import torch
 from .deviations import OPTIMIZER_EPSILON
 
 
-class TextbookNesterov(torch.optim.Optimizer):
-    """v <- momentum v - lr g;  p <- p + momentum^2 v - (1 + momentum) lr g."""
+class TextbookMomentum(torch.optim.Optimizer):
+    """v <- momentum v - lr g;  p <- p + v (the textbook's form, for comparison with torch's)."""
 
     def __init__(self, params, lr=0.01, momentum=0.9):
         super().__init__(params, {"lr": lr, "momentum": momentum})
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                v = self.state[p].setdefault("v", torch.zeros_like(p))
+                v.mul_(group["momentum"]).sub_(group["lr"] * p.grad)
+                p.add_(v)
+
+
+class TextbookNesterov(TextbookMomentum):
+    """v <- momentum v - lr g;  p <- p + momentum^2 v - (1 + momentum) lr g."""
 
     @torch.no_grad()
     def step(self):
@@ -49,21 +61,6 @@ class TextbookAdam(torch.optim.Optimizer):
                 state["m"].add_((1 - b1) * (p.grad - state["m"]))
                 state["v"].add_((1 - b2) * (p.grad * p.grad - state["v"]))
                 p.sub_(lr_t * state["m"] / (state["v"].sqrt() + OPTIMIZER_EPSILON))
-
-
-class TextbookMomentum(torch.optim.Optimizer):
-    """v <- momentum v - lr g;  p <- p + v (the textbook's form, for comparison with torch's)."""
-
-    def __init__(self, params, lr=0.01, momentum=0.9):
-        super().__init__(params, {"lr": lr, "momentum": momentum})
-
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            for p in group["params"]:
-                v = self.state[p].setdefault("v", torch.zeros_like(p))
-                v.mul_(group["momentum"]).sub_(group["lr"] * p.grad)
-                p.add_(v)
 
 
 def twin(name, params, **hyper):
