@@ -494,12 +494,15 @@ def _finite_differences(spec, impl, pristine, outputs, mode, seed):
     rng = np.random.default_rng([seed, 1])
     for tensor, (f, point) in losses.items():
         direction = finite_diff.scaled_direction(rng, point)
+        # the tensor is g_f * factor, so <tensor / factor, d> is what differentiating f along d gives;
+        # dividing the claim (not stretching the step) keeps the step where fd_step put it
+        weights = direction / spec.fd_factor(tensor, inputs)
         try:
-            claimed = np.asarray(np.sum(np.asarray(outputs.get(tensor), dtype=np.float64) * direction))
+            terms = np.asarray(outputs.get(tensor), dtype=np.float64) * weights
+            claimed, term_scale = np.asarray(np.sum(terms)), float(np.sum(np.abs(terms)))
         except (TypeError, ValueError) as error:
-            claimed = f"gradient unusable: {error}"
-        factor = spec.fd_factor(tensor, inputs)
-        # <g, d> = <g_f * factor, d> = <g_f, factor * d>: differentiate f along the scaled direction
-        derivative, rounding = finite_diff.directional(f, point, direction * factor)
-        triples[tensor] = (claimed, np.asarray(derivative), rounding * float(np.max(factor)))
+            claimed, term_scale = f"gradient unusable: {error}", 0.0
+        derivative, rounding = finite_diff.directional(f, point, direction)
+        allowance = rounding + tolerance.directional_allowance(term_scale)
+        triples[tensor] = (claimed, np.asarray(derivative), allowance)
     return triples

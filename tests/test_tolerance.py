@@ -12,7 +12,7 @@ def test_float64_twin_parity_is_no_looser_than_1e_10():
 
 def test_float32_twin_parity_is_no_looser_than_assert_close_defaults():
     tol = tolerance.twin("float32")
-    assert tol.rtol <= 1.3e-6 and tol.atol_unit <= 1e-5 and tol.scale_cap <= 1
+    assert tol.rtol <= 1.3e-6 and tol.atol_unit <= 1e-5 and not tol.scaled
 
 
 def test_finite_differences_are_no_looser_than_1e_6_relative():
