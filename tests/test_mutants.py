@@ -62,3 +62,27 @@ def test_the_trace_blames_sigmoid_backward_not_the_w1_gradient(capsys):
     out = capsys.readouterr().out
     assert "Sigmoid network: first divergence at Sigmoid1 backward dx (blame: Sigmoid)" in out
     assert "Relu network: first divergence" not in out and "TwoLayerNet: first divergence" not in out
+
+
+# optimizer mutant -> the step where its trajectory must first part from the twin's
+PARTING_STEP = {
+    "sgd_rebinds_params": 0,
+    "adam_without_bias_correction": 0,
+    "adam_step_counter_not_advanced": 1,  # right at t = 1; the bias correction of t = 1 is wrong from t = 2
+    "momentum_wrong_sign": 0,
+    "adagrad_accumulator_after_step": 0,
+    "rmsprop_decay_reversed": 0,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARTING_STEP))
+def test_optimizer_mutant_is_blamed_at_the_step_where_the_trajectories_part(name):
+    from reference import optimizer_checks
+
+    path = next(p for p in MUTANTS if p.stem == name)
+    impl = protocol.load(str(path))
+    piece, _ = zoo.declared_blame(path)
+    run = optimizer_checks.run_optimizer(impl, piece, "float64", SEED, impl_spec=str(path))
+    failure = next(r for r in run.results if not r.passed)
+    assert failure.context.layer == piece
+    assert failure.context.tensor.endswith(f" at step {PARTING_STEP[name]}"), failure.render()
