@@ -97,22 +97,28 @@ def network_problem(dtype, seed):
 
 
 def _network_arrays(dtype):
+    seed = cases.layer_seeds()[0]
+    x, t, weights = network_problem(dtype, seed)
+    key = f"TwoLayerNet{SEP}seed{seed}"
+    arrays = {f"{key}{SEP}input{SEP}x": x, f"{key}{SEP}input{SEP}t": t}
+    arrays.update({f"{key}{SEP}weight{SEP}{k}": weights[k] for k in PARAMS})
+    arrays.update({f"{key}{SEP}expected{SEP}{name}": v for name, v in _network_twin(x, t, weights).items()})
+    return arrays, [{"part": "network", "case": "TwoLayerNet", "dtype": dtype, "seed": seed, "key": key}]
+
+
+def _network_twin(x, t, weights):
+    """{loss, gradient W1 .. b2, predict} of the network's twin (needs torch)."""
     import torch
 
     from .network import TwinTwoLayerNet
 
-    seed = cases.layer_seeds()[0]
-    x, t, weights = network_problem(dtype, seed)
     twin = TwinTwoLayerNet(weights)
     loss, grads = twin.gradient(x, t)
     with torch.no_grad():
         scores = twin.logits(torch.from_numpy(x)).numpy()
-    key = f"TwoLayerNet{SEP}seed{seed}"
-    arrays = {f"{key}{SEP}input{SEP}x": x, f"{key}{SEP}input{SEP}t": t,
-              f"{key}{SEP}expected{SEP}loss": np.asarray(loss), f"{key}{SEP}expected{SEP}predict": scores}
-    arrays.update({f"{key}{SEP}weight{SEP}{k}": weights[k] for k in PARAMS})
-    arrays.update({f"{key}{SEP}expected{SEP}gradient {k}": grads[k] for k in PARAMS})
-    return arrays, [{"part": "network", "case": "TwoLayerNet", "dtype": dtype, "seed": seed, "key": key}]
+    expected = {"loss": np.asarray(loss), "predict": scores}
+    expected.update({f"gradient {k}": grads[k] for k in PARAMS})
+    return expected
 
 
 def record(folder=GOLDEN):
@@ -263,9 +269,7 @@ def drift(golden):
             spec = layer_checks.SPECS[cases.CASES_BY_ID[entry["case"]].layer]
             live = spec.run_twin(layer_checks.copy_inputs(found["input"]))
         else:
-            arrays, _ = _network_arrays(dtype)
-            prefix = entry["key"] + SEP + "expected" + SEP
-            live = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            live = _network_twin(found["input"]["x"], found["input"]["t"], found["weight"])
         for name, recorded in found["expected"].items():
             context = Context(layer=entry["case"], tensor=name, oracle="recorded twin", dtype=dtype, seed=seed,
                               case=entry["case"], reproduce="python -m reference drift")

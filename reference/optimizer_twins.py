@@ -63,24 +63,6 @@ class TextbookAdam(torch.optim.Optimizer):
                 p.sub_(lr_t * state["m"] / (state["v"].sqrt() + OPTIMIZER_EPSILON))
 
 
-def twin(name, params, **hyper):
-    """The twin optimizer of the textbook's `name` over torch leaf tensors, with the textbook's hyper-parameters."""
-    lr = hyper.get("lr", DEFAULTS[name]["lr"])
-    if name == "SGD":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "Momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=hyper.get("momentum", 0.9))
-    if name == "Nesterov":
-        return TextbookNesterov(params, lr=lr, momentum=hyper.get("momentum", 0.9))
-    if name == "AdaGrad":
-        return torch.optim.Adagrad(params, lr=lr, eps=OPTIMIZER_EPSILON)
-    if name == "RMSprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=hyper.get("decay_rate", 0.99), eps=OPTIMIZER_EPSILON)
-    if name == "Adam":
-        return TextbookAdam(params, lr=lr, beta1=hyper.get("beta1", 0.9), beta2=hyper.get("beta2", 0.999))
-    raise ValueError(f"no twin for optimizer {name!r}; known: {', '.join(DEFAULTS)}")
-
-
 # the textbook's signatures
 DEFAULTS = {
     "SGD": {"lr": 0.01},
@@ -92,19 +74,34 @@ DEFAULTS = {
 }
 
 
+def _hyper(name, hyper):
+    if name not in DEFAULTS:
+        raise ValueError(f"no twin for optimizer {name!r}; known: {', '.join(DEFAULTS)}")
+    return {**DEFAULTS[name], **hyper}
+
+
 def torch_builtin(name, params, **hyper):
     """torch.optim's own version of each optimizer, with torch's defaults where the textbook differs."""
-    lr = hyper.get("lr", DEFAULTS[name]["lr"])
-    if name == "SGD":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "Momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=hyper.get("momentum", 0.9))
-    if name == "Nesterov":
-        return torch.optim.SGD(params, lr=lr, momentum=hyper.get("momentum", 0.9), nesterov=True)
+    h = _hyper(name, hyper)
+    if name in ("SGD", "Momentum", "Nesterov"):
+        return torch.optim.SGD(params, lr=h["lr"], momentum=h.get("momentum", 0.0), nesterov=name == "Nesterov")
     if name == "AdaGrad":
-        return torch.optim.Adagrad(params, lr=lr)
+        return torch.optim.Adagrad(params, lr=h["lr"])
     if name == "RMSprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=hyper.get("decay_rate", 0.99))
+        return torch.optim.RMSprop(params, lr=h["lr"], alpha=h["decay_rate"])
+    return torch.optim.Adam(params, lr=h["lr"], betas=(h["beta1"], h["beta2"]))
+
+
+def twin(name, params, **hyper):
+    """The twin of the textbook's `name` over torch leaf tensors, with the textbook's hyper-parameters:
+    torch.optim itself where it computes the same rule (with the textbook's epsilon), else the rule written out."""
+    h = _hyper(name, hyper)
+    if name == "Nesterov":
+        return TextbookNesterov(params, lr=h["lr"], momentum=h["momentum"])
+    if name == "AdaGrad":
+        return torch.optim.Adagrad(params, lr=h["lr"], eps=OPTIMIZER_EPSILON)
+    if name == "RMSprop":
+        return torch.optim.RMSprop(params, lr=h["lr"], alpha=h["decay_rate"], eps=OPTIMIZER_EPSILON)
     if name == "Adam":
-        return torch.optim.Adam(params, lr=lr, betas=(hyper.get("beta1", 0.9), hyper.get("beta2", 0.999)))
-    raise ValueError(f"no torch.optim counterpart for {name!r}")
+        return TextbookAdam(params, lr=h["lr"], beta1=h["beta1"], beta2=h["beta2"])
+    return torch_builtin(name, params, **h)  # SGD, Momentum: the same rule
