@@ -78,19 +78,24 @@ class Momentum(_Optimizer):
 
 
 class Nesterov(Momentum):
-    """The textbook's Nesterov form (Bengio et al., 2012), Momentum's state with another step:
+    """Nesterov's accelerated gradient in the form of Bengio et al. (2012), Momentum's state:
 
+    p <- p + momentum^2 * v - (1 + momentum) * lr * g    (v from before this step)
     v <- momentum * v - lr * g
-    p <- p + momentum^2 * v - (1 + momentum) * lr * g
+
+    The parameters move with the velocity from *before* this step, then the
+    velocity is updated.  Updating v first and stepping with the new v is a
+    different (wrong) rule, the textbook's own code until its authors fixed the
+    order.  With v = -lr * b this is torch.optim.SGD(nesterov=True) exactly.
     """
 
     def update(self, params, grads):
         v = self._state("v", params)
         for key in params.keys():
-            v[key] *= self.momentum
-            v[key] -= self.lr * grads[key]
             params[key] += self.momentum * self.momentum * v[key]
             params[key] -= (1 + self.momentum) * self.lr * grads[key]
+            v[key] *= self.momentum
+            v[key] -= self.lr * grads[key]
 
 
 class AdaGrad(_Optimizer):

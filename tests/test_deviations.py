@@ -32,7 +32,11 @@ def test_linear_twin_is_x_w_plus_b_in_the_textbook_layout():
     rng = np.random.default_rng(RNG_SEED)
     x, W, b = (torch.from_numpy(rng.normal(size=s)) for s in [(5, 4), (4, 3), (3,)])
     _close(twins.affine(x, W, b), x @ W + b)
-    assert torch.equal(twins.from_torch_weight(twins.to_torch_weight(W)), W)
+    # the layout conversion is what F.linear expects: weight row m holds the weights into output m
+    weight = twins.to_torch_weight(W)
+    assert weight.shape == (3, 4)
+    _close(F.linear(x, weight), torch.stack([x @ W[:, m] for m in range(3)], dim=1))
+    _close(twins.from_torch_weight(weight), W)
 
 
 def test_textbook_cross_entropy_differs_from_torch_by_the_documented_epsilon_term():

@@ -38,7 +38,7 @@ def test_the_zoo_is_large_and_covers_every_kind_of_piece():
     pieces = {zoo.declared_blame(p)[0] for p in MUTANTS}
     assert len(MUTANTS) >= 31
     assert {"MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "softmax", "cross_entropy_error",
-            "numerical_gradient", "TwoLayerNet", "SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"} <= pieces
+            "numerical_gradient", "TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"} <= pieces
 
 
 def test_every_mutant_says_what_is_wrong_and_where_to_blame():
@@ -72,6 +72,7 @@ PARTING_STEP = {
     "momentum_wrong_sign": 0,
     "adagrad_accumulator_after_step": 0,
     "rmsprop_decay_reversed": 0,
+    "nesterov_velocity_updated_first": 0,
 }
 
 
