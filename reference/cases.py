@@ -42,9 +42,11 @@ CASES = (
     LayerCase("Affine-4d", "Affine", shape=(5, 2, 3, 2), out=4),
     LayerCase("Affine-square", "Affine", shape=(6, 6), out=6),
     LayerCase("Affine-1sample", "Affine", shape=(1, 9), out=3),
+    LayerCase("Affine-1out", "Affine", shape=(7, 5), out=1),  # one output unit: db sums a column
     LayerCase("SoftmaxWithLoss-index", "SoftmaxWithLoss", shape=(8, 10), labels="index"),
     LayerCase("SoftmaxWithLoss-onehot", "SoftmaxWithLoss", shape=(8, 10), labels="onehot"),
     LayerCase("SoftmaxWithLoss-1sample", "SoftmaxWithLoss", shape=(10,), labels="index"),
+    LayerCase("SoftmaxWithLoss-1sample-onehot", "SoftmaxWithLoss", shape=(10,), labels="onehot"),  # t of shape (C,)
     LayerCase("sigmoid-fn", "sigmoid", shape=(5, 6)),
     LayerCase("softmax-1d", "softmax", shape=(10,)),
     LayerCase("softmax-2d", "softmax", shape=(7, 10)),
@@ -52,7 +54,9 @@ CASES = (
     LayerCase("cross_entropy_error-index", "cross_entropy_error", shape=(8, 10), labels="index"),
     LayerCase("cross_entropy_error-onehot", "cross_entropy_error", shape=(8, 10), labels="onehot"),
     LayerCase("cross_entropy_error-1sample", "cross_entropy_error", shape=(10,), labels="index"),
+    LayerCase("cross_entropy_error-1sample-onehot", "cross_entropy_error", shape=(10,), labels="onehot"),
     LayerCase("numerical_gradient", "numerical_gradient", shape=(3, 4), dtypes=("float64",)),
+    LayerCase("numerical_gradient-1d", "numerical_gradient", shape=(6,), dtypes=("float64",)),
 )
 
 CASES_BY_ID = {case.id: case for case in CASES}

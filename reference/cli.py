@@ -338,22 +338,43 @@ def _report(rows, out, dump_dir=None):
         tol = compared[0].tolerance.describe() if compared else "-"
         verdict = "ok" if not bad else bad[0].verdict
         if len(results) > 1 and bad:
-            verdict += f" ({len(bad)}/{len(results)} seeds)"
+            verdict += f" ({len(bad)} of {len(results)} results)"
         table.append((case_id, tensor, dtype, oracle, _num(max_abs), _num(max_rel), _pct(used), tol, verdict))
     _print_table(table, out)
+    notes = {}
+    for results in rows.values():
+        for r in results:
+            if r.passed and getattr(r, "note", ""):
+                notes.setdefault((r.context.blamed, r.context.tensor, r.note), []).append(r)
+    for (piece, tensor, note), judged in notes.items():
+        print(f"\nconvention: {piece} {tensor} judged as {note} ({len(judged)} results)", file=out)
+    _print_failures(failures, out, dump_dir)
+    return failures
 
-    not_run = {}
+
+def _print_failures(failures, out, dump_dir=None):
+    """One full report per cause (piece, tensor, dtype, oracle, verdict), then the other cases and seeds
+    where the same cause failed on one line; checks NOT RUN grouped by their reason."""
+    not_run, causes = {}, {}
     for failure in failures:
         if getattr(failure, "verdict", "") == "NOT RUN":
             not_run.setdefault(failure.reason, []).append(failure)
             continue
-        if dump_dir and hasattr(failure, "dump"):
-            failure.dump(dump_dir)
-        print("\n" + failure.render(), file=out)
+        c = failure.context
+        tensor = c.tensor.split(" at step")[0]
+        causes.setdefault((c.blamed, tensor, c.dtype, c.oracle, failure.verdict), []).append(failure)
+    for group in causes.values():
+        first = group[0]
+        if dump_dir and hasattr(first, "dump"):
+            for failure in group:
+                failure.dump(dump_dir)
+        print("\n" + first.render(), file=out)
+        if len(group) > 1:
+            others = ", ".join(f"{f.context.case or f.context.layer} seed {f.context.seed}" for f in group[1:])
+            print(f"  the same failure ({len(group) - 1} more): {others}", file=out)
     for reason, skipped in not_run.items():
         pieces = sorted({f.context.layer for f in skipped})
         print(f"\nNOT RUN ({len(skipped)} checks of {', '.join(pieces)}): {reason}", file=out)
-    return failures
 
 
 def run_golden(args, out=None):

@@ -60,6 +60,7 @@ class Comparison:
     actual: object = field(default=None, repr=False)
     expected: object = field(default=None, repr=False)
     dumped_to: str = ""
+    note: str = ""  # which documented convention the implementation was judged by, where there are several
 
     @property
     def used(self):
@@ -80,6 +81,8 @@ class Comparison:
         lines = [f"{head}: {c.layer} {c.tensor} -- {c.oracle}, {c.dtype}, seed {c.seed}"]
         if c.case and c.case != c.layer:
             lines.append(f"  case: {c.case}")
+        if self.note:
+            lines.append(f"  convention: {self.note}")
         if self.problem in ("type", "shape", "dtype", "nonfinite"):
             lines.append(f"  {self.detail}")
         else:
@@ -197,6 +200,20 @@ def compare(actual, expected, tolerance, context, extra_atol=0.0):
         result.worst_abs = float(diff[index])
         result.worst_rel = float(rel[index])
     result.problem = "" if result.passed else "values"
+    return result
+
+
+def compare_conventions(actual, candidates, tolerance, context):
+    """compare() against the first of `candidates` ((expected, note) pairs: the textbook's formula first,
+    then other documented conventions, reference.deviations), judging the implementation by the
+    convention it matches most closely.  A failure is reported against the textbook's formula."""
+    (expected, _), *others = candidates
+    result = compare(actual, expected, tolerance, context)
+    for other_expected, note in others:
+        other = compare(actual, other_expected, tolerance, context)
+        if other.passed and (not result.passed or other.used < result.used):
+            other.note = f"{note} (reference.deviations)"
+            result = other
     return result
 
 

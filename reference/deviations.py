@@ -12,6 +12,10 @@ from dataclasses import dataclass
 # probability that underflowed to 0 gives a large finite loss, not inf.
 LOG_EPSILON = 1e-7
 
+# The other convention a SoftmaxWithLoss forward may follow, and be judged by (reference.compare.
+# compare_conventions): the exact loss, -log softmax(x)[t], as F.cross_entropy and log-softmax code compute it.
+EPSILON_FREE_LOSS = "the loss without the textbook's 1e-7 inside the log (log-softmax, as F.cross_entropy)"
+
 # The textbook's optimizers add this outside the square root of their
 # accumulated squared gradients (AdaGrad, RMSprop, Adam).
 OPTIMIZER_EPSILON = 1e-7

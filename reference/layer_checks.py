@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import deviations, finite_diff, tolerance
-from .compare import Context, compare
+from .compare import Context, compare, compare_conventions
 from .limits import CheckTimeout, time_limit
 from .protocol import MissingProtocol
 
@@ -70,6 +70,9 @@ class Spec:
     tensors = ()  # compared with the twin
     fd_tensors = ()  # also compared with finite differences (float64)
     tolerance_kind = {}  # tensor -> "fd" where the twin check is itself a difference quotient
+    # tensor -> ((key in run_twin's outputs, what it is), ...): other documented conventions the tensor may
+    # follow instead (reference.deviations); the implementation is judged by the first one it matches
+    conventions = {}
 
     def inputs(self, case, rng):
         raise NotImplementedError
@@ -84,7 +87,7 @@ class Spec:
         """tensor -> (f, point): the tensor should equal df/dpoint of the scalar f."""
         raise NotImplementedError
 
-    def fd_factor(self, tensor, inp):
+    def fd_factor(self, tensor, inp, impl):
         """What the derivative of f is multiplied by to give the tensor (1: nothing)."""
         return 1.0
 
@@ -199,22 +202,28 @@ class AffineSpec(Spec):
 
 
 class SoftmaxWithLossSpec(Spec):
-    """SoftmaxWithLoss: forward(x, t) -> loss; backward() -> dx (see reference.deviations)."""
+    """SoftmaxWithLoss: forward(x, t) -> loss; backward(dout) -> dx (see reference.deviations).
+
+    dout is drawn (magnitude 0.5 to 2, either sign), never 1, so a backward that ignores it is caught.
+    """
 
     requires = ("SoftmaxWithLoss",)
     tensors = ("forward", "dx")
     fd_tensors = ("dx",)
+    conventions = {"forward": (("forward without epsilon", deviations.EPSILON_FREE_LOSS),)}
 
     def inputs(self, case, rng):
         batched = len(case.shape) == 2
         n = case.shape[0] if batched else 1
         index, t = _labels(rng, n, case.shape[-1], case.labels, batched)
-        return {"x": rng.normal(size=case.shape) * 2 * case.scale, "t": t, "_index": index}
+        x = rng.normal(size=case.shape) * 2 * case.scale
+        dout = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)
+        return {"x": x, "t": t, "_index": index, "dout": dout}
 
     def run_impl(self, impl, inp):
         layer = impl.require("SoftmaxWithLoss")()
         loss = layer.forward(inp["x"], _given(inp["t"]))
-        return {"forward": loss, "dx": layer.backward()}
+        return {"forward": loss, "dx": layer.backward(_given(inp["dout"]))}
 
     def run_twin(self, inp):
         index = _tensor(inp["_index"])
@@ -223,24 +232,38 @@ class SoftmaxWithLossSpec(Spec):
         twins = _twins()
         loss = twins.softmax_with_loss(_tensor(inp["x"]), index)
         x = _tensor(inp["x"], True)
-        twins.softmax_cross_entropy(x, index).backward()
-        return {"forward": _numpy(loss), "dx": _numpy(x.grad)}
+        plain = twins.softmax_cross_entropy(x, index)
+        plain.backward(_tensor(inp["dout"]))
+        return {"forward": _numpy(loss), "dx": _numpy(x.grad), "forward without epsilon": _numpy(plain)}
 
     def fd_losses(self, impl, inp):
         layer_class = impl.require("SoftmaxWithLoss")
-        t = _given(inp["t"])
-        return {"dx": (lambda xx: layer_class().forward(xx, t), inp["x"])}
+        t, dout = _given(inp["t"]), float(inp["dout"])
+        return {"dx": (lambda xx: layer_class().forward(xx, t) * dout, inp["x"])}
 
-    def fd_factor(self, tensor, inp):
-        """(y_t + 1e-7) / y_t per row: the forward carries the textbook's epsilon, the backward is the
-        derivative without it (reference.deviations), and row n of the two derivatives differs by
-        exactly this factor.  y_t comes from the harness's own float64 softmax, not the implementation's."""
-        x = np.asarray(inp["x"], dtype=np.float64).reshape(len(inp["_index"]), -1)
-        shifted = x - x.max(axis=1, keepdims=True)
+    def fd_factor(self, tensor, inp, impl):
+        """q_n / y_t per row n, where q_n = exp(-L_n) is what the implementation's own forward took the log
+        of for that row alone (L_n: its loss on the batch of row n only).
+
+        The backward is the derivative of -log y_t; a forward of -log q_n (q_n = y_t + a guard) has
+        derivative (y_t / q_n) times it, so the backward is q_n / y_t times the forward's derivative.  The
+        factor is 1 for a forward without an epsilon, (y_t + 1e-7) / y_t for the textbook's, and whatever
+        the forward really does otherwise: no assumption about the epsilon.  y_t comes from the
+        harness's own float64 softmax, not the implementation's.
+        """
+        layer_class = impl.require("SoftmaxWithLoss")
+        x = np.asarray(inp["x"], dtype=np.float64)
+        t = np.asarray(inp["t"])
+        rows = x.reshape(-1, x.shape[-1])
+        shifted = rows - rows.max(axis=1, keepdims=True)
         y = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-        y_t = y[np.arange(len(x)), inp["_index"]]
-        return ((y_t + deviations.LOG_EPSILON) / y_t)[:, None].reshape(
-            (-1, 1) if np.ndim(inp["x"]) == 2 else (-1,))
+        y_t = y[np.arange(len(rows)), inp["_index"]]
+        if x.ndim == 1:
+            losses = [float(layer_class().forward(x, _given(t)))]
+        else:
+            losses = [float(layer_class().forward(x[n:n + 1], t[n:n + 1])) for n in range(len(rows))]
+        factor = np.exp(-np.asarray(losses)) / y_t
+        return factor[:, None] if x.ndim == 2 else factor
 
 
 class FunctionSpec(Spec):
@@ -448,7 +471,10 @@ def run_case(impl, case, dtype, seed, recorded=None):
     for tensor in spec.tensors:
         kind = spec.tolerance_kind.get(tensor, "twin")
         tol = tolerance.finite_differences(dtype) if kind == "fd" else tolerance.twin(dtype)
-        run.results.append(compare(run.impl_outputs.get(tensor), expected[tensor], tol, context(tensor, twin_oracle)))
+        candidates = [(expected[tensor], "")] + [(expected[key], what) for key, what in
+                                                 spec.conventions.get(tensor, ()) if key in expected]
+        result = compare_conventions(run.impl_outputs.get(tensor), candidates, tol, context(tensor, twin_oracle))
+        run.results.append(result)
 
     for name, value in pristine.items():
         if not name.startswith("_"):  # "_index" and the like are the harness's own, never given
@@ -487,7 +513,7 @@ def _finite_differences(spec, impl, pristine, outputs, mode, seed):
     triples = {}
     if mode == "full":
         for tensor, (f, point) in losses.items():
-            factor = spec.fd_factor(tensor, inputs)
+            factor = spec.fd_factor(tensor, inputs, impl)
             gradient, rounding = finite_diff.gradient(f, point)
             triples[tensor] = (outputs.get(tensor), gradient * factor, rounding * factor)
         return triples
@@ -496,7 +522,7 @@ def _finite_differences(spec, impl, pristine, outputs, mode, seed):
         direction = finite_diff.scaled_direction(rng, point)
         # the tensor is g_f * factor, so <tensor / factor, d> is what differentiating f along d gives;
         # dividing the claim (not stretching the step) keeps the step where fd_step put it
-        weights = direction / spec.fd_factor(tensor, inputs)
+        weights = direction / spec.fd_factor(tensor, inputs, impl)
         try:
             terms = np.asarray(outputs.get(tensor), dtype=np.float64) * weights
             claimed, term_scale = np.asarray(np.sum(terms)), float(np.sum(np.abs(terms)))

@@ -1,0 +1,43 @@
+"""Correct implementations that follow another documented convention pass: no false alarm on correct code.
+
+Each module in fixtures/variants/ is impl with one piece written another correct way
+(reference.deviations says which conventions the harness accepts).  Its mirror image, the same
+convention with a real bug, is a mutant in fixtures/mutants/ and must be caught (tests/test_mutants.py).
+"""
+
+from pathlib import Path
+
+import pytest
+
+from reference import cases, protocol, zoo
+from reference.cli import main
+
+VARIANTS = sorted(p for p in (cases.FIXTURES / "variants").glob("*.py") if p.name != "__init__.py")
+SEED = cases.layer_seeds()[0]
+
+
+@pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
+def test_a_correct_variant_passes_every_check_trace_and_optimizer(path):
+    failures = zoo.harness_failures(protocol.load(str(path)), SEED, zoo.trace_batch(SEED))
+    assert not failures, "\n".join(f.render() for f in failures[:3])
+
+
+def test_an_epsilon_free_loss_is_judged_by_its_own_convention_and_says_so(capsys):
+    variant = cases.FIXTURES / "variants" / "softmax_with_loss_log_softmax.py"
+    assert main(["check", "--impl", str(variant), "--case", "SoftmaxWithLoss-index", "--dtype", "float64",
+                 "--seed", str(SEED)]) == 0
+    out = capsys.readouterr().out
+    assert "convention: SoftmaxWithLoss forward judged as the loss without the textbook's 1e-7" in out
+    # impl itself follows the textbook's formula: no convention line
+    assert main(["check", "--case", "SoftmaxWithLoss-index", "--dtype", "float64", "--seed", str(SEED)]) == 0
+    assert "convention:" not in capsys.readouterr().out
+
+
+def test_the_same_convention_with_a_wrong_backward_fails_on_dx_alone():
+    mutant = cases.FIXTURES / "mutants" / "softmax_with_loss_log_softmax_wrong_backward.py"
+    impl = protocol.load(str(mutant))
+    failures = zoo.harness_failures(impl, SEED, zoo.trace_batch(SEED))
+    oracles = {f.context.oracle for f in failures if f.context.tensor == "dx"}
+    assert {"twin", "finite differences"} <= oracles
+    assert not [f for f in failures if f.context.tensor == "forward"], "the epsilon-free forward is correct"
+    assert Path(mutant).exists()
