@@ -95,13 +95,46 @@ def directional_allowance(term_scale):
 
 # Training parity: the implementation and its twin trained side by side from the
 # same weights on the same batches.  Each step adds its own rounding difference
-# and SGD carries it forward, so the two part slowly; these bound the parting
-# over the runs the suite makes (1,000 steps), measured and stated in the README.
+# and SGD carries it forward, so the two part slowly.  Step-exact parity (the loss at
+# every step and the weights at checkpoints within the twin bound of the dtype) is
+# claimed over TRAINING_EXACT_STEPS: every step in float64 (10,000 steps measured at
+# most 6.7e-16 apart: README), and the first 500 steps in float32.
 TRAINING = {
-    dtype: replace(tol, why="the twin-parity bound of the dtype: "
-                   "1,000 SGD steps of rounding differences stay inside it (measured in the README)")
+    dtype: replace(tol, why="the twin-parity bound of the dtype, over the step-exact horizon "
+                   "(tolerance.TRAINING_EXACT_STEPS; the horizons measured at 10 seeds are in the README)")
     for dtype, tol in TWIN.items()
 }
+# float32: rounding differences are amplified by training itself (a ReLU unit that switches
+# on one side a step before the other), and the two runs then part for good.  Measured at
+# seeds 0..9 of the textbook's 10,000-step run, the losses first leave the float32 bound at
+# step 1,078 (seed 3) to 6,808 (seed 0), median ~2,400; at seed 3 the first 1,000 steps already
+# use 89% of the bound.  500 steps is half the shortest horizon seen.
+TRAINING_EXACT_STEPS = {"float64": None, "float32": 500}  # None: every step
+
+# Beyond the float32 horizon no per-step bound holds (two correct float32 runs part
+# chaotically; a bound measured from one pair, the twin against its float64 run, was
+# exceeded 240 to 8,000 times by another pair at seeds 2 and 3).  What stays true is the
+# course of training: the mean loss over each window of TRAINING_BAND_WINDOW steps and the
+# accuracies at each evaluation.  Measured at seeds 0..9 (README): window means at most
+# 0.23% apart, accuracies at most 0.09 points apart; the bands are about 4 times that.
+TRAINING_BAND_WINDOW = 500
+TRAINING_BANDS = {
+    "loss": Tolerance(
+        rtol=1e-2, atol_unit=0.0, scaled=False,
+        why="beyond the step-exact horizon: the mean loss over each 500-step window within 1% "
+        "(measured at most 0.23% at 10 seeds)"),
+    "accuracy": Tolerance(
+        rtol=0.0, atol_unit=5e-3, scaled=False,
+        why="beyond the step-exact horizon: train and test accuracy within half a point at each "
+        "evaluation (measured at most 0.09 points at 10 seeds)"),
+}
+
+
+def training_exact_steps(dtype, steps):
+    """How many of `steps` training steps are held to step-exact parity in `dtype`."""
+    horizon = _lookup(TRAINING_EXACT_STEPS, dtype, "training horizon")
+    return steps if horizon is None else min(steps, horizon)
+
 
 # Arguments unchanged: a layer must not write into what it was given, so the
 # arguments after the call equal their copies from before, bit for bit.

@@ -54,10 +54,47 @@ def test_train_parity_writes_history_and_plot(tmp_path, capsys):
     assert main(["train-parity", "--data-dir", SUBSET, "--steps", "12", "--batch-size", "50", "--dtype", "float64",
                  "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "the two sides agree at every step" in out and "final test accuracy: impl" in out
+    assert "the two sides keep the claim at every step" in out and "final test accuracy: impl" in out
+    assert "claim: step-exact parity over all 12 steps" in out
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["impl_loss"]) == 12 and len(history["batch_indices"]) == 12
     assert (tmp_path / "loss.png").stat().st_size > 10_000
+
+
+def test_train_parity_prints_each_row_as_it_is_made(tmp_path, capsys, monkeypatch):
+    """Rows reach stdout during the run, not at its end: the evaluation callback prints and flushes them."""
+    from reference import training_parity
+
+    seen = []
+    original = training_parity._run
+
+    def spy(*args):
+        on_evaluate = args[13]
+
+        def recording(row):
+            on_evaluate(row)
+            seen.append(capsys.readouterr().out)
+
+        return original(*args[:13], recording, *args[14:])
+
+    monkeypatch.setattr(training_parity, "_run", spy)
+    assert main(["train-parity", "--data-dir", SUBSET, "--steps", "12", "--batch-size", "50", "--dtype", "float64",
+                 "--optimizer", "Adam", "--out-dir", str(tmp_path)]) == 0
+    assert len(seen) == 3 and all(chunk.strip() for chunk in seen)  # steps 0, 10 and 11, each as it came
+    assert seen[0].strip().splitlines()[-1].split()[0] == "0"
+
+
+def test_train_parity_reproduce_line_names_the_optimizer_and_sizes(tmp_path, monkeypatch):
+    from reference import training_parity
+    from impl.mnist import load_mnist
+    from reference import protocol
+
+    data = load_mnist(dtype="float64", data_dir=SUBSET, download=False)
+    result = training_parity.run(protocol.load("impl"), data, steps=3, batch_size=20, hidden=7, optimizer="Momentum",
+                                 checkpoint_every=1)
+    command = result.checkpoints[0][1][0].context.reproduce
+    for part in ("--optimizer Momentum", "--batch-size 20", "--hidden 7", "--steps 1", "--dtype float64"):
+        assert part in command, command
 
 
 def test_optimizers_writes_both_figures_and_a_table(tmp_path, capsys):

@@ -41,3 +41,17 @@ def test_the_same_convention_with_a_wrong_backward_fails_on_dx_alone():
     assert {"twin", "finite differences"} <= oracles
     assert not [f for f in failures if f.context.tensor == "forward"], "the epsilon-free forward is correct"
     assert Path(mutant).exists()
+
+
+def test_a_network_without_dtype_gets_a_golden_table_and_its_float32_checks_are_not_run(capsys):
+    variant = cases.FIXTURES / "variants" / "two_layer_net_without_dtype.py"
+    assert main(["golden", "--impl", str(variant)]) == 1  # NOT RUN is never a pass
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("TwoLayerNet")]
+    assert {row[-1] for row in rows if "float64" in row} == {"ok"}
+    assert {row[-2] + " " + row[-1] for row in rows if "float32" in row} == {"NOT RUN"}
+    assert "takes no dtype= argument" in out and "checks against golden fixtures" in out
+    assert main(["trace", "--impl", str(variant), "--dtype", "float32"]) == 1
+    out = capsys.readouterr().out
+    assert "TwoLayerNet: not run at TwoLayerNet construction" in out
+    assert "Relu network: first divergence" not in out and "Sigmoid network: first divergence" not in out
