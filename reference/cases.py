@@ -23,7 +23,8 @@ class LayerCase:
     labels: str = ""  # "index" or "onehot" for losses
     dtypes: tuple = DTYPES
     scale: float = 1.0  # multiplies the spec's input magnitudes
-    fd: str = "full"  # finite differences of every element, or "directional" (one random direction)
+    fd: str = "full"  # finite differences of every element, "directional" (one random direction), or "none"
+    zeros: bool = False  # every third element of x exactly 0: the kink itself, where only the twin can judge
 
     def __str__(self):
         return self.id
@@ -36,6 +37,9 @@ CASES = (
     LayerCase("AddLayer-array", "AddLayer", shape=(4, 3)),
     LayerCase("Relu-2d", "Relu", shape=(6, 7)),
     LayerCase("Relu-4d", "Relu", shape=(2, 3, 4, 5)),
+    # ReLU at exactly 0: the textbook's mask (x <= 0) and torch both pass no gradient there; a central
+    # difference would straddle the kink, so this case is judged by the twin alone
+    LayerCase("Relu-zeros", "Relu", shape=(6, 7), fd="none", zeros=True),
     LayerCase("Sigmoid-2d", "Sigmoid", shape=(6, 7)),
     LayerCase("Sigmoid-3d", "Sigmoid", shape=(3, 4, 5)),
     LayerCase("Affine-2d", "Affine", shape=(8, 12), out=5),

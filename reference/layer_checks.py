@@ -12,7 +12,11 @@ differentiate.  Inputs are drawn in float64 and then cast, so the float32 run
 sees the float64 run's values rounded.
 """
 
+import shlex
+import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -62,6 +66,46 @@ def _labels(rng, n, classes, form, batched):
     return index, index if batched else index[0]
 
 
+class ImplRaised(Exception):
+    """The implementation raised during one phase of a check (construction, forward, backward, call).
+
+    outputs: what the earlier phases produced, still compared; where: the implementation's own
+    file:line (the innermost frame outside the harness), so the report points into its code.
+    """
+
+    def __init__(self, phase_name, error, outputs):
+        super().__init__(f"{phase_name} raised {type(error).__name__}: {error}")
+        self.phase, self.error, self.outputs = phase_name, error, outputs
+        self.where = raised_where(error)
+
+    def reason(self):
+        return f"{self.phase} raised {type(self.error).__name__}: {self.error}" + (
+            f"\n  at {self.where}" if self.where else "")
+
+
+_HARNESS = str(Path(__file__).resolve().parent)
+
+
+def raised_where(error):
+    """'file:line in function' of the innermost traceback frame outside reference/, or ''."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_HARNESS)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"{frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
+
+
+@contextmanager
+def phase(name, outputs):
+    """Tag anything the implementation raises inside the block with the phase it raised in."""
+    try:
+        yield
+    except (CheckTimeout, ImplRaised):
+        raise
+    except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+        raise ImplRaised(name, error, outputs) from error
+
+
 class Spec:
     """How one protocol piece is checked (subclasses fill this in)."""
 
@@ -74,10 +118,33 @@ class Spec:
     # follow instead (reference.deviations); the implementation is judged by the first one it matches
     conventions = {}
 
+    # inputs that belong to the layer instance, not to one call: kept the same over a sequence of calls
+    construction = ()
+
     def inputs(self, case, rng):
         raise NotImplementedError
 
     def run_impl(self, impl, inp):
+        """{tensor: value} of one call; each phase that raises is reported as that phase (see phase())."""
+        outputs = {}
+        with phase("construction", outputs):
+            layer = self.make(impl, inp)
+        with phase("forward", outputs):
+            outputs.update(self.forward(layer, inp))
+        with phase("backward", outputs):
+            outputs.update(self.backward(layer, inp))
+        return outputs
+
+    stateful = False  # a layer instance with forward and backward: checked over a sequence of calls too
+
+    def make(self, impl, inp):
+        """A fresh instance of the layer under test (stateful specs)."""
+        raise NotImplementedError
+
+    def forward(self, layer, inp):
+        raise NotImplementedError
+
+    def backward(self, layer, inp):
         raise NotImplementedError
 
     def run_twin(self, inp):
@@ -106,11 +173,17 @@ class BinarySpec(Spec):
     def inputs(self, case, rng):
         return {k: rng.normal(size=case.shape) * case.scale for k in ("x", "y", "dout")}
 
-    def run_impl(self, impl, inp):
-        layer = impl.require(self.name)()
-        out = layer.forward(_given(inp["x"]), _given(inp["y"]))
+    stateful = True
+
+    def make(self, impl, inp):
+        return impl.require(self.name)()
+
+    def forward(self, layer, inp):
+        return {"forward": layer.forward(_given(inp["x"]), _given(inp["y"]))}
+
+    def backward(self, layer, inp):
         dx, dy = layer.backward(_given(inp["dout"]))
-        return {"forward": out, "dx": dx, "dy": dy}
+        return {"dx": dx, "dy": dy}
 
     def run_twin(self, inp):
         x, y = _tensor(inp["x"], True), _tensor(inp["y"], True)
@@ -144,12 +217,21 @@ class ElementwiseSpec(Spec):
         self.draw = draw
 
     def inputs(self, case, rng):
-        return {"x": self.draw(rng, case.shape) * case.scale, "dout": rng.normal(size=case.shape)}
+        x = self.draw(rng, case.shape) * case.scale
+        if case.zeros:
+            x.flat[::3] = 0.0
+        return {"x": x, "dout": rng.normal(size=case.shape)}
 
-    def run_impl(self, impl, inp):
-        layer = impl.require(self.name)()
-        out = layer.forward(inp["x"])
-        return {"forward": out, "dx": layer.backward(inp["dout"])}
+    stateful = True
+
+    def make(self, impl, inp):
+        return impl.require(self.name)()
+
+    def forward(self, layer, inp):
+        return {"forward": layer.forward(inp["x"])}
+
+    def backward(self, layer, inp):
+        return {"dx": layer.backward(inp["dout"])}
 
     def run_twin(self, inp):
         x = _tensor(inp["x"], True)
@@ -179,11 +261,18 @@ class AffineSpec(Spec):
             "dout": rng.normal(size=(n, case.out)),
         }
 
-    def run_impl(self, impl, inp):
-        layer = impl.require("Affine")(inp["W"], inp["b"])
-        out = layer.forward(inp["x"])
+    stateful = True
+    construction = ("W", "b")
+
+    def make(self, impl, inp):
+        return impl.require("Affine")(inp["W"], inp["b"])
+
+    def forward(self, layer, inp):
+        return {"forward": layer.forward(inp["x"])}
+
+    def backward(self, layer, inp):
         dx = layer.backward(inp["dout"])
-        return {"forward": out, "dx": dx, "dW": layer.dW, "db": layer.db}
+        return {"dx": dx, "dW": layer.dW, "db": layer.db}
 
     def run_twin(self, inp):
         x, W, b = (_tensor(inp[k], True) for k in ("x", "W", "b"))
@@ -220,10 +309,16 @@ class SoftmaxWithLossSpec(Spec):
         dout = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)
         return {"x": x, "t": t, "_index": index, "dout": dout}
 
-    def run_impl(self, impl, inp):
-        layer = impl.require("SoftmaxWithLoss")()
-        loss = layer.forward(inp["x"], _given(inp["t"]))
-        return {"forward": loss, "dx": layer.backward(_given(inp["dout"]))}
+    stateful = True
+
+    def make(self, impl, inp):
+        return impl.require("SoftmaxWithLoss")()
+
+    def forward(self, layer, inp):
+        return {"forward": layer.forward(inp["x"], _given(inp["t"]))}
+
+    def backward(self, layer, inp):
+        return {"dx": layer.backward(_given(inp["dout"]))}
 
     def run_twin(self, inp):
         index = _tensor(inp["_index"])
@@ -281,7 +376,10 @@ class FunctionSpec(Spec):
         return {"x": rng.normal(size=case.shape) * self.scale * case.scale}
 
     def run_impl(self, impl, inp):
-        return {"forward": impl.require(self.name)(inp["x"])}
+        outputs = {}
+        with phase("forward", outputs):
+            outputs["forward"] = impl.require(self.name)(inp["x"])
+        return outputs
 
     def run_twin(self, inp):
         return {"forward": _numpy(getattr(_twins(), self.twin)(_tensor(inp["x"])))}
@@ -303,7 +401,10 @@ class CrossEntropySpec(Spec):
         return {"y": y, "t": t, "_index": index}
 
     def run_impl(self, impl, inp):
-        return {"forward": impl.require("cross_entropy_error")(inp["y"], _given(inp["t"]))}
+        outputs = {}
+        with phase("forward", outputs):
+            outputs["forward"] = impl.require("cross_entropy_error")(inp["y"], _given(inp["t"]))
+        return outputs
 
     def run_twin(self, inp):
         index = _tensor(inp["_index"])
@@ -324,7 +425,10 @@ class NumericalGradientSpec(Spec):
 
     def run_impl(self, impl, inp):
         c = inp["c"]
-        return {"gradient": impl.require("numerical_gradient")(lambda x: np.sum(c * np.sin(x)), inp["x"])}
+        outputs = {}
+        with phase("call", outputs):
+            outputs["gradient"] = impl.require("numerical_gradient")(lambda x: np.sum(c * np.sin(x)), inp["x"])
+        return outputs
 
     def run_twin(self, inp):
         x = _tensor(inp["x"], True)
@@ -408,8 +512,8 @@ def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
         layer = case_id.split("-")[0]
         return f"pytest tests/test_properties.py --impl {impl_spec} -k {layer}"
     return (
-        f"python -m reference {command} --impl {impl_spec} --case {case_id} --tensor {tensor} "
-        f"--dtype {dtype} --seed {seed}"
+        f"python -m reference {command} --impl {shlex.quote(str(impl_spec))} --case {case_id} "
+        f"--tensor {shlex.quote(tensor)} --dtype {dtype} --seed {seed}"
     )
 
 
@@ -453,6 +557,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
         return run
 
     given = copy_inputs(pristine)
+    raised = None
     try:
         # NaN and inf are reported by the comparator, not raised as warnings
         with time_limit(what=f"{case.layer} (forward and backward)"), np.errstate(all="ignore"):
@@ -460,15 +565,19 @@ def run_case(impl, case, dtype, seed, recorded=None):
     except CheckTimeout as error:
         not_run(spec.tensors, twin_oracle, str(error), "TIMEOUT")
         return run
-    except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-        not_run(spec.tensors, twin_oracle, f"the implementation raised {type(error).__name__}: {error}", "RAISED")
-        return run
-    if not isinstance(run.impl_outputs, dict):
-        not_run(spec.tensors, twin_oracle, "the spec produced no outputs", "RAISED")
+    except ImplRaised as error:
+        raised, run.impl_outputs = error, dict(error.outputs)
+    except Exception as error:  # noqa: BLE001 - a spec without phases: the implementation raised somewhere
+        where = raised_where(error)
+        not_run(spec.tensors, twin_oracle, f"raised {type(error).__name__}: {error}" + (f"\n  at {where}" if where
+                                                                                          else ""), "RAISED")
         return run
 
     expected = spec.run_twin(copy_inputs(pristine)) if recorded is None else recorded_expected
     for tensor in spec.tensors:
+        if raised is not None and tensor not in run.impl_outputs:
+            not_run([tensor], twin_oracle, raised.reason(), "RAISED")
+            continue
         kind = spec.tolerance_kind.get(tensor, "twin")
         tol = tolerance.finite_differences(dtype) if kind == "fd" else tolerance.twin(dtype)
         candidates = [(expected[tensor], "")] + [(expected[key], what) for key, what in
@@ -480,7 +589,9 @@ def run_case(impl, case, dtype, seed, recorded=None):
         if not name.startswith("_"):  # "_index" and the like are the harness's own, never given
             run.results.append(compare(given[name], value, tolerance.EXACT, context(name, "arguments")))
 
-    if dtype == "float64" and spec.fd_tensors:
+    if raised is None and recorded is None and spec.stateful:
+        run.results.extend(_sequence(spec, impl, case, dtype, seed, pristine, context))
+    if dtype == "float64" and spec.fd_tensors and raised is None and case.fd != "none":
         try:
             impl.require(*spec.fd_requires)
             with time_limit(what=f"{case.layer} forward under finite differences"), np.errstate(all="ignore"):
@@ -500,6 +611,48 @@ def run_case(impl, case, dtype, seed, recorded=None):
                     compare(actual, expected, fd_tol, context(tensor, "finite differences"), extra_atol=rounding)
                 )
     return run
+
+
+SEQUENCE_STREAM = 6  # default_rng([seed, 6]): the inputs of the second call and of the second backward
+
+
+def _sequence(spec, impl, case, dtype, seed, pristine, context):
+    """One layer instance over a sequence of calls, each against a fresh twin.
+
+    forward(a), backward(a), then forward(b) and backward(b) on the same instance with other
+    inputs (the construction arguments, W and b, kept), then backward again with another upstream
+    gradient.  A layer whose result depends on an earlier call (a cached mask, an input kept from the
+    first call, a dW that accumulates) fails here and only here, blamed on itself.
+    """
+    rng = np.random.default_rng([seed, SEQUENCE_STREAM])
+    second = cast(spec.inputs(case, rng), dtype)
+    second.update({k: pristine[k] for k in spec.construction})
+    again = dict(second, dout=cast(spec.inputs(case, rng), dtype)["dout"])
+    tol = tolerance.twin(dtype)
+    results = []
+    outputs = {}
+    steps = (("second call", lambda layer: {**spec.forward(layer, second), **spec.backward(layer, second)}, second),
+             ("second backward", lambda layer: spec.backward(layer, again), again))
+    try:
+        with time_limit(what=f"{case.layer} over a sequence of calls"), np.errstate(all="ignore"):
+            with phase("construction", outputs):
+                layer = spec.make(impl, copy_inputs(pristine))
+            with phase("first forward and backward", outputs):
+                spec.forward(layer, copy_inputs(pristine))
+                spec.backward(layer, copy_inputs(pristine))
+            for label, call, inputs in steps:
+                with phase(label, outputs):
+                    got = call(layer)
+                expected = spec.run_twin(copy_inputs(inputs))
+                for tensor, value in got.items():
+                    candidates = [(expected[tensor], "")] + [(expected[key], what) for key, what in
+                                                             spec.conventions.get(tensor, ()) if key in expected]
+                    results.append(compare_conventions(value, candidates, tol, context(f"{tensor} ({label})", "twin")))
+    except CheckTimeout as error:
+        results.append(NotRun(context("sequence of calls", "twin"), str(error), "TIMEOUT"))
+    except ImplRaised as error:
+        results.append(NotRun(context(f"sequence of calls ({error.phase})", "twin"), error.reason(), "RAISED"))
+    return results
 
 
 def _finite_differences(spec, impl, pristine, outputs, mode, seed):

@@ -23,6 +23,27 @@ OPTIMIZERS = tuple(DEFAULTS)
 SHAPES = {"W1": (6, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
 
 
+HYPER_STREAM = 7  # default_rng([seed, 7]): the drawn hyper-parameters
+
+
+def drawn_hyper(name, seed):
+    """The hyper-parameters a check at `seed` uses: drawn around the textbook's, never the defaults themselves,
+    so an optimizer that ignores one (a literal 0.9 where self.momentum belongs) is caught.
+
+    lr: the default times 10^U(-0.5, 0.5); momentum U(0.5, 0.99); decay_rate U(0.9, 0.999);
+    beta1 U(0.8, 0.95); beta2 U(0.99, 0.9999).
+    """
+    rng = np.random.default_rng([seed, HYPER_STREAM])
+    ranges = {"momentum": (0.5, 0.99), "decay_rate": (0.9, 0.999), "beta1": (0.8, 0.95), "beta2": (0.99, 0.9999)}
+    hyper = {}
+    for key, default in DEFAULTS[name].items():
+        if key == "lr":
+            hyper[key] = float(default * 10 ** rng.uniform(-0.5, 0.5))
+        else:
+            hyper[key] = float(rng.uniform(*ranges[key]))
+    return hyper
+
+
 def problem(seed, steps, dtype):
     """(initial params, [grads per step]) drawn from default_rng([seed, 5]), cast to dtype."""
     rng = np.random.default_rng([seed, 5])
@@ -45,14 +66,17 @@ class OptimizerRun:
 
 
 def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=None):
+    """`steps` updates against the twin, with drawn_hyper(name, seed) unless `hyper` is given."""
     dtype = np.dtype(dtype).name
-    hyper = dict(DEFAULTS[name], **(hyper or {}))
+    hyper = dict(DEFAULTS[name], **(hyper if hyper is not None else drawn_hyper(name, seed)))
+    shown = ", ".join(f"{k}={v:.6g}" for k, v in hyper.items())
     run = OptimizerRun(name, dtype, seed)
     tol = tolerance.twin(dtype)
     command = f"python -m reference optimizers --check --impl {impl_spec} --optimizer {name} --dtype {dtype} --seed {seed}"
 
     def context(tensor):
-        return Context(layer=name, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=f"{name} {steps} steps",
+        return Context(layer=name, tensor=tensor, oracle="twin", dtype=dtype, seed=seed,
+                       case=f"{name}({shown}), {steps} steps",
                        reproduce=command)
 
     try:

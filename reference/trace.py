@@ -86,6 +86,17 @@ def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=Non
 
 
 def _trace(network, x, t, tol, context, call, results):
+    dtype = np.asarray(x).dtype
+
+    def _as_run(array, grad=False):
+        """What the twin is fed: the implementation's value in the run's dtype (a value of the wrong dtype
+        has already been reported; the twin still runs in the dtype under test).  A value that is no array
+        of numbers at all has been reported too, and the trace cannot go on past it."""
+        try:
+            return _tensor(np.asarray(array, dtype=dtype), grad)
+        except (TypeError, ValueError):
+            raise _Stop from None
+
     layers = list(network.layers.items())
     inputs = {}
     activation = x
@@ -95,9 +106,9 @@ def _trace(network, x, t, tol, context, call, results):
         output = call(context(name, "forward", kind), layer.forward, activation)
         if kind in LAYER_TWINS:
             forward, param_names = LAYER_TWINS[kind]
-            params = {p: _tensor(getattr(layer, p)) for p in param_names}
+            params = {p: _as_run(getattr(layer, p)) for p in param_names}
             with torch.no_grad():
-                expected = forward(_tensor(activation), params).numpy()
+                expected = forward(_as_run(activation), params).numpy()
             results.append(compare(output, expected, tol, context(name, "forward", kind)))
         else:
             results.append(NotRun(context(name, "forward", kind), f"no twin for a layer of class {kind}"))
@@ -111,13 +122,13 @@ def _trace(network, x, t, tol, context, call, results):
     index = _indices(t)
     loss = call(context("lastLayer", "forward", kind), last.forward, activation, t)
     with torch.no_grad():
-        expected_loss = twins.softmax_with_loss(_tensor(activation), _tensor(index)).numpy()
-        plain_loss = twins.softmax_cross_entropy(_tensor(activation), _tensor(index)).numpy()
+        expected_loss = twins.softmax_with_loss(_as_run(activation), _tensor(index)).numpy()
+        plain_loss = twins.softmax_cross_entropy(_as_run(activation), _tensor(index)).numpy()
     results.append(compare_conventions(loss, [(expected_loss, ""), (plain_loss, EPSILON_FREE_LOSS)], tol,
                                        context("lastLayer", "forward", kind)))
 
     dout = call(context("lastLayer", "backward dx", kind), last.backward, 1)
-    scores = _tensor(activation, grad=True)
+    scores = _as_run(activation, grad=True)
     twins.softmax_cross_entropy(scores, _tensor(index)).backward()
     results.append(compare(dout, scores.grad.numpy(), tol, context("lastLayer", "backward dx", kind)))
 
@@ -129,9 +140,9 @@ def _trace(network, x, t, tol, context, call, results):
             dout = dx
             continue
         forward, param_names = LAYER_TWINS[kind]
-        x_in = _tensor(inputs[name], grad=True)
-        params = {p: _tensor(getattr(layer, p), grad=True) for p in param_names}
-        forward(x_in, params).backward(_tensor(np.asarray(dout)))
+        x_in = _as_run(inputs[name], grad=True)
+        params = {p: _as_run(getattr(layer, p), grad=True) for p in param_names}
+        forward(x_in, params).backward(_as_run(dout))
         results.append(compare(dx, x_in.grad.numpy(), tol, context(name, "backward dx", kind)))
         for p in param_names:
             results.append(compare(getattr(layer, f"d{p}", None), params[p].grad.numpy(), tol,
@@ -181,8 +192,10 @@ def _end_to_end(network, x, t, tol, context, call):
 
 def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
     """Trace the networks the protocol allows: Affine-Relu-Affine and Affine-Sigmoid-Affine built
-    from the implementation's layer classes, then the implementation's own TwoLayerNet."""
+    from the implementation's layer classes, then the implementation's own TwoLayerNet, and every public
+    method of that network (reference.network_checks)."""
     from .network import ComposedNetwork, initial_weights, load_into_impl, make_impl_network
+    from .network_checks import check_methods
     from .protocol import MissingProtocol
 
     # 0.1, not the textbook's 0.01: scores far from uniform, so every gradient carries signal
@@ -205,6 +218,7 @@ def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
         return traces
     traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
                                 name="TwoLayerNet"))
+    traces.append(Trace("TwoLayerNet methods", check_methods(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec)))
     return traces
 
 

@@ -1,9 +1,10 @@
 """The zoo: run the harness against every deliberately broken implementation in fixtures/mutants/.
 
 For each mutant: every layer check of the case table (both dtypes, one seed),
-the trace of every network the protocol allows (only each trace's first
-divergence counts: what follows it is inherited), and 100 steps of every
-optimizer against its twin (again only the first divergence).  A mutant is *caught* when
+the trace of every network the protocol allows and of every public method of the
+network (both dtypes; only each trace's first divergence counts: what follows it
+is inherited), and 100 steps of every optimizer against its twin with drawn
+hyper-parameters (again only the first divergence).  A mutant is *caught* when
 anything fails, and *blamed correctly* when every failure blames the piece its
 BLAME names and one of them names its tensor.
 """
@@ -78,9 +79,10 @@ def harness_failures(impl, seed, trace_data):
             if any(getattr(r, "verdict", "") == "TIMEOUT" for r in results):
                 hung.add(case.layer)
     x, t = trace_data
-    for trace in trace_all(impl, x, t, seed=seed, dtype="float64", impl_spec=impl.spec):
-        if trace.first_divergence is not None:
-            failures.append(trace.first_divergence)
+    for dtype in cases.DTYPES:
+        for trace in trace_all(impl, x.astype(dtype), t, seed=seed, dtype=dtype, impl_spec=impl.spec):
+            if trace.first_divergence is not None:
+                failures.append(trace.first_divergence)
     for name in optimizer_checks.OPTIMIZERS:
         for dtype in cases.DTYPES:
             run = optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec)

@@ -38,3 +38,17 @@ def test_dtype_kept(case_run_key, run_case):
         if np.asarray(value).dtype.name != run.dtype
     }
     assert not wrong, f"{run.case.id} at {run.dtype}, seed {run.seed}: outputs of another dtype: {wrong}"
+
+
+def test_one_instance_over_a_sequence_of_calls(case_run_key, run_case, check):
+    """forward and backward, then again with other inputs, then backward once more with another upstream
+    gradient, all on one instance: each call equals a fresh twin (no state carried from an earlier call)."""
+    run = run_case(*case_run_key)
+    sequence = [r for r in run.results if r.context.tensor.endswith(("(second call)", "(second backward)"))
+                or r.context.tensor.startswith("sequence of calls")]
+    if run.case.layer not in ("MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"):
+        assert not sequence, f"{run.case.layer} is a function: no instance to call twice"
+        return
+    assert len(sequence) >= 3, f"{run.case.id}: the sequence of calls was not checked"
+    for result in sequence:
+        check(result)

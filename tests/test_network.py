@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from impl.mnist import load_mnist
-from reference import cases, finite_diff, tolerance, twins
+from reference import cases, finite_diff, network_checks, tolerance, twins
 from reference.compare import Context, compare
 from reference.network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl
 from reference.trace import trace_network
@@ -62,22 +62,8 @@ def test_end_to_end_parity(impl_under_test, subset, check, dtype, batch, labels,
     assert net.accuracy(xb, target) == twin.accuracy(xb, tb)
 
 
-def _small_problem(impl, seed, inputs=12, hidden=6, classes=10, batch=5):
-    """A small network with random weights and biases on random inputs, every ReLU input away from its kink."""
-    rng = np.random.default_rng([seed, 4])
-    weights = {
-        "W1": rng.normal(size=(inputs, hidden)) * 0.5, "b1": rng.normal(size=hidden) * 0.5,
-        "W2": rng.normal(size=(hidden, classes)) * 0.5, "b2": rng.normal(size=classes) * 0.5,
-    }
-    x, t = rng.normal(size=(batch, inputs)), rng.integers(0, classes, size=batch)
-    while True:  # keep every ReLU input 1e-3 away from its kink: redraw the samples that come closer
-        near = np.abs(x @ weights["W1"] + weights["b1"]).min(axis=1) < 1e-3
-        if not near.any():
-            break
-        x[near] = rng.normal(size=(int(near.sum()), inputs))
-    net = impl.require("TwoLayerNet")(inputs, hidden, classes, weight_init_std=0.5)
-    load_into_impl(net, weights)
-    return net, weights, x, t
+def _small_problem(impl, seed):
+    return network_checks.small_problem(impl, seed)
 
 
 def test_backprop_matches_finite_differences_of_the_network(impl_under_test, check, sweep_seed):
