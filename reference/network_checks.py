@@ -2,9 +2,11 @@
 
 The trace judges each layer and gradient() end to end; this judges what a user calls:
 predict, loss, accuracy and gradient, with labels as indices and then one-hot on the same
-instance (a network that keeps something from its first call fails on the second), in the
-dtype of the run; and numerical_gradient against autograd of the textbook's loss on a small
-network (float64: it is a difference quotient), which must also leave the parameters as they were.
+instance, in the dtype of the run.  Before each call's methods the same instance is traced
+layer by layer, so a layer that keeps something from the first call is blamed itself, not the
+network that inherits it.  Then numerical_gradient against autograd of the textbook's loss on
+a small network (float64: it is a difference quotient), which must leave the parameters as
+they were.
 """
 
 import numpy as np
@@ -43,6 +45,7 @@ def small_problem(impl, seed, inputs=12, hidden=6, classes=10, batch=5):
 def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
     """[Comparison or NotRun] for every public method of the implementation's TwoLayerNet; see the module."""
     from .network import TwinTwoLayerNet
+    from .trace import trace_network
 
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
@@ -74,10 +77,17 @@ def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
         return [NotRun(context("construction"), str(error))]
     twin = TwinTwoLayerNet(weights)
     half = len(x) // 2
-    for form, rows in zip(LABEL_FORMS, (slice(0, half), slice(half, None))):
+    for call_number, (form, rows) in enumerate(zip(LABEL_FORMS, (slice(0, half), slice(half, None))), start=1):
         xb, index = np.ascontiguousarray(x[rows], dtype=dtype), t[rows]
         labels = index if form == "index" else np.eye(10, dtype=dtype)[index]
         suffix = f" ({form} labels)"
+        # layer by layer first, on this same instance: a layer that keeps something from the first call is
+        # blamed where it goes wrong, before the network's methods inherit it
+        traced = trace_network(network, xb, labels, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=command,
+                               name=f"TwoLayerNet call {call_number}", end_to_end=False)
+        results.extend(traced.results)
+        if not traced.passed:
+            return results
         twin_loss, twin_grads = twin.gradient(xb, index)
         with torch.no_grad():
             scores = twin.logits(torch.from_numpy(xb)).numpy()

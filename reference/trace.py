@@ -17,7 +17,7 @@ import torch
 from . import tolerance, twins
 from .deviations import EPSILON_FREE_LOSS
 from .compare import Context, compare, compare_conventions
-from .layer_checks import NotRun
+from .layer_checks import NotRun, raised_where
 from .limits import CheckTimeout, time_limit
 
 # layer class name -> (twin forward taking (x, params), names of its parameters)
@@ -70,7 +70,9 @@ def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=Non
         except CheckTimeout as error:
             results.append(NotRun(ctx, str(error), "TIMEOUT"))
         except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-            results.append(NotRun(ctx, f"raised {type(error).__name__}: {error}", "RAISED"))
+            where = raised_where(error)
+            results.append(NotRun(ctx, f"{ctx.tensor} raised {type(error).__name__}: {error}"
+                                  + (f"\n  at {where}" if where else ""), "RAISED"))
         raise _Stop
 
     try:

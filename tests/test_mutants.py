@@ -36,7 +36,7 @@ def test_impl_itself_passes_everything_the_zoo_runs(trace_data):
 
 def test_the_zoo_is_large_and_covers_every_kind_of_piece():
     pieces = {zoo.declared_blame(p)[0] for p in MUTANTS}
-    assert len(MUTANTS) >= 31
+    assert len(MUTANTS) >= 60
     assert {"MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "softmax", "cross_entropy_error",
             "numerical_gradient", "TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"} <= pieces
 
@@ -46,6 +46,17 @@ def test_every_mutant_says_what_is_wrong_and_where_to_blame():
         assert len(zoo.bug_of(path)) > 20, f"{path.stem}: no docstring naming the bug"
         piece, tensor = zoo.declared_blame(path)
         assert piece and tensor
+
+
+def test_raised_names_the_phase_and_the_implementations_line_and_the_forward_is_still_judged(capsys):
+    mutant = next(p for p in MUTANTS if p.stem == "sigmoid_backward_raises")
+    assert main(["check", "--impl", str(mutant), "--case", "Sigmoid-2d", "--dtype", "float64", "--seed", str(SEED)]) == 1
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()]
+    assert ["Sigmoid-2d", "forward", "float64", "twin"] == next(r[:4] for r in rows if r[:2] == ["Sigmoid-2d", "forward"])
+    assert next(r for r in rows if r[:2] == ["Sigmoid-2d", "forward"])[-1] == "ok"
+    assert "RAISED: Sigmoid dx" in out and "backward raised AttributeError" in out
+    assert f"at {mutant}:14 in backward" in out
 
 
 def test_the_command_line_exits_1_on_a_mutant_and_0_on_impl(capsys):
@@ -73,6 +84,10 @@ PARTING_STEP = {
     "adagrad_accumulator_after_step": 0,
     "rmsprop_decay_reversed": 0,
     "nesterov_velocity_updated_first": 0,
+    "momentum_literal_momentum": 1,  # the first step is -lr g whatever the momentum; the decay shows at step 1
+    "rmsprop_literal_decay": 0,
+    "sgd_default_learning_rate": 0,
+    "adam_literal_betas": 0,
 }
 
 
