@@ -144,7 +144,11 @@ def run_zoo(args, out=None):
         unknown = set(args.mutant) - {p.stem for p in paths}
         if unknown:
             raise ValueError(f"no such mutant: {', '.join(sorted(unknown))} (see fixtures/mutants/)")
-    clean, results = zoo.run_zoo(args.seed, paths)
+    from .progress import Progress
+
+    progress = Progress(len(paths), "zoo")
+    clean, results = zoo.run_zoo(args.seed, paths, on_mutant=lambda index, result: progress.update(index))
+    progress.clear()
     table = [("mutant", "must blame", "caught", "blamed", "correct", "s")]
     for r in results:
         table.append((r.name, " ".join(r.expected), "yes" if r.caught else "MISSED", ", ".join(r.blamed) or "-",
@@ -322,7 +326,12 @@ def run_check(args, out=None):
     seeds = args.seed or cases.layer_seeds(args.seeds)
     started = time.perf_counter()
     rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
-    for case in _selected_cases(args):
+    from .progress import Progress
+
+    selected = _selected_cases(args)
+    progress = Progress(len(selected) + len(optimizer_checks.OPTIMIZERS), "check (cases, then optimizers)")
+    for number, case in enumerate(selected):
+        progress.update(number)
         for dtype in args.dtype or case.dtypes:
             if dtype not in case.dtypes:
                 continue
@@ -333,7 +342,8 @@ def run_check(args, out=None):
                         continue
                     key = (case.layer, "*", dtype, c.oracle) if args.summary else (case.id, c.tensor, dtype, c.oracle)
                     rows.setdefault(key, []).append(result)
-    for name in optimizer_checks.OPTIMIZERS:
+    for number, name in enumerate(optimizer_checks.OPTIMIZERS):
+        progress.update(len(selected) + number)
         if args.case or (args.layer and name not in args.layer):
             continue
         for dtype in args.dtype or cases.DTYPES:
@@ -345,6 +355,7 @@ def run_check(args, out=None):
                     key = (name, "*" if args.summary else tensor, dtype, "twin, 100 steps")
                     rows.setdefault(key, []).append(result)
 
+    progress.clear()
     elapsed = time.perf_counter() - started
     failures = _report(rows, out, args.dump_dir)
     checks = sum(len(r) for r in rows.values())
@@ -391,7 +402,7 @@ def _print_failures(failures, out, dump_dir=None):
             not_run.setdefault(failure.reason, []).append(failure)
             continue
         c = failure.context
-        tensor = c.tensor.split(" at step")[0]
+        tensor = c.tensor.split(" at step")[0].split(" (")[0]  # dx, dx (second call), dx (second backward): one
         causes.setdefault((c.blamed, tensor, c.dtype, c.oracle, failure.verdict), []).append(failure)
     for group in causes.values():
         first = group[0]
@@ -400,7 +411,9 @@ def _print_failures(failures, out, dump_dir=None):
                 failure.dump(dump_dir)
         print("\n" + first.render(), file=out)
         if len(group) > 1:
-            others = ", ".join(f"{f.context.case or f.context.layer} seed {f.context.seed}" for f in group[1:])
+            others = ", ".join(f"{f.context.case or f.context.layer}"
+                               + (f" {f.context.tensor}" if f.context.tensor != first.context.tensor else "")
+                               + f" seed {f.context.seed}" for f in group[1:])
             print(f"  the same failure ({len(group) - 1} more): {others}", file=out)
     for reason, skipped in not_run.items():
         pieces = sorted({f.context.layer for f in skipped})

@@ -112,9 +112,14 @@ def run_mutant(path, seed, data):
     return result
 
 
-def run_zoo(seed=None, paths=None):
-    """(clean failures of impl itself, [MutantResult per mutant])."""
+def run_zoo(seed=None, paths=None, on_mutant=None):
+    """(clean failures of impl itself, [MutantResult per mutant]); on_mutant(index, result) after each."""
     seed = cases.layer_seeds()[0] if seed is None else seed
     data = trace_batch(seed)
     clean = harness_failures(protocol.load("impl"), seed, data)
-    return clean, [run_mutant(p, seed, data) for p in (paths or mutant_paths())]
+    results = []
+    for index, path in enumerate(paths or mutant_paths()):
+        results.append(run_mutant(path, seed, data))
+        if on_mutant is not None:
+            on_mutant(index, results[-1])
+    return clean, results

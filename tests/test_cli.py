@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from reference.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,3 +134,35 @@ def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):
     out = capsys.readouterr().out
     assert "Affine-4d" in out and "db" in out and "float32" in out and "seed 42" in out
     assert out.count("MISMATCH") == 1
+
+
+@pytest.mark.parametrize("mutant, case, dtype, seed", [
+    ("affine_dw_accumulates", "Affine-2d", "float64", 7),  # a sequence-of-calls check: "dW (second backward)"
+    ("relu_mask_strictly_negative", "Relu-zeros", "float32", 42),
+])
+def test_a_sample_of_reproduce_lines_rerun_exactly_their_check(mutant, case, dtype, seed, capsys):
+    import shlex
+
+    from reference import cases, layer_checks, protocol
+
+    path = ROOT / "fixtures" / "mutants" / f"{mutant}.py"
+    run = layer_checks.run_case(protocol.load(str(path)), cases.CASES_BY_ID[case], dtype, seed)
+    for failure in [r for r in run.results if not r.passed]:
+        argv = shlex.split(failure.context.reproduce)
+        assert main(argv[3:]) == 1, failure.context.reproduce
+        out = capsys.readouterr().out
+        head = f"{failure.context.layer} {failure.context.tensor} -- {failure.context.oracle}, {dtype}, seed {seed}"
+        assert out.count(head) == 1 and out.count("MISMATCH") + out.count("RAISED:") == 1, out
+
+
+def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
+    import shlex
+
+    from reference import optimizer_checks, protocol
+
+    path = ROOT / "fixtures" / "mutants" / "momentum_literal_momentum.py"
+    run = optimizer_checks.run_optimizer(protocol.load(str(path)), "Momentum", "float32", 42, impl_spec=str(path))
+    failure = next(r for r in run.results if not r.passed)
+    argv = shlex.split(failure.context.reproduce)
+    assert main(argv[3:]) == 1
+    assert failure.context.tensor in capsys.readouterr().out
