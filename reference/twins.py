@@ -3,7 +3,7 @@
 Each twin takes torch tensors (in the dtype under test) and returns the
 forward value; autograd gives the backward.  None of them calls the
 implementation.  Where torch has the same formula built in, the twin uses it
-(tests/test_twins.py shows the formula); where the textbook differs, the twin
+(tests/test_deviations.py shows the formula); where the textbook differs, the twin
 writes the textbook's formula (reference.deviations).
 
 Layouts: the textbook's Affine keeps W as (D, M) and computes x W + b; torch's
