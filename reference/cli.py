@@ -19,6 +19,11 @@ from . import cases, layer_checks, protocol
 from .golden import GoldenError
 
 
+# the pieces `check` runs: the layers and functions of the case table, then the optimizers (torch-free names)
+OPTIMIZER_NAMES = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
+CHECKED_PIECES = tuple(dict.fromkeys([c.layer for c in cases.CASES] + list(OPTIMIZER_NAMES)))
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="python -m reference", description="bp-parity: the reference harness")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -26,7 +31,8 @@ def _parser():
     check.add_argument("--impl", default="impl", help="module name, .py file or package folder (default: impl)")
     check.add_argument("--case", action="append", choices=sorted(cases.CASES_BY_ID), metavar="ID",
                        help="only this case of the table (repeatable)")
-    check.add_argument("--layer", action="append", help="only the cases of this protocol name (repeatable)")
+    check.add_argument("--layer", action="append", choices=CHECKED_PIECES, metavar="NAME",
+                       help="only the cases of this protocol name (repeatable): " + ", ".join(CHECKED_PIECES))
     check.add_argument("--tensor", help="only this tensor (forward, dx, dW, db, dy, gradient, or an argument name)")
     check.add_argument("--dtype", choices=cases.DTYPES, action="append", help="only this dtype (repeatable)")
     seeds = check.add_mutually_exclusive_group()
@@ -92,9 +98,10 @@ def run_optimizers(args, out=None):
     out = out or sys.stdout
     from pathlib import Path
 
+    impl = protocol.load(args.impl)  # before torch is imported
+
     from . import optimizer_checks, optimizer_figures
 
-    impl = protocol.load(args.impl)
     if args.check:
         failed = 0
         for name in args.optimizer or optimizer_checks.OPTIMIZERS:
@@ -110,8 +117,14 @@ def run_optimizers(args, out=None):
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: (optimizer_figures.impl_path(impl, name), optimizer_figures.twin_path(name))
              for name in optimizer_checks.OPTIMIZERS}
+    started = time.perf_counter()
+
+    def finished(name, run):
+        print(f"{name}: {args.steps} MNIST steps side by side, {'ok' if run.passed else 'FAILED'} "
+              f"({time.perf_counter() - started:.0f} s so far)", file=out, flush=True)
+
     runs = optimizer_figures.mnist_runs(impl, load_mnist(dtype=args.dtype, data_dir=args.data_dir), args.steps,
-                                        args.dtype, args.seed)
+                                        args.dtype, args.seed, on_run=finished)
     table = [("optimizer", "path end (impl)", "path |impl - twin|", f"MNIST loss at {args.steps} (impl)",
               "(twin)", "max |loss diff|", "verdict")]
     for name in optimizer_checks.OPTIMIZERS:
@@ -128,8 +141,8 @@ def run_optimizers(args, out=None):
     except ImportError:
         print("\n(pip install matplotlib for the figures)", file=out)
     for name, run in runs.items():
-        if run.first_loss_divergence is not None:
-            print(f"\n{name}:\n" + run.first_loss_divergence.render(), file=out)
+        for failure in run.failures():
+            print(f"\n{name}:\n" + failure.render(), file=out)
     return 0 if all(run.passed for run in runs.values()) else 1
 
 
@@ -174,9 +187,10 @@ def run_trace(args, out=None):
     out = out or sys.stdout
     from impl.mnist import load_mnist  # the loader is NumPy-only and shared by both sides
 
+    impl = protocol.load(args.impl)  # before torch is imported
+
     from .trace import trace_all
 
-    impl = protocol.load(args.impl)
     data_dir = args.data_dir or cases.FIXTURES / "mnist-subset"
     (x_train, t_train), _ = load_mnist(dtype=args.dtype, data_dir=data_dir, download=False)
     index = np.random.default_rng([args.seed, 2]).choice(len(x_train), size=args.batch, replace=False)
@@ -212,10 +226,11 @@ def run_train_parity(args, out=None):
 
     from impl.mnist import load_mnist
 
+    impl = protocol.load(args.impl)  # before torch is imported
+
     from . import optimizer_twins, tolerance, training_parity
     from .progress import Progress
 
-    impl = protocol.load(args.impl)
     if args.optimizer and args.optimizer not in optimizer_twins.DEFAULTS:
         raise ValueError(f"no such optimizer {args.optimizer!r}; known: {', '.join(optimizer_twins.DEFAULTS)}")
     data = load_mnist(dtype=args.dtype, data_dir=args.data_dir)
@@ -315,11 +330,33 @@ def _selected_cases(args):
     return chosen
 
 
+def _valid_tensors(selected, with_optimizers):
+    """Every tensor name a check of these cases (and the optimizers) can report, for --tensor."""
+    names = set()
+    rng = np.random.default_rng(0)
+    for case in selected:
+        spec = layer_checks.SPECS[case.layer]
+        names.update(spec.tensors)
+        names.update(k for k in spec.inputs(case, rng) if not k.startswith("_"))
+        if spec.stateful:
+            names.update(f"{t} ({label})" for t in spec.tensors for label in ("second call", "second backward"))
+    if with_optimizers:
+        names.update(("W1", "b1", "W2", "b2", "update"))
+    return sorted(names)
+
+
 def run_check(args, out=None):
     out = out or sys.stdout
+    impl = protocol.load(args.impl)  # a wrong --impl is reported before torch is imported
+    selected = _selected_cases(args)
+    with_optimizers = not args.case and any(name in (args.layer or OPTIMIZER_NAMES) for name in OPTIMIZER_NAMES)
+    if args.tensor:
+        valid = _valid_tensors(selected, with_optimizers)
+        if args.tensor not in valid:
+            raise ValueError(f"no check reports a tensor {args.tensor!r} for the cases chosen; valid: "
+                             + ", ".join(repr(v) for v in valid))
     from . import optimizer_checks
 
-    impl = protocol.load(args.impl)
     missing = impl.missing()
     if missing:
         print(f"note: {protocol.MissingProtocol(args.impl, missing)}; their checks are reported NOT RUN\n", file=out)
@@ -328,7 +365,6 @@ def run_check(args, out=None):
     rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
     from .progress import Progress
 
-    selected = _selected_cases(args)
     progress = Progress(len(selected) + len(optimizer_checks.OPTIMIZERS), "check (cases, then optimizers)")
     for number, case in enumerate(selected):
         progress.update(number)
@@ -357,6 +393,8 @@ def run_check(args, out=None):
 
     progress.clear()
     elapsed = time.perf_counter() - started
+    if not rows:
+        raise ValueError("no check matches the filters as given (--case, --layer, --tensor and --dtype together)")
     failures = _report(rows, out, args.dump_dir)
     checks = sum(len(r) for r in rows.values())
     print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run "
@@ -518,4 +556,18 @@ def main(argv=None):
     except (ValueError, protocol.MissingProtocol, GoldenError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        if error.name not in MISSING_EXTRA:
+            raise
+        print(f"error: {error.name} is not installed; {MISSING_EXTRA[error.name]}", file=sys.stderr)
+        return 2
     return 2
+
+
+# what a missing module means for a user, and the command that installs it
+MISSING_EXTRA = {
+    "torch": "the twins need it: pip install -e '.[test]' (torch==2.13.0, CPU), or run `python -m reference golden`, "
+             "which needs NumPy only",
+    "threadpoolctl": "side-by-side training needs it: pip install -e '.[test]'",
+    "matplotlib": "the figures need it: pip install -e '.[plot]'",
+}

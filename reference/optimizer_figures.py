@@ -69,10 +69,15 @@ def plot_paths(paths, filename):
     plt.close(figure)
 
 
-def mnist_runs(impl, data, steps, dtype, seed):
-    return {name: training_parity.run(impl, data, dtype=dtype, steps=steps, optimizer=name, seed=seed,
-                                      checkpoint_every=steps)
-            for name in optimizer_twins.DEFAULTS}
+def mnist_runs(impl, data, steps, dtype, seed, on_run=None):
+    """{optimizer: ParityRun} of `steps` MNIST steps each; on_run(name, run) as each finishes."""
+    runs = {}
+    for name in optimizer_twins.DEFAULTS:
+        runs[name] = training_parity.run(impl, data, dtype=dtype, steps=steps, optimizer=name, seed=seed,
+                                         checkpoint_every=steps)
+        if on_run is not None:
+            on_run(name, runs[name])
+    return runs
 
 
 def plot_losses(runs, filename):

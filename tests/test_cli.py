@@ -166,3 +166,26 @@ def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
     argv = shlex.split(failure.context.reproduce)
     assert main(argv[3:]) == 1
     assert failure.context.tensor in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, listed", [
+    (["check", "--layer", "Afine"], "invalid choice: 'Afine' (choose from 'MulLayer'"),
+    (["check", "--layer", "relu"], "'Relu'"),
+    (["check", "--tensor", "dX"], "valid: 'W'"),
+    (["check", "--case", "Affine-2d", "--layer", "Relu"], "no check matches the filters"),
+])
+def test_a_typo_in_a_filter_is_an_error_that_lists_the_valid_values(argv, listed, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own choice errors
+        code = exit_.code
+    assert code == 2
+    assert listed in capsys.readouterr().err
+
+
+def test_a_wrong_impl_is_reported_before_torch_is_imported():
+    done = subprocess.run([sys.executable, "-c", (
+        "import sys; from reference.cli import main; code = main(['check', '--impl', 'no/such/file.py']); "
+        "print(code, 'torch' in sys.modules)")], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr
+    assert "implementation path" in done.stderr and "does not exist" in done.stderr
