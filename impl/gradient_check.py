@@ -46,7 +46,7 @@ def _gradient_check(argv=None):
         x_batch, t_batch = x_train[: args.samples], t_train[: args.samples]
         print(f"on the first {args.samples} MNIST training images")
     except MnistError as error:
-        print(f"MNIST not found ({str(error).splitlines()[0][:120]}...): using seeded random inputs instead")
+        print(f"{error}\nSo seeded random inputs stand in for the MNIST images.")
         x_batch, t_batch = rng.random((args.samples, 784)), rng.integers(0, 10, size=args.samples)
 
     network = TwoLayerNet(input_size=784, hidden_size=50, output_size=10, rng=rng)

@@ -146,7 +146,7 @@ def _missing(folder):
 def _by_hand(folder):
     return (
         f"To place the files by hand, put {', '.join(f + '.gz' for f in FILES.values())} "
-        f"into {folder} (or a folder named by data_dir, or $BP_PARITY_DATA/mnist)."
+        f"into {folder}, or into a folder given as --data-dir (data_dir= in Python), or into $BP_PARITY_DATA/mnist."
     )
 
 
@@ -158,8 +158,21 @@ def download_mnist(folder, mirrors=MIRRORS, tried=None, progress=True, timeout=3
     mirror (unreachable, 404/403, truncated, corrupted) is skipped for the next.
     """
     folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
     folder.mkdir(parents=True, exist_ok=True)
     tried = list(tried or [])
+    try:
+        _download_all(folder, mirrors, tried, progress, timeout)
+    except BaseException:
+        for made in created:  # a failed download leaves no empty folder behind
+            try:
+                made.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _download_all(folder, mirrors, tried, progress, timeout):
     for name in FILES.values():
         if _find(folder, name):
             continue

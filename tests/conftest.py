@@ -75,6 +75,30 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="session")
+def full_mnist():
+    """full_mnist(dtype): the full MNIST, loaded once per dtype; where it is missing the test fails (never
+    skips) with the places searched and how to point at the data, and no traceback through the loader."""
+    from impl.mnist import MnistError, load_mnist
+
+    loaded = {}
+
+    def load(dtype):
+        if dtype not in loaded:
+            try:
+                loaded[dtype] = load_mnist(dtype=dtype, download=False)
+            except MnistError as error:
+                missing = str(error)
+            else:
+                missing = ""
+            if missing:  # outside the except block: no chained traceback above the message
+                pytest.fail(f"{missing}\nSet BP_PARITY_DATA to the folder holding mnist/ (CI: ../shared/data).",
+                            pytrace=False)
+        return loaded[dtype]
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def impl_under_test(request):
     return protocol.load(request.config.getoption("--impl"))
 

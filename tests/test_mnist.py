@@ -185,3 +185,14 @@ def test_load_mnist_downloads_into_the_cache_when_nothing_is_found(server, tmp_p
     folder = mnist.find_mnist(mirrors=mnist.MIRRORS)
     assert folder == tmp_path / "bp-parity" / "mnist"
     assert len(list(folder.glob("*.gz"))) == 4
+
+
+def test_a_failed_download_into_the_cache_leaves_no_empty_folder(server, tmp_path, monkeypatch):
+    url, routes = server
+    _subset_checksums(monkeypatch)
+    _serve(routes, "/bad", status=404)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("BP_PARITY_DATA", raising=False)
+    with pytest.raises(mnist.MnistError, match="--data-dir") as caught:
+        mnist.find_mnist(mirrors=(f"{url}/bad/",))
+    assert "\n" in str(caught.value) and not (tmp_path / "cache").exists(), list(tmp_path.rglob("*"))

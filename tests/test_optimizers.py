@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from impl.mnist import load_mnist
 from reference import deviations, optimizer_checks, optimizer_twins, tolerance, training_parity
 
 OPTIMIZERS = optimizer_checks.OPTIMIZERS
@@ -170,10 +169,9 @@ MNIST_CASES = [("float64", name) for name in OPTIMIZERS] + [
 ]
 
 
-@pytest.fixture(scope="module")
-def mnist():
-    cache = {}
-    return lambda dtype: cache.setdefault(dtype, load_mnist(dtype=dtype, download=False))
+@pytest.fixture
+def mnist(full_mnist):
+    return full_mnist
 
 
 @pytest.mark.parametrize("dtype, name", MNIST_CASES)

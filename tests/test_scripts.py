@@ -35,7 +35,9 @@ def test_gradient_check_without_data_says_it_uses_random_inputs(capsys, monkeypa
     monkeypatch.setenv("BP_PARITY_DATA", str(tmp_path / "none"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert gradient_check._gradient_check(["--samples", "1"]) == 0
-    assert "using seeded random inputs instead" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "So seeded random inputs stand in for the MNIST images." in out
+    assert out.count("MNIST not found") == 1 and "..." not in out and "--data-dir" in out  # whole, and once
 
 
 @pytest.mark.parametrize("batch_size, expected_evaluations", [(7, [0, 71, 142, 149]), (100, [*range(0, 150, 5), 149])])

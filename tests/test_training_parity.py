@@ -8,18 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from impl.mnist import load_mnist
 from reference import training_parity
 
 
-@pytest.fixture(scope="module")
-def mnist_float64():
-    return load_mnist(dtype=np.float64, download=False)
+@pytest.fixture
+def mnist_float64(full_mnist):
+    return full_mnist("float64")
 
 
-@pytest.fixture(scope="module")
-def mnist_float32():
-    return load_mnist(dtype=np.float32, download=False)
+@pytest.fixture
+def mnist_float32(full_mnist):
+    return full_mnist("float32")
 
 
 def _assert_parity(result):

@@ -1,0 +1,91 @@
+"""The README cannot drift from the code: every command it shows parses, names files and tox
+environments that exist, and the cheap ones run as written; its zoo table is the zoo."""
+
+import configparser
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from reference import zoo
+from reference.cli import _parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+PLACEHOLDERS = {"path/to/my_layers.py", "my_package.my_layers"}  # the README's stand-ins for the reader's code
+
+
+def _commands():
+    """Every command line of the README's bash blocks and console prompts, comments stripped."""
+    found = []
+    for block in re.findall(r"```(bash|console)\n(.*?)```", README, flags=re.S):
+        kind, body = block
+        for line in body.splitlines():
+            line = line.strip()
+            if kind == "console":
+                if not line.startswith("$ "):
+                    continue
+                line = line[2:]
+            line = re.split(r"\s+#\s", line)[0].strip()
+            if line and not line.startswith("#"):
+                found.append(line)
+    return found
+
+
+COMMANDS = _commands()
+REFERENCE = [c for c in COMMANDS if c.startswith("python -m reference ")]
+
+
+def _tox_envs():
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ROOT / "tox.ini")
+    listed = {e.strip() for e in config["tox"]["envlist"].split(",")}
+    return listed | {s.split(":", 1)[1] for s in config.sections() if s.startswith("testenv:")}
+
+
+def test_the_readme_shows_commands():
+    assert len(REFERENCE) >= 15 and any(c.startswith("python impl/") for c in COMMANDS)
+
+
+@pytest.mark.parametrize("command", REFERENCE)
+def test_every_reference_command_parses_and_names_what_exists(command):
+    argv = shlex.split(command)[3:]
+    args = _parser().parse_args(argv)  # an option the CLI no longer has fails here
+    impl = getattr(args, "impl", "impl")
+    if impl not in PLACEHOLDERS and impl != "impl":
+        assert (ROOT / impl).exists(), f"{command}: {impl} does not exist"
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith(("python impl/", "python benchmarks/"))])
+def test_every_script_the_readme_runs_exists(command):
+    assert (ROOT / shlex.split(command)[1]).is_file(), command
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if re.search(r"\btox -e ", c)])
+def test_every_tox_environment_the_readme_names_exists(command):
+    env = re.search(r"\btox -e (\S+)", command).group(1)
+    assert env in _tox_envs(), f"{command}: no tox environment {env}"
+
+
+# the ones that take seconds: golden, the default trace, and the homework example
+CHEAP = [c for c in REFERENCE if c.split()[3] == "golden" or c == "python -m reference trace"
+         or "examples/homework_adapter.py" in c]
+
+
+@pytest.mark.parametrize("command", CHEAP)
+def test_the_cheap_commands_run_as_written_and_pass(command, capsys):
+    assert main(shlex.split(command)[3:]) == 0, capsys.readouterr().out[-2000:]
+
+
+def test_the_zoo_table_is_the_zoo():
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| (\S+) (.+?) \| (\S+) \| (\S+) \| (\S+) \| [0-9.]+ \|$", README, flags=re.M)
+    names = [r[0] for r in rows]
+    paths = zoo.mutant_paths()
+    assert names == [p.stem for p in paths], "README's zoo table and fixtures/mutants/ differ"
+    for (name, piece, tensor, caught, blamed, correct), path in zip(rows, paths):
+        assert (piece, tensor) == zoo.declared_blame(path), name
+        assert (caught, blamed, correct) == ("yes", piece, "yes"), name
+    count = len(paths)
+    assert f"score: caught {count}/{count}, blamed correctly {count}/{count}" in README
+    assert f"holds {count} broken implementations" in README
