@@ -115,9 +115,11 @@ class Spec:
     fd_tensors = ()  # also compared with finite differences (float64)
     tolerance_kind = {}  # tensor -> "fd" where the twin check is itself a difference quotient
     # tensor -> ((key in run_twin's outputs, what it is), ...): other documented conventions the tensor may
-    # follow instead (reference.deviations); the implementation is judged by the first one it matches
+    # follow instead (reference.deviations); judged by the textbook's formula wherever that passes, else by
+    # the first of these that does (compare.compare_conventions)
     conventions = {}
 
+    stateful = False  # a layer instance with forward and backward: checked over a sequence of calls too
     # inputs that belong to the layer instance, not to one call: kept the same over a sequence of calls
     construction = ()
 
@@ -134,8 +136,6 @@ class Spec:
         with phase("backward", outputs):
             outputs.update(self.backward(layer, inp))
         return outputs
-
-    stateful = False  # a layer instance with forward and backward: checked over a sequence of calls too
 
     def make(self, impl, inp):
         """A fresh instance of the layer under test (stateful specs)."""

@@ -6,7 +6,6 @@ these tests fail with the places searched, they do not skip.
 
 import numpy as np
 import pytest
-import torch
 
 from reference import training_parity
 
@@ -51,7 +50,6 @@ def test_float32_1000_steps_step_exact_over_the_horizon_then_within_the_bands(im
 
 def test_first_divergence_names_the_step(impl_under_test, mnist_float64):
     """A twin trained with another learning rate parts at step 1 (the first update), and the report says so."""
-    import torch
 
     from reference import network
 
