@@ -60,7 +60,6 @@ class Comparison:
     actual: object = field(default=None, repr=False)
     expected: object = field(default=None, repr=False)
     dumped_to: str = ""
-    extra_why: str = ""  # where extra_atol comes from, when it is not a finite difference's rounding
     note: str = ""  # which documented convention the implementation was judged by, where there are several
 
     @property
@@ -105,8 +104,7 @@ class Comparison:
             f" {self.tolerance.describe()} (atol here {self.atol:.3g})"
         )
         if self.extra_atol:
-            why = self.extra_why or "the oracle's own rounding allowance (tolerance.fd_rounding)"
-            lines.append(f"    plus up to {self.extra_atol:.3g}: {why}")
+            lines.append(f"    plus the oracle's own rounding allowance, up to {self.extra_atol:.3g} (tolerance.fd_rounding)")
         lines.append(f"    why: {self.tolerance.why}")
         lines.append(f"  seed: {c.seed} (fixed seeds live in fixtures/seeds.json)")
         if c.reproduce:
@@ -143,13 +141,12 @@ def _index(index):
     return "[" + ", ".join(str(int(i)) for i in index) + "]" if index else "[]  (scalar)"
 
 
-def compare(actual, expected, tolerance, context, extra_atol=0.0, extra_why=""):
+def compare(actual, expected, tolerance, context, extra_atol=0.0):
     """Compare the implementation's `actual` with the oracle's `expected`.
 
     expected is a NumPy array (or scalar) of the dtype the implementation must
     produce.  extra_atol (a number or an array of expected's shape) is an
-    allowance the oracle knows of itself: the rounding of a finite difference, or
-    (extra_why says which) the measured rounding drift of a long float32 training.
+    allowance the oracle knows of itself: the rounding of a finite difference.
     Returns a Comparison; never raises on a mismatch.
     """
     expected = np.asarray(expected)
@@ -158,7 +155,6 @@ def compare(actual, expected, tolerance, context, extra_atol=0.0, extra_why=""):
     atol = tolerance.atol_for(expected) + np.asarray(extra_atol, dtype=np.float64)
     result.atol = float(np.max(atol, initial=0.0))
     result.extra_atol = float(np.max(extra_atol, initial=0.0))
-    result.extra_why = extra_why
 
     try:
         array = np.asarray(actual)

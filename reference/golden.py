@@ -238,7 +238,7 @@ def check_network(impl, golden):
     A network that cannot be made in a recorded dtype (no dtype= argument), or a method that raises, is
     reported NOT RUN or RAISED for that dtype and seed; the rest of the golden run goes on.
     """
-    from .layer_checks import NotRun
+    from .layer_checks import NotRun, raised_where
     from .protocol import MissingProtocol
     from .weights import NetworkDtypeUnsupported
 
@@ -270,8 +270,9 @@ def check_network(impl, golden):
                 grads = network.gradient(x, t)
                 scores = network.predict(x)
         except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-            results.extend(NotRun(context(tensor), f"raised {type(error).__name__}: {error}", "RAISED")
-                           for tensor in tensors)
+            where = raised_where(error)
+            results.extend(NotRun(context(tensor), f"raised {type(error).__name__}: {error}"
+                                  + (f"\n  at {where}" if where else ""), "RAISED") for tensor in tensors)
             continue
         results.append(compare(loss, expected["loss"], tol, context("loss")))
         for key in PARAMS:

@@ -43,20 +43,16 @@ class TwinTwoLayerNet:
             loss = twins.softmax_with_loss(logits, labels).numpy()
         return loss, {k: p.grad.numpy().copy() for k, p in self.params.items()}
 
-    def backward_loss(self, x, t, textbook=True):
-        """(textbook loss or None, epsilon-free loss) as Python floats, with the epsilon-free loss's
-        gradients left in each parameter's .grad for an optimizer step: gradient() without copying the
-        gradients out.  textbook=False skips the textbook's loss (one log fewer)."""
+    def backward_loss(self, x, t):
+        """The textbook's loss as a Python float, with the epsilon-free loss's gradients left in each
+        parameter's .grad for an optimizer step: gradient() without copying the gradients out."""
         for p in self.params.values():
             p.grad = None
         logits = self.logits(_t(x))
         labels = _labels(t)
-        plain = twins.softmax_cross_entropy(logits, labels)
-        plain.backward()
-        if not textbook:
-            return None, float(plain)
+        twins.softmax_cross_entropy(logits, labels).backward()
         with torch.no_grad():
-            return float(twins.softmax_with_loss(logits, labels)), float(plain)
+            return float(twins.softmax_with_loss(logits, labels))
 
     def accuracy(self, x, t):
         with torch.no_grad():

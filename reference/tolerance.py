@@ -30,6 +30,10 @@ class Tolerance:
         """The absolute allowance for this expected tensor."""
         return self.atol_unit * tensor_scale(expected) if self.scaled else self.atol_unit
 
+    def allowance(self, expected):
+        """atol + rtol * |expected|, element by element: how far from `expected` a value may lie."""
+        return self.atol_for(expected) + self.rtol * np.abs(np.asarray(expected, dtype=np.float64))
+
     def describe(self):
         if self.rtol == 0 and self.atol_unit == 0:
             return "exact"

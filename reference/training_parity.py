@@ -41,7 +41,7 @@ class ParityRun:
     steps: int
     seed: int
     batches: np.ndarray = field(repr=False)
-    exact_steps: int = 0  # steps held to step-exact parity by the claim; after them, the measured drift bound
+    exact_steps: int = 0  # steps held to step-exact parity by the claim; after them, the bands
     impl_loss: list = field(default_factory=list)
     twin_loss: list = field(default_factory=list)
     bands: list = field(default_factory=list)  # Comparisons of window mean losses and accuracies past the horizon
@@ -65,7 +65,7 @@ class ParityRun:
         """Measured: how many steps from the start the losses stay inside the plain twin bound of the dtype."""
         tol = tolerance.training(self.dtype)
         impl, twin = np.asarray(self.impl_loss, dtype=np.float64), np.asarray(self.twin_loss, dtype=np.float64)
-        outside = np.abs(impl - twin) > tol.atol_for(twin) + tol.rtol * np.abs(twin)
+        outside = np.abs(impl - twin) > tol.allowance(twin)
         return int(np.argmax(outside)) if outside.any() else len(impl)
 
     def max_loss_error(self, steps=None):
@@ -146,7 +146,7 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
             value = float(np.asarray(actual, dtype=dtype))
         except (TypeError, ValueError):
             return False
-        return abs(value - expected) <= tol.atol_for(expected) + tol.rtol * abs(expected)
+        return abs(value - expected) <= tol.allowance(expected)
 
     def band(actual, expected, what, step, kind):
         return compare(np.float64(actual), np.float64(expected), tolerance.TRAINING_BANDS[kind], context(what, step))
@@ -160,7 +160,7 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
                 network.params[key] -= lr * grads[key]
         else:
             impl_update(network.params, grads)
-        twin_loss, _ = twin.backward_loss(x_batch, t_batch)
+        twin_loss = twin.backward_loss(x_batch, t_batch)
         twin_optimizer.step()
         result.impl_loss.append(float(impl_loss))
         result.twin_loss.append(twin_loss)
