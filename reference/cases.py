@@ -2,7 +2,7 @@
 
 A case names a protocol piece and the shapes it is checked at.  Every case is
 run in float64 and float32 (unless it says otherwise) at every fixed seed; its
-inputs come from numpy.random.default_rng(seed) through the piece's spec in
+inputs come from the stream "layer inputs" (reference.streams) through the piece's spec in
 reference.layer_checks.
 """
 

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import cases, layer_checks, protocol
+from . import cases, layer_checks, protocol, streams
 from .golden import GoldenError
 
 
@@ -193,7 +193,7 @@ def run_trace(args, out=None):
 
     data_dir = args.data_dir or cases.FIXTURES / "mnist-subset"
     (x_train, t_train), _ = load_mnist(dtype=args.dtype, data_dir=data_dir, download=False)
-    index = np.random.default_rng([args.seed, 2]).choice(len(x_train), size=args.batch, replace=False)
+    index = streams.rng(args.seed, "trace batch").choice(len(x_train), size=args.batch, replace=False)
     command = (f"python -m reference trace --impl {args.impl} --dtype {args.dtype} --seed {args.seed} "
                f"--batch {args.batch}")
     traces = trace_all(impl, x_train[index], t_train[index], seed=args.seed, dtype=args.dtype,
@@ -333,7 +333,7 @@ def _selected_cases(args):
 def _valid_tensors(selected, with_optimizers):
     """Every tensor name a check of these cases (and the optimizers) can report, for --tensor."""
     names = set()
-    rng = np.random.default_rng(0)
+    rng = streams.rng(0, "layer inputs")
     for case in selected:
         spec = layer_checks.SPECS[case.layer]
         names.update(spec.tensors)

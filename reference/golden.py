@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cases, layer_checks, tolerance
+from . import cases, layer_checks, streams, tolerance
 from .compare import Context, compare
 from .weights import PARAMS, initial_weights, load_into_impl, make_impl_network
 
@@ -76,7 +76,7 @@ def _layer_arrays(dtype):
             continue
         spec = layer_checks.SPECS[case.layer]
         for seed in cases.layer_seeds():
-            inputs = layer_checks.cast(spec.inputs(case, np.random.default_rng(seed)), dtype)
+            inputs = layer_checks.cast(spec.inputs(case, streams.rng(seed, "layer inputs")), dtype)
             expected = spec.run_twin(layer_checks.copy_inputs(inputs))
             key = f"{case.id}{SEP}seed{seed}"
             for role, values in (("input", inputs), ("expected", expected)):
@@ -91,7 +91,7 @@ def network_problem(dtype, seed):
     from impl.mnist import load_mnist
 
     (x, t), _ = load_mnist(dtype=dtype, data_dir=cases.FIXTURES / "mnist-subset", download=False)
-    index = np.random.default_rng([seed, 2]).choice(len(x), size=NETWORK_BATCH, replace=False)
+    index = streams.rng(seed, "trace batch").choice(len(x), size=NETWORK_BATCH, replace=False)
     weights = initial_weights(seed, *NETWORK_SIZES, weight_init_std=0.1, dtype=dtype)
     return x[index], t[index].astype(np.int64), weights
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import deviations, finite_diff, tolerance
+from . import deviations, finite_diff, streams, tolerance
 from .compare import Context, compare, compare_conventions
 from .limits import CheckTimeout, time_limit
 from .protocol import MissingProtocol
@@ -528,7 +528,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
     dtype = np.dtype(dtype).name
     run = CaseRun(case=case, dtype=dtype, seed=seed)
     if recorded is None:
-        pristine = cast(spec.inputs(case, np.random.default_rng(seed)), dtype)
+        pristine = cast(spec.inputs(case, streams.rng(seed, "layer inputs")), dtype)
         twin_oracle = "twin"
     else:
         pristine, recorded_expected = recorded
@@ -613,7 +613,6 @@ def run_case(impl, case, dtype, seed, recorded=None):
     return run
 
 
-SEQUENCE_STREAM = 6  # default_rng([seed, 6]): the inputs of the second call and of the second backward
 
 
 def _sequence(spec, impl, case, dtype, seed, pristine, context):
@@ -624,7 +623,7 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
     gradient.  A layer whose result depends on an earlier call (a cached mask, an input kept from the
     first call, a dW that accumulates) fails here and only here, blamed on itself.
     """
-    rng = np.random.default_rng([seed, SEQUENCE_STREAM])
+    rng = streams.rng(seed, "sequence")
     second = cast(spec.inputs(case, rng), dtype)
     second.update({k: pristine[k] for k in spec.construction})
     again = dict(second, dout=cast(spec.inputs(case, rng), dtype)["dout"])
@@ -670,7 +669,7 @@ def _finite_differences(spec, impl, pristine, outputs, mode, seed):
             gradient, rounding = finite_diff.gradient(f, point)
             triples[tensor] = (outputs.get(tensor), gradient * factor, rounding * factor)
         return triples
-    rng = np.random.default_rng([seed, 1])
+    rng = streams.rng(seed, "fd direction")
     for tensor, (f, point) in losses.items():
         direction = finite_diff.scaled_direction(rng, point)
         # the tensor is g_f * factor, so <tensor / factor, d> is what differentiating f along d gives;

@@ -12,7 +12,7 @@ they were.
 import numpy as np
 import torch
 
-from . import tolerance, twins
+from . import streams, tolerance, twins
 from .compare import Context, compare
 from .layer_checks import NotRun, raised_where
 from .limits import CheckTimeout, time_limit
@@ -20,13 +20,12 @@ from .protocol import MissingProtocol
 from .weights import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
 
 LABEL_FORMS = ("index", "one-hot")
-SMALL_STREAM = 4  # default_rng([seed, 4]): the small network of the numerical_gradient check
 
 
 def small_problem(impl, seed, inputs=12, hidden=6, classes=10, batch=5):
     """(network, weights, x, t): a small float64 network with random weights and biases on random inputs,
     every ReLU input at least 1e-3 from its kink (so differences never straddle it)."""
-    rng = np.random.default_rng([seed, SMALL_STREAM])
+    rng = streams.rng(seed, "small network")
     weights = {
         "W1": rng.normal(size=(inputs, hidden)) * 0.5, "b1": rng.normal(size=hidden) * 0.5,
         "W2": rng.normal(size=(hidden, classes)) * 0.5, "b2": rng.normal(size=classes) * 0.5,

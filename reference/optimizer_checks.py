@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import tolerance
+from . import streams, tolerance
 from .compare import Context, compare
 from .layer_checks import NotRun
 from .limits import CheckTimeout, time_limit
@@ -23,7 +23,6 @@ OPTIMIZERS = tuple(DEFAULTS)
 SHAPES = {"W1": (6, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
 
 
-HYPER_STREAM = 7  # default_rng([seed, 7]): the drawn hyper-parameters
 
 
 def drawn_hyper(name, seed):
@@ -33,7 +32,7 @@ def drawn_hyper(name, seed):
     lr: the default times 10^U(-0.5, 0.5); momentum U(0.5, 0.99); decay_rate U(0.9, 0.999);
     beta1 U(0.8, 0.95); beta2 U(0.99, 0.9999).
     """
-    rng = np.random.default_rng([seed, HYPER_STREAM])
+    rng = streams.rng(seed, "hyper-parameters")
     ranges = {"momentum": (0.5, 0.99), "decay_rate": (0.9, 0.999), "beta1": (0.8, 0.95), "beta2": (0.99, 0.9999)}
     hyper = {}
     for key, default in DEFAULTS[name].items():
@@ -45,8 +44,8 @@ def drawn_hyper(name, seed):
 
 
 def problem(seed, steps, dtype):
-    """(initial params, [grads per step]) drawn from default_rng([seed, 5]), cast to dtype."""
-    rng = np.random.default_rng([seed, 5])
+    """(initial params, [grads per step]) drawn from the stream "optimizer problem", cast to dtype."""
+    rng = streams.rng(seed, "optimizer problem")
     params = {k: rng.normal(size=s).astype(dtype) for k, s in SHAPES.items()}
     grads = [{k: rng.normal(size=s).astype(dtype) for k, s in SHAPES.items()} for _ in range(steps)]
     return params, grads

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import optimizer_twins, tolerance
+from . import optimizer_twins, streams, tolerance
 from .compare import Context, compare
 from .network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl, make_impl_network
 from .threads import one_thread_each
@@ -32,7 +32,7 @@ from .threads import one_thread_each
 
 def batch_indices(seed, train_size, steps, batch_size):
     """(steps, batch_size) indices drawn with replacement, as the textbook's np.random.choice."""
-    return np.random.default_rng([seed, 1]).integers(0, train_size, size=(steps, batch_size))
+    return streams.rng(seed, "batches").integers(0, train_size, size=(steps, batch_size))
 
 
 @dataclass

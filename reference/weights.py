@@ -3,12 +3,14 @@ into an implementation's network.  NumPy only, so the golden mode runs without t
 
 import numpy as np
 
+from . import streams
+
 PARAMS = ("W1", "b1", "W2", "b2")
 
 
 def initial_weights(seed, input_size, hidden_size, output_size, weight_init_std=0.01, dtype="float64"):
     """The textbook's initialization, drawn once here and copied to both sides."""
-    rng = np.random.default_rng([seed, 0])
+    rng = streams.rng(seed, "weights")
     dtype = np.dtype(dtype)
     return {
         "W1": (weight_init_std * rng.standard_normal((input_size, hidden_size))).astype(dtype),

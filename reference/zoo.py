@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cases, layer_checks, optimizer_checks, protocol
+from . import cases, layer_checks, optimizer_checks, protocol, streams
 from .trace import trace_all
 
 MUTANTS = cases.FIXTURES / "mutants"
@@ -94,7 +94,7 @@ def trace_batch(seed, batch=16):
     from impl.mnist import load_mnist
 
     (x, t), _ = load_mnist(dtype=np.float64, data_dir=cases.FIXTURES / "mnist-subset", download=False)
-    index = np.random.default_rng([seed, 2]).choice(len(x), size=batch, replace=False)
+    index = streams.rng(seed, "trace batch").choice(len(x), size=batch, replace=False)
     return x[index], t[index]
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from impl.mnist import load_mnist
-from reference import cases, finite_diff, network_checks, tolerance, twins
+from reference import cases, finite_diff, network_checks, streams, tolerance, twins
 from reference.compare import Context, compare
 from reference.network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl
 from reference.trace import trace_network
@@ -44,7 +44,7 @@ def test_end_to_end_parity(impl_under_test, subset, check, dtype, batch, labels,
     """Loss, every gradient, the scores and the accuracy equal the twin's."""
     seed = sweep_seed
     x, t = subset
-    rng = np.random.default_rng([seed, 3])
+    rng = streams.rng(seed, "network test batch")
     index = rng.choice(len(x), size=batch, replace=False)
     xb, tb = x[index].astype(dtype), t[index]
     target = np.eye(10, dtype=dtype)[tb] if labels == "onehot" else tb
