@@ -15,18 +15,28 @@ from .tolerance import Tolerance
 
 
 @dataclass
-class Context:
-    """Where a comparison comes from: enough to name it and to reproduce it."""
+class Location:
+    """Where a result comes from, as fields: enough to name it, to blame it and to reproduce it.
+
+    layer: what the row names, a piece or a position in a network ("Affine2"); piece: the protocol
+    piece to blame where layer is a position; phase: forward, backward, gradient, loss, update...;
+    tensor: the tensor alone (dx, dW, W1, forward); call: which call on the same instance ("second
+    call", "index labels"); step: the optimizer or training step; oracle: twin, finite
+    differences, golden or arguments.  Reports and the zoo read these fields, never parse text.
+    """
 
     layer: str
     tensor: str
-    oracle: str  # "twin", "finite differences", "arguments"
+    oracle: str  # "twin", "finite differences", "arguments", "golden"
     dtype: str
     seed: object = None
     case: str = ""
     reproduce: str = ""
     inputs: dict = field(default_factory=dict, repr=False)
     piece: str = ""  # the protocol name to blame, where `layer` is a position ("Affine1")
+    phase: str = ""
+    step: object = None
+    call: str = ""
 
     @property
     def blamed(self):
@@ -34,14 +44,79 @@ class Context:
         return self.piece or self.layer
 
     @property
+    def position(self):
+        """The position in a network ("Affine2"), where the row is one; else ""."""
+        return self.layer if self.piece and self.piece != self.layer else ""
+
+    @property
+    def shown(self):
+        """The tensor as a person reads it: "backward dW", "dx (second call)", "W1 at step 12"."""
+        text = self.tensor if not self.phase or self.phase == self.tensor else f"{self.phase} {self.tensor}"
+        if self.call:
+            text += f" ({self.call})"
+        if self.step is not None:
+            text += f" at step {self.step}"
+        return text
+
+    def names(self, tensor):
+        """Whether this location is the tensor `tensor` (or the phase of that name): what a blame matches."""
+        return tensor in (self.tensor, self.phase, self.shown)
+
+    @property
     def title(self):
         name = self.case or self.layer
-        return f"{name} {self.tensor} ({self.oracle}, {self.dtype}, seed {self.seed})"
+        return f"{name} {self.shown} ({self.oracle}, {self.dtype}, seed {self.seed})"
+
+
+Context = Location  # the name most of the harness builds it by
+
+
+class Result:
+    """What every check returns: a Comparison (two tensors compared) or a NotRun (no comparison
+    could be made).  passed, verdict, render() and dump(directory) on both; `compared` says which."""
+
+    compared = False
+    skipped = False
+
+    def dump(self, directory):
+        """Write both sides and the inputs to an .npz (a Comparison); a check that compared nothing
+        writes nothing and returns None."""
+        return None
+
+
+FAILED = "MISMATCH"  # the one word for a comparison that failed, in tables and reports alike
 
 
 @dataclass
-class Comparison:
-    context: Context
+class NotRun(Result):
+    """A check that could not run or whose implementation failed to answer, and why (never a pass).
+
+    verdict: "NOT RUN" (a protocol name is missing), "RAISED" (the implementation raised),
+    "TIMEOUT" (it did not return within reference.limits.CHECK_SECONDS), "REBOUND" (an optimizer
+    replaced a parameter array), "SKIPPED" (a layer class the registry does not know, in a trace:
+    neither a pass nor a failure).
+    """
+
+    context: Location
+    reason: str
+    verdict: str = "NOT RUN"
+    passed: bool = False
+
+    @property
+    def skipped(self):
+        return self.verdict == "SKIPPED"
+
+    def render(self):
+        c = self.context
+        lines = [f"{self.verdict}: {c.layer} {c.shown} -- {c.oracle}, {c.dtype}, seed {c.seed}", f"  {self.reason}"]
+        if c.reproduce:
+            lines.append(f"  reproduce: {c.reproduce}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Comparison(Result):
+    context: Location
     tolerance: Tolerance
     passed: bool
     problem: str = ""  # what failed first: "shape", "dtype", "nonfinite", "values", "type"
@@ -70,15 +145,16 @@ class Comparison:
         allowed = self.atol + self.tolerance.rtol * abs(self.worst_expected)
         return self.worst_abs / allowed if allowed > 0 else (0.0 if self.worst_abs == 0 else float("inf"))
 
+    compared = True
+
     @property
     def verdict(self):
-        return "ok" if self.passed else "FAIL"
+        return "ok" if self.passed else FAILED
 
     def render(self):
         """The report: what, where, by how much, under which tolerance, and how to rerun it."""
         c = self.context
-        head = "ok" if self.passed else "MISMATCH"
-        lines = [f"{head}: {c.layer} {c.tensor} -- {c.oracle}, {c.dtype}, seed {c.seed}"]
+        lines = [f"{self.verdict}: {c.layer} {c.shown} -- {c.oracle}, {c.dtype}, seed {c.seed}"]
         if c.case and c.case != c.layer:
             lines.append(f"  case: {c.case}")
         if self.note:
@@ -119,7 +195,7 @@ class Comparison:
     def dump(self, directory):
         """Write both sides and the inputs to DIRECTORY/<case>-<tensor>-<oracle>-<dtype>-seed<seed>.npz."""
         c = self.context
-        name = f"{c.case or c.layer}-{c.tensor}-{c.oracle}-{c.dtype}-seed{c.seed}".replace(" ", "_")
+        name = f"{c.case or c.layer}-{c.shown}-{c.oracle}-{c.dtype}-seed{c.seed}".replace(" ", "_")
         path = Path(directory) / f"{name}.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {"impl": _plain(self.actual), "expected": _plain(self.expected)}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import deviations, finite_diff, streams, tolerance
-from .compare import Context, compare, compare_conventions
+from .compare import Context, NotRun, compare, compare_conventions  # noqa: F401 - NotRun re-exported
 from .limits import CheckTimeout, time_limit
 from .protocol import MissingProtocol
 
@@ -33,14 +33,6 @@ KINK_MARGIN = 0.1
 def _given(value):
     """What the implementation receives: 0-d arrays as NumPy scalars, like the textbook's numbers."""
     return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
-
-
-def _twins():
-    """reference.twins, imported on first use: torch is needed to run a twin, not to check
-    against recorded (golden) outputs, so this module imports without it."""
-    from . import twins
-
-    return twins
 
 
 def _tensor(value, grad=False):
@@ -164,16 +156,15 @@ class BinarySpec(Spec):
 
     tensors = ("forward", "dx", "dy")
     fd_tensors = ("dx", "dy")
+    stateful = True
 
     def __init__(self, name, twin):
         self.requires = (name,)
         self.name = name
-        self.twin = twin
+        self.twin = twin  # torch (x, y) -> z
 
     def inputs(self, case, rng):
         return {k: rng.normal(size=case.shape) * case.scale for k in ("x", "y", "dout")}
-
-    stateful = True
 
     def make(self, impl, inp):
         return impl.require(self.name)()
@@ -187,7 +178,7 @@ class BinarySpec(Spec):
 
     def run_twin(self, inp):
         x, y = _tensor(inp["x"], True), _tensor(inp["y"], True)
-        z = getattr(_twins(), self.twin)(x, y)
+        z = self.twin(x, y)
         z.backward(_tensor(inp["dout"]))
         return {"forward": _numpy(z), "dx": _numpy(x.grad), "dy": _numpy(y.grad)}
 
@@ -204,90 +195,88 @@ class BinarySpec(Spec):
         return {"dx": (loss_x, x), "dy": (loss_y, y)}
 
 
-class ElementwiseSpec(Spec):
-    """Relu / Sigmoid: forward(x); backward(dout) -> dx."""
+class LayerSpec(Spec):
+    """A layer class `name(*params)` with forward(x) -> y and backward(dout) -> dx that keeps the
+    gradient of each parameter p as the attribute d<p> (the textbook's Affine keeps dW and db).
 
-    tensors = ("forward", "dx")
-    fd_tensors = ("dx",)
-
-    def __init__(self, name, twin, draw):
-        self.requires = (name,)
-        self.name = name
-        self.twin = twin
-        self.draw = draw
-
-    def inputs(self, case, rng):
-        x = self.draw(rng, case.shape) * case.scale
-        if case.zeros:
-            x.flat[::3] = 0.0
-        return {"x": x, "dout": rng.normal(size=case.shape)}
+    draw(case, rng) -> {"x": ..., each parameter ..., "dout": ...} in float64 (the order it draws in
+    is the order of the stream); twin(x, *params) -> y in torch, or None for a layer checked against
+    finite differences alone.  Relu, Sigmoid and Affine are this spec; so is a user's own layer
+    (reference.registry.register).
+    """
 
     stateful = True
 
+    def __init__(self, name, draw, twin, params=()):
+        self.name = name
+        self.requires = (name,)
+        self.draw = draw
+        self.twin = twin
+        self.params = tuple(params)
+        self.construction = self.params
+        grads = tuple(f"d{p}" for p in self.params)
+        self.fd_tensors = ("dx",) + grads
+        self.tensors = ("forward", "dx") + grads if twin is not None else ()
+
+    def inputs(self, case, rng):
+        inputs = self.draw(case, rng)
+        if case.zeros:
+            inputs["x"].flat[::3] = 0.0
+        return inputs
+
     def make(self, impl, inp):
-        return impl.require(self.name)()
+        return impl.require(self.name)(*(inp[p] for p in self.params))
 
     def forward(self, layer, inp):
         return {"forward": layer.forward(inp["x"])}
 
     def backward(self, layer, inp):
-        return {"dx": layer.backward(inp["dout"])}
+        outputs = {"dx": layer.backward(inp["dout"])}
+        outputs.update({f"d{p}": getattr(layer, f"d{p}") for p in self.params})
+        return outputs
 
     def run_twin(self, inp):
         x = _tensor(inp["x"], True)
-        y = getattr(_twins(), self.twin)(x)
+        params = [_tensor(inp[p], True) for p in self.params]
+        y = self.twin(x, *params)
         y.backward(_tensor(inp["dout"]))
-        return {"forward": _numpy(y), "dx": _numpy(x.grad)}
+        outputs = {"forward": _numpy(y), "dx": _numpy(x.grad)}
+        outputs.update({f"d{p}": _numpy(t.grad) for p, t in zip(self.params, params)})
+        return outputs
 
     def fd_losses(self, impl, inp):
         layer_class = impl.require(self.name)
         dout = inp["dout"]
-        return {"dx": (lambda xx: np.sum(layer_class().forward(xx) * dout), inp["x"])}
+        given = {k: inp[k] for k in ("x",) + self.params}
+
+        def loss_of(name):
+            def f(value):
+                args = dict(given, **{name: value})
+                return np.sum(layer_class(*(args[p] for p in self.params)).forward(args["x"]) * dout)
+            return f
+
+        losses = {"dx": (loss_of("x"), inp["x"])}
+        losses.update({f"d{p}": (loss_of(p), inp[p]) for p in self.params})
+        return losses
 
 
-class AffineSpec(Spec):
-    """Affine(W, b): forward(x) = x W + b; backward(dout) -> dx, keeps dW and db."""
+def draw_elementwise(draw_x):
+    """draw(case, rng) for a layer of one input and no parameters: x by draw_x(rng, shape) times the
+    case's scale, then dout standard normal."""
+    def draw(case, rng):
+        return {"x": draw_x(rng, case.shape) * case.scale, "dout": rng.normal(size=case.shape)}
+    return draw
 
-    requires = ("Affine",)
-    tensors = ("forward", "dx", "dW", "db")
-    fd_tensors = ("dx", "dW", "db")
 
-    def inputs(self, case, rng):
-        n, features = case.shape[0], int(np.prod(case.shape[1:]))
-        return {
-            "x": rng.normal(size=case.shape) * case.scale,
-            "W": rng.normal(size=(features, case.out)) / np.sqrt(features),
-            "b": rng.normal(size=case.out) * 0.5,
-            "dout": rng.normal(size=(n, case.out)),
-        }
-
-    stateful = True
-    construction = ("W", "b")
-
-    def make(self, impl, inp):
-        return impl.require("Affine")(inp["W"], inp["b"])
-
-    def forward(self, layer, inp):
-        return {"forward": layer.forward(inp["x"])}
-
-    def backward(self, layer, inp):
-        dx = layer.backward(inp["dout"])
-        return {"dx": dx, "dW": layer.dW, "db": layer.db}
-
-    def run_twin(self, inp):
-        x, W, b = (_tensor(inp[k], True) for k in ("x", "W", "b"))
-        y = _twins().affine(x, W, b)
-        y.backward(_tensor(inp["dout"]))
-        return {"forward": _numpy(y), "dx": _numpy(x.grad), "dW": _numpy(W.grad), "db": _numpy(b.grad)}
-
-    def fd_losses(self, impl, inp):
-        affine = impl.require("Affine")
-        x, W, b, dout = (inp[k] for k in ("x", "W", "b", "dout"))
-        return {
-            "dx": (lambda xx: np.sum(affine(W, b).forward(xx) * dout), x),
-            "dW": (lambda ww: np.sum(affine(ww, b).forward(x) * dout), W),
-            "db": (lambda bb: np.sum(affine(W, bb).forward(x) * dout), b),
-        }
+def draw_affine(case, rng):
+    """x standard normal (times the case's scale), W normal / sqrt(features), b normal * 0.5, dout (N, M)."""
+    n, features = case.shape[0], int(np.prod(case.shape[1:]))
+    return {
+        "x": rng.normal(size=case.shape) * case.scale,
+        "W": rng.normal(size=(features, case.out)) / np.sqrt(features),
+        "b": rng.normal(size=case.out) * 0.5,
+        "dout": rng.normal(size=(n, case.out)),
+    }
 
 
 class SoftmaxWithLossSpec(Spec):
@@ -300,6 +289,10 @@ class SoftmaxWithLossSpec(Spec):
     tensors = ("forward", "dx")
     fd_tensors = ("dx",)
     conventions = {"forward": (("forward without epsilon", deviations.EPSILON_FREE_LOSS),)}
+
+    def __init__(self, twin, backward_twin):
+        self.twin = twin  # torch (scores, class indices) -> the textbook's loss (epsilon included)
+        self.backward_twin = backward_twin  # the epsilon-free loss that its backward differentiates
 
     def inputs(self, case, rng):
         batched = len(case.shape) == 2
@@ -324,10 +317,9 @@ class SoftmaxWithLossSpec(Spec):
         index = _tensor(inp["_index"])
         if inp["x"].ndim == 1:
             index = index[0]
-        twins = _twins()
-        loss = twins.softmax_with_loss(_tensor(inp["x"]), index)
+        loss = self.twin(_tensor(inp["x"]), index)
         x = _tensor(inp["x"], True)
-        plain = twins.softmax_cross_entropy(x, index)
+        plain = self.backward_twin(x, index)
         plain.backward(_tensor(inp["dout"]))
         return {"forward": _numpy(loss), "dx": _numpy(x.grad), "forward without epsilon": _numpy(plain)}
 
@@ -382,7 +374,7 @@ class FunctionSpec(Spec):
         return outputs
 
     def run_twin(self, inp):
-        return {"forward": _numpy(getattr(_twins(), self.twin)(_tensor(inp["x"])))}
+        return {"forward": _numpy(self.twin(_tensor(inp["x"])))}
 
 
 class CrossEntropySpec(Spec):
@@ -390,6 +382,9 @@ class CrossEntropySpec(Spec):
 
     requires = ("cross_entropy_error",)
     tensors = ("forward",)
+
+    def __init__(self, twin):
+        self.twin = twin
 
     def inputs(self, case, rng):
         batched = len(case.shape) == 2
@@ -410,7 +405,7 @@ class CrossEntropySpec(Spec):
         index = _tensor(inp["_index"])
         if inp["y"].ndim == 1:
             index = index[0]
-        return {"forward": _numpy(_twins().cross_entropy_error(_tensor(inp["y"]), index))}
+        return {"forward": _numpy(self.twin(_tensor(inp["y"]), index))}
 
 
 class NumericalGradientSpec(Spec):
@@ -436,22 +431,11 @@ class NumericalGradientSpec(Spec):
         return {"gradient": _numpy(x.grad)}
 
 
-def _normal(scale):
-    return lambda rng, shape: rng.normal(size=shape) * scale
+def spec_of(name):
+    """The check spec of a piece (reference.registry)."""
+    from .registry import piece
 
-
-SPECS = {
-    "MulLayer": BinarySpec("MulLayer", "mul"),
-    "AddLayer": BinarySpec("AddLayer", "add"),
-    "Relu": ElementwiseSpec("Relu", "relu", lambda rng, shape: _away_from_kink(rng.normal(size=shape))),
-    "Sigmoid": ElementwiseSpec("Sigmoid", "sigmoid", _normal(3.0)),
-    "Affine": AffineSpec(),
-    "SoftmaxWithLoss": SoftmaxWithLossSpec(),
-    "sigmoid": FunctionSpec("sigmoid", "sigmoid", 3.0),
-    "softmax": FunctionSpec("softmax", "softmax", 2.0),
-    "cross_entropy_error": CrossEntropySpec(),
-    "numerical_gradient": NumericalGradientSpec(),
-}
+    return piece(name).spec
 
 
 def cast(inputs, dtype):
@@ -465,27 +449,6 @@ def copy_inputs(inputs):
 
 
 @dataclass
-class NotRun:
-    """A check that could not run or whose implementation failed to answer, and why (never a pass).
-
-    verdict: "NOT RUN" (a protocol name is missing), "RAISED" (the implementation
-    raised), "TIMEOUT" (it did not return within reference.limits.CHECK_SECONDS).
-    """
-
-    context: Context
-    reason: str
-    verdict: str = "NOT RUN"
-    passed: bool = False
-
-    def render(self):
-        c = self.context
-        lines = [f"{self.verdict}: {c.layer} {c.tensor} -- {c.oracle}, {c.dtype}, seed {c.seed}", f"  {self.reason}"]
-        if c.reproduce:
-            lines.append(f"  reproduce: {c.reproduce}")
-        return "\n".join(lines)
-
-
-@dataclass
 class CaseRun:
     case: object
     dtype: str
@@ -495,7 +458,7 @@ class CaseRun:
 
     def find(self, tensor, oracle):
         for result in self.results:
-            if result.context.tensor == tensor and result.context.oracle == oracle:
+            if result.context.tensor == tensor and result.context.oracle == oracle and not result.context.call:
                 return result
         raise KeyError(f"{self.case.id}: no {oracle} check of {tensor}")
 
@@ -506,9 +469,9 @@ def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
     Cases outside the table (drawn by Hypothesis) are replayed by their test:
     Hypothesis runs derandomized, so the same example comes back first.
     """
-    from .cases import CASES_BY_ID
+    from .registry import find_case
 
-    if case_id not in CASES_BY_ID:
+    if find_case(case_id) is None:
         layer = case_id.split("-")[0]
         return f"pytest tests/test_properties.py --impl {impl_spec} -k {layer}"
     return (
@@ -524,7 +487,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
     implementation runs on the recorded inputs and is compared with the recorded
     twin outputs (oracle "golden"), so no twin, and no torch, is needed.
     """
-    spec = SPECS[case.layer]
+    spec = spec_of(case.layer)
     dtype = np.dtype(dtype).name
     run = CaseRun(case=case, dtype=dtype, seed=seed)
     if recorded is None:
@@ -535,7 +498,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
         twin_oracle = "golden"
     command = "check" if recorded is None else "golden"
 
-    def context(tensor, oracle):
+    def context(tensor, oracle, call=""):
         return Context(
             layer=case.layer,
             tensor=tensor,
@@ -543,8 +506,10 @@ def run_case(impl, case, dtype, seed, recorded=None):
             dtype=dtype,
             seed=seed,
             case=case.id,
-            reproduce=reproduce_command(impl.spec, case.id, tensor, dtype, seed, command),
+            reproduce=reproduce_command(impl.spec, case.id, f"{tensor} ({call})" if call else tensor, dtype, seed,
+                                        command),
             inputs=pristine,
+            call=call,
         )
 
     def not_run(tensors, oracle, reason, verdict="NOT RUN"):
@@ -589,7 +554,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
         if not name.startswith("_"):  # "_index" and the like are the harness's own, never given
             run.results.append(compare(given[name], value, tolerance.EXACT, context(name, "arguments")))
 
-    if raised is None and recorded is None and spec.stateful:
+    if raised is None and recorded is None and spec.stateful and spec.tensors:
         run.results.extend(_sequence(spec, impl, case, dtype, seed, pristine, context))
     if dtype == "float64" and spec.fd_tensors and raised is None and case.fd != "none":
         try:
@@ -646,11 +611,11 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
                 for tensor, value in got.items():
                     candidates = [(expected[tensor], "")] + [(expected[key], what) for key, what in
                                                              spec.conventions.get(tensor, ()) if key in expected]
-                    results.append(compare_conventions(value, candidates, tol, context(f"{tensor} ({label})", "twin")))
+                    results.append(compare_conventions(value, candidates, tol, context(tensor, "twin", label)))
     except CheckTimeout as error:
         results.append(NotRun(context("sequence of calls", "twin"), str(error), "TIMEOUT"))
     except ImplRaised as error:
-        results.append(NotRun(context(f"sequence of calls ({error.phase})", "twin"), error.reason(), "RAISED"))
+        results.append(NotRun(context("sequence of calls", "twin", error.phase), error.reason(), "RAISED"))
     return results
 
 

@@ -50,21 +50,22 @@ def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
     tol = tolerance.twin(dtype)
     command = f"python -m reference trace --impl {impl_spec} --dtype {dtype} --seed {seed}"
 
-    def context(tensor, oracle="twin"):
-        return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed,
+    def context(tensor, oracle="twin", phase="", call=""):
+        return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed, phase=phase or tensor,
+                       call=call,
                        case="TwoLayerNet methods", reproduce=command)
 
     results = []
 
-    def call(tensor, function, *args):
+    def call(tensor, function, *args, labels_form=""):
         try:
             with time_limit(what=f"TwoLayerNet.{tensor}"), np.errstate(all="ignore"):
                 return True, function(*args)
         except CheckTimeout as error:
-            results.append(NotRun(context(tensor), str(error), "TIMEOUT"))
+            results.append(NotRun(context(tensor, call=labels_form), str(error), "TIMEOUT"))
         except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
             where = raised_where(error)
-            results.append(NotRun(context(tensor), f"raised {type(error).__name__}: {error}"
+            results.append(NotRun(context(tensor, call=labels_form), f"raised {type(error).__name__}: {error}"
                                   + (f"\n  at {where}" if where else ""), "RAISED"))
         return False, None
 
@@ -79,7 +80,7 @@ def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
     for call_number, (form, rows) in enumerate(zip(LABEL_FORMS, (slice(0, half), slice(half, None))), start=1):
         xb, index = np.ascontiguousarray(x[rows], dtype=dtype), t[rows]
         labels = index if form == "index" else np.eye(10, dtype=dtype)[index]
-        suffix = f" ({form} labels)"
+        suffix = f"{form} labels"
         # layer by layer first, on this same instance: a layer that keeps something from the first call is
         # blamed where it goes wrong, before the network's methods inherit it
         traced = trace_network(network, xb, labels, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=command,
@@ -90,22 +91,22 @@ def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
         twin_loss, twin_grads = twin.gradient(xb, index)
         with torch.no_grad():
             scores = twin.logits(torch.from_numpy(xb)).numpy()
-        done, loss = call("loss" + suffix, network.loss, xb, labels)
+        done, loss = call("loss", network.loss, xb, labels, labels_form=suffix)
         if done:
-            results.append(compare(loss, twin_loss, tol, context("loss" + suffix)))
-        done, grads = call("gradient" + suffix, network.gradient, xb, labels)
+            results.append(compare(loss, twin_loss, tol, context("loss", call=suffix)))
+        done, grads = call("gradient", network.gradient, xb, labels, labels_form=suffix)
         if done:
             for key in PARAMS:
                 actual = grads.get(key) if isinstance(grads, dict) else None
-                results.append(compare(actual, twin_grads[key], tol, context(f"gradient {key}{suffix}")))
-        done, predicted = call("predict" + suffix, network.predict, xb)
+                results.append(compare(actual, twin_grads[key], tol, context(key, phase="gradient", call=suffix)))
+        done, predicted = call("predict", network.predict, xb, labels_form=suffix)
         if done:
-            results.append(compare(predicted, scores, tol, context("predict" + suffix)))
-        done, accuracy = call("accuracy" + suffix, network.accuracy, xb, labels)
+            results.append(compare(predicted, scores, tol, context("predict", call=suffix)))
+        done, accuracy = call("accuracy", network.accuracy, xb, labels, labels_form=suffix)
         if done:
             results.append(compare(np.float64(accuracy) if np.ndim(accuracy) == 0 else accuracy,
                                    np.float64(twin.accuracy(xb, index)), tolerance.EXACT,
-                                   context("accuracy" + suffix)))
+                                   context("accuracy", call=suffix)))
     if dtype == "float64":
         results.extend(_numerical_gradient(impl, seed, context, call))
     return results
@@ -129,7 +130,7 @@ def _numerical_gradient(impl, seed, context, call):
     for key in PARAMS:
         actual = numeric.get(key) if isinstance(numeric, dict) else None
         results.append(compare(actual, twin.params[key].grad.numpy(), tolerance.finite_differences(),
-                               context(f"numerical_gradient {key}")))
+                               context(key, phase="numerical_gradient")))
         results.append(compare(network.params[key], weights[key], tolerance.EXACT,
-                               context(f"{key} after numerical_gradient", "arguments")))
+                               context(key, "arguments", phase=key, call="after numerical_gradient")))
     return results

@@ -16,10 +16,15 @@ from . import streams, tolerance
 from .compare import Context, compare
 from .layer_checks import NotRun
 from .limits import CheckTimeout, time_limit
-from .optimizer_twins import DEFAULTS, twin
+from .registry import hyper as defaults
+from .registry import names, piece
 from .protocol import MissingProtocol
 
-OPTIMIZERS = tuple(DEFAULTS)
+OPTIMIZERS = tuple(names("optimizer"))  # the built-in ones; a user's registered later run too (optimizers())
+
+
+def optimizers():
+    return tuple(names("optimizer"))
 SHAPES = {"W1": (6, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
 
 
@@ -35,7 +40,7 @@ def drawn_hyper(name, seed):
     rng = streams.rng(seed, "hyper-parameters")
     ranges = {"momentum": (0.5, 0.99), "decay_rate": (0.9, 0.999), "beta1": (0.8, 0.95), "beta2": (0.99, 0.9999)}
     hyper = {}
-    for key, default in DEFAULTS[name].items():
+    for key, default in defaults(name).items():
         if key == "lr":
             hyper[key] = float(default * 10 ** rng.uniform(-0.5, 0.5))
         else:
@@ -67,14 +72,14 @@ class OptimizerRun:
 def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=None):
     """`steps` updates against the twin, with drawn_hyper(name, seed) unless `hyper` is given."""
     dtype = np.dtype(dtype).name
-    hyper = dict(DEFAULTS[name], **(hyper if hyper is not None else drawn_hyper(name, seed)))
+    hyper = dict(defaults(name), **(hyper if hyper is not None else drawn_hyper(name, seed)))
     shown = ", ".join(f"{k}={v:.6g}" for k, v in hyper.items())
     run = OptimizerRun(name, dtype, seed)
     tol = tolerance.twin(dtype)
     command = f"python -m reference optimizers --check --impl {impl_spec} --optimizer {name} --dtype {dtype} --seed {seed}"
 
-    def context(tensor):
-        return Context(layer=name, tensor=tensor, oracle="twin", dtype=dtype, seed=seed,
+    def context(tensor, step=None):
+        return Context(layer=name, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, step=step,
                        case=f"{name}({shown}), {steps} steps",
                        reproduce=command)
 
@@ -91,17 +96,17 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
     params = {k: v.copy() for k, v in initial.items()}
     held = dict(params)  # what a network's layers hold: the same arrays
     leaves = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in initial.items()}
-    twin_optimizer = twin(name, list(leaves.values()), **hyper)
+    twin_optimizer = piece(name).optimizer.twin(list(leaves.values()), **hyper)
 
     for step, grad in enumerate(grads):
         try:
             with time_limit(what=f"{name}.update"), np.errstate(all="ignore"):
                 optimizer.update(params, {k: g.copy() for k, g in grad.items()})
         except CheckTimeout as error:
-            run.results.append(NotRun(context(f"update at step {step}"), str(error), "TIMEOUT"))
+            run.results.append(NotRun(context("update", step), str(error), "TIMEOUT"))
             return run
         except Exception as error:  # noqa: BLE001
-            run.results.append(NotRun(context(f"update at step {step}"), f"raised {type(error).__name__}: {error}",
+            run.results.append(NotRun(context("update", step), f"raised {type(error).__name__}: {error}",
                                       "RAISED"))
             return run
         for k, leaf in leaves.items():
@@ -109,11 +114,11 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
         twin_optimizer.step()
         rebound = [k for k in held if params.get(k) is not held[k]]
         if rebound:
-            run.results.append(NotRun(context(f"{rebound[0]} at step {step}"),
+            run.results.append(NotRun(context(rebound[0], step),
                                       f"update rebinds params[{rebound[0]!r}] to a new array instead of writing into "
                                       "it: a network's layers would never see the update", "REBOUND"))
             return run
-        comparisons = {k: compare(held[k], leaves[k].detach().numpy(), tol, context(f"{k} at step {step}"))
+        comparisons = {k: compare(held[k], leaves[k].detach().numpy(), tol, context(k, step))
                        for k in held}
         run.trajectory.append(max(c.max_abs for c in comparisons.values()))
         if not all(c.passed for c in comparisons.values()) or step == len(grads) - 1:

@@ -8,7 +8,7 @@
 import numpy as np
 import torch
 
-from . import optimizer_twins, training_parity
+from . import optimizer_twins, registry, training_parity
 
 # the textbook's learning rates for the f(x, y) comparison (ch06/optimizer_compare_naive.py), and two more
 PATH_LR = {"SGD": 0.95, "Momentum": 0.1, "Nesterov": 0.1, "AdaGrad": 1.5, "RMSprop": 0.1, "Adam": 0.3}
@@ -22,7 +22,7 @@ def gradient_f(x, y):
 
 
 def impl_path(impl, name, steps=PATH_STEPS):
-    optimizer = impl.require(name)(**dict(optimizer_twins.DEFAULTS[name], lr=PATH_LR[name]))
+    optimizer = impl.require(name)(**dict(registry.hyper(name), lr=PATH_LR[name]))
     params = {"x": np.array(START[0]), "y": np.array(START[1])}
     path = [START]
     for _ in range(steps):
@@ -35,7 +35,7 @@ def impl_path(impl, name, steps=PATH_STEPS):
 def twin_path(name, steps=PATH_STEPS):
     x = torch.nn.Parameter(torch.tensor(START[0], dtype=torch.float64))
     y = torch.nn.Parameter(torch.tensor(START[1], dtype=torch.float64))
-    optimizer = optimizer_twins.twin(name, [x, y], **dict(optimizer_twins.DEFAULTS[name], lr=PATH_LR[name]))
+    optimizer = optimizer_twins.twin(name, [x, y], **dict(registry.hyper(name), lr=PATH_LR[name]))
     path = [START]
     for _ in range(steps):
         optimizer.zero_grad()
@@ -72,7 +72,7 @@ def plot_paths(paths, filename):
 def mnist_runs(impl, data, steps, dtype, seed, on_run=None):
     """{optimizer: ParityRun} of `steps` MNIST steps each; on_run(name, run) as each finishes."""
     runs = {}
-    for name in optimizer_twins.DEFAULTS:
+    for name in registry.names("optimizer"):
         runs[name] = training_parity.run(impl, data, dtype=dtype, steps=steps, optimizer=name, seed=seed,
                                          checkpoint_every=steps)
         if on_run is not None:

@@ -125,21 +125,11 @@ class TextbookAdam(torch.optim.Optimizer):
                 p.sub_(lr_t * state["m"] / (state["v"].sqrt() + group["eps"]))
 
 
-# the textbook's signatures
-DEFAULTS = {
-    "SGD": {"lr": 0.01},
-    "Momentum": {"lr": 0.01, "momentum": 0.9},
-    "Nesterov": {"lr": 0.01, "momentum": 0.9},
-    "AdaGrad": {"lr": 0.01},
-    "RMSprop": {"lr": 0.01, "decay_rate": 0.99},
-    "Adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999},
-}
-
-
 def _hyper(name, hyper):
-    if name not in DEFAULTS:
-        raise ValueError(f"no twin for optimizer {name!r}; known: {', '.join(DEFAULTS)}")
-    return {**DEFAULTS[name], **hyper}
+    """The textbook's hyper-parameters of `name` (its record in reference.registry), updated by `hyper`."""
+    from .registry import hyper as defaults
+
+    return {**defaults(name), **hyper}
 
 
 def torch_builtin(name, params, **hyper):

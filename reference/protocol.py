@@ -11,27 +11,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
-# name -> what the harness expects of it (shown when the name is missing)
-PROTOCOL = {
-    "MulLayer": "class: forward(x, y) -> x*y; backward(dout) -> (dx, dy)",
-    "AddLayer": "class: forward(x, y) -> x+y; backward(dout) -> (dx, dy)",
-    "Relu": "class: forward(x); backward(dout) -> dx",
-    "Sigmoid": "class: forward(x); backward(dout) -> dx",
-    "Affine": "class Affine(W, b): forward(x); backward(dout) -> dx; keeps dW, db",
-    "SoftmaxWithLoss": "class: forward(x, t) -> loss; backward(dout=1) -> dx",
-    "sigmoid": "function sigmoid(x)",
-    "softmax": "function softmax(x), batched over the last axis",
-    "cross_entropy_error": "function cross_entropy_error(y, t), t as indices or one-hot",
-    "numerical_gradient": "function numerical_gradient(f, x) by central differences",
-    "TwoLayerNet": "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
-    "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",
-    "SGD": "class SGD(lr=0.01) with update(params, grads) in place",
-    "Momentum": "class Momentum(lr=0.01, momentum=0.9) with update(params, grads) in place",
-    "Nesterov": "class Nesterov(lr=0.01, momentum=0.9) with update(params, grads) in place",
-    "AdaGrad": "class AdaGrad(lr=0.01) with update(params, grads) in place",
-    "RMSprop": "class RMSprop(lr=0.01, decay_rate=0.99) with update(params, grads) in place",
-    "Adam": "class Adam(lr=0.001, beta1=0.9, beta2=0.999) with update(params, grads) in place",
-}
+def protocol_names():
+    """Every protocol name the registry knows (reference.registry), in its order."""
+    from . import registry
+
+    return registry.names()
 
 
 class MissingProtocol(LookupError):
@@ -40,7 +24,9 @@ class MissingProtocol(LookupError):
     def __init__(self, impl_name, names):
         self.impl_name = impl_name
         self.names = list(names)
-        wanted = "; ".join(f"{n} ({PROTOCOL.get(n, 'protocol name')})" for n in self.names)
+        from .registry import expected
+
+        wanted = "; ".join(f"{n} ({expected(n)})" for n in self.names)
         super().__init__(f"implementation {impl_name!r} does not define: {wanted}")
 
 
@@ -54,8 +40,9 @@ class Implementation:
     def __repr__(self):
         return f"Implementation({self.spec!r})"
 
-    def missing(self, names=PROTOCOL):
-        return [n for n in names if not hasattr(self.module, n)]
+    def missing(self, names=None):
+        """The protocol names (all the registry's when none are given) the implementation does not define."""
+        return [n for n in (protocol_names() if names is None else names) if not hasattr(self.module, n)]
 
     def require(self, *names):
         """The named protocol objects, or MissingProtocol naming every absent one."""

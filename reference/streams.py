@@ -23,6 +23,7 @@ STREAMS = {
     "fd direction": (8, "the random direction of a directional finite difference"),
     "layer inputs": (9, "a layer case's inputs (the case table, golden recording, Hypothesis examples)"),
     "net inputs": (10, "inputs and labels for tracing a network that is not fed MNIST (trace --net)"),
+    "drawn cases": (11, "the random shapes and magnitudes of `check --drawn`"),
 }
 
 

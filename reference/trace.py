@@ -1,31 +1,28 @@
-"""The side-by-side trace of a network: every layer, forward then backward, and the first divergence.
+"""The side-by-side trace of any network: every layer, forward then backward, and the first divergence.
 
-Each layer of the implementation's network is run on the input the
-implementation itself fed it, and its twin is run on that same input (and, in
-backward, on the same incoming gradient).  A layer is therefore judged on its
-own work, not on what it inherited: a wrong Sigmoid.backward is blamed on
-Sigmoid backward, not on the W1 gradient it corrupts downstream (the idea of
-CRADLE's layer-by-layer localisation).  An implementation that raises or
-hangs is reported at the layer where it did, and the trace stops there.
+A network is anything that keeps its layers in order (the textbook's convention: an ordered
+`layers` dict or list, then a loss layer named `lastLayer` or `last_layer`).  Each layer is matched
+to its piece in reference.registry by its class name, run on the input the implementation itself
+fed it, and its twin is run on that same input (and, in backward, on the same incoming gradient).
+A layer is therefore judged on its own work, not on what it inherited: a wrong Sigmoid.backward is
+blamed on Sigmoid backward, not on the W1 gradient it corrupts downstream (the idea of CRADLE's
+layer-by-layer localisation).  An implementation that raises or hangs is reported at the layer
+where it did, and the trace stops there.  A layer of a class the registry does not know is reported
+SKIPPED (neither pass nor failure) and passed through.
+
+Then gradient() end to end: against autograd of the network composed from the layers' twins where
+every layer is known, else against finite differences of the network's own loss() (float64).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from . import tolerance, twins
-from .deviations import EPSILON_FREE_LOSS
-from .compare import Context, compare, compare_conventions
-from .layer_checks import NotRun, raised_where
+from . import finite_diff, registry, streams, tolerance
+from .compare import Context, NotRun, compare, compare_conventions
+from .layer_checks import raised_where
+from .lazy_torch import torch
 from .limits import CheckTimeout, time_limit
-
-# layer class name -> (twin forward taking (x, params), names of its parameters)
-LAYER_TWINS = {
-    "Affine": (lambda x, p: twins.affine(x, p["W"], p["b"]), ("W", "b")),
-    "Relu": (lambda x, p: twins.relu(x), ()),
-    "Sigmoid": (lambda x, p: twins.sigmoid(x), ()),
-}
 
 
 @dataclass
@@ -35,15 +32,23 @@ class Trace:
 
     @property
     def first_divergence(self):
-        return next((r for r in self.results if not r.passed), None)
+        return next((r for r in self.results if not r.passed and not r.skipped), None)
 
     @property
     def passed(self):
         return self.first_divergence is None
 
+    @property
+    def skipped(self):
+        return [r for r in self.results if r.skipped]
+
 
 class _Stop(Exception):
     """The implementation failed to answer: the trace cannot go on past this row."""
+
+
+class NotANetwork(ValueError):
+    """An object the trace cannot walk (no layers in order, no loss layer); the message says what is missing."""
 
 
 def _tensor(array, grad=False):
@@ -51,43 +56,87 @@ def _tensor(array, grad=False):
     return t.requires_grad_(True) if grad else t
 
 
+def ordered_layers(network):
+    """[(position name, layer)] of network.layers: an ordered dict's keys, or Class<i> for a list."""
+    layers = getattr(network, "layers", None)
+    if isinstance(layers, dict):
+        return list(layers.items())
+    if isinstance(layers, (list, tuple)):
+        counts, named = {}, []
+        for layer in layers:
+            kind = type(layer).__name__
+            counts[kind] = counts.get(kind, 0) + 1
+            named.append((f"{kind}{counts[kind]}", layer))
+        return named
+    raise NotANetwork(f"{type(network).__name__} has no `layers` (an ordered dict or list of its layers)")
+
+
+def last_layer(network):
+    for attribute in ("lastLayer", "last_layer"):
+        if getattr(network, attribute, None) is not None:
+            return attribute, getattr(network, attribute)
+    raise NotANetwork(f"{type(network).__name__} has no loss layer named lastLayer or last_layer")
+
+
+def _layer_piece(layer):
+    """(piece, its LayerSpec) for a layer whose class the registry knows with a twin, else (None, None)."""
+    found = registry.by_class(type(layer).__name__)
+    spec = getattr(found, "spec", None)
+    if found is None or found.kind != "layer" or getattr(spec, "twin", None) is None or not hasattr(spec, "params"):
+        return None, None
+    return found, spec
+
+
+def _loss_piece(layer):
+    found = registry.by_class(type(layer).__name__)
+    if found is None or found.kind != "loss" or not hasattr(found.spec, "backward_twin"):
+        return None
+    return found
+
+
 def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=None, name=None, end_to_end=True):
-    """Trace network.layers (in order), then its lastLayer, forward and backward; then gradient() end to end."""
+    """Trace the network's layers (in order), then its loss layer, forward and backward; then gradient()
+    end to end.  See the module docstring."""
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
     label = name or type(network).__name__
     results = []
     command = reproduce or f"python -m reference trace --impl {impl_spec} --dtype {dtype} --seed {seed}"
 
-    def context(layer, tensor, piece=""):
-        return Context(layer=layer, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=label,
-                       reproduce=command, piece=piece)
+    def context(position, tensor, piece="", phase=""):
+        return Context(layer=position, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=label,
+                       reproduce=command, piece=piece, phase=phase)
 
     def call(ctx, function, *args, **kwargs):
         try:
-            with time_limit(what=f"{ctx.layer} {ctx.tensor}"), np.errstate(all="ignore"):
+            with time_limit(what=f"{ctx.layer} {ctx.shown}"), np.errstate(all="ignore"):
                 return function(*args, **kwargs)
         except CheckTimeout as error:
             results.append(NotRun(ctx, str(error), "TIMEOUT"))
         except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
             where = raised_where(error)
-            results.append(NotRun(ctx, f"{ctx.tensor} raised {type(error).__name__}: {error}"
+            results.append(NotRun(ctx, f"{ctx.shown} raised {type(error).__name__}: {error}"
                                   + (f"\n  at {where}" if where else ""), "RAISED"))
         raise _Stop
 
     try:
-        _trace(network, x, t, tol, context, call, results)
+        layers = ordered_layers(network)
+        last_name, last = last_layer(network)
+    except NotANetwork as error:
+        return Trace(label, [NotRun(context(label, "layers", phase="construction"), str(error))])
+    try:
+        _trace(layers, last_name, last, x, t, tol, context, call, results)
     except _Stop:
         return Trace(label, results)
     if end_to_end:
         try:
-            results.extend(_end_to_end(network, x, t, tol, context, call))
+            results.extend(_end_to_end(network, layers, last, x, t, tol, context, call))
         except _Stop:
             pass
     return Trace(label, results)
 
 
-def _trace(network, x, t, tol, context, call, results):
+def _trace(layers, last_name, last, x, t, tol, context, call, results):
     dtype = np.asarray(x).dtype
 
     def _as_run(array, grad=False):
@@ -99,56 +148,63 @@ def _trace(network, x, t, tol, context, call, results):
         except (TypeError, ValueError):
             raise _Stop from None
 
-    layers = list(network.layers.items())
+    def unknown(position, kind, phase):
+        return NotRun(context(position, phase, kind, phase), f"a layer of class {kind}, which the registry does not "
+                      "know: passed through unchecked here (register it to check it; gradient() is still checked "
+                      "end to end)", "SKIPPED")
+
     inputs = {}
     activation = x
-    for name, layer in layers:
+    for position, layer in layers:
         kind = type(layer).__name__
-        inputs[name] = activation
-        output = call(context(name, "forward", kind), layer.forward, activation)
-        if kind in LAYER_TWINS:
-            forward, param_names = LAYER_TWINS[kind]
-            params = {p: _as_run(getattr(layer, p)) for p in param_names}
-            with torch.no_grad():
-                expected = forward(_as_run(activation), params).numpy()
-            results.append(compare(output, expected, tol, context(name, "forward", kind)))
+        inputs[position] = activation
+        output = call(context(position, "forward", kind, "forward"), layer.forward, activation)
+        piece, spec = _layer_piece(layer)
+        if piece is None:
+            results.append(unknown(position, kind, "forward"))
         else:
-            results.append(NotRun(context(name, "forward", kind), f"no twin for a layer of class {kind}"))
+            params = [_as_run(getattr(layer, p)) for p in spec.params]
+            with torch.no_grad():
+                expected = spec.twin(_as_run(activation), *params).numpy()
+            results.append(compare(output, expected, tol, context(position, "forward", piece.name, "forward")))
         activation = output
 
-    last = getattr(network, "lastLayer", None)
-    if last is None:
-        results.append(NotRun(context("lastLayer", "forward"), "the network has no lastLayer (SoftmaxWithLoss)"))
-        raise _Stop
     kind = type(last).__name__
+    loss_piece = _loss_piece(last)
+    if loss_piece is None:
+        results.append(NotRun(context(last_name, "forward", kind, "forward"), f"the loss layer is of class {kind}, "
+                              "which the registry does not know as a loss: the trace cannot judge it"))
+        raise _Stop
+    spec = loss_piece.spec
     index = _indices(t)
-    loss = call(context("lastLayer", "forward", kind), last.forward, activation, t)
+    loss = call(context(last_name, "forward", kind, "forward"), last.forward, activation, t)
     with torch.no_grad():
-        expected_loss = twins.softmax_with_loss(_as_run(activation), _tensor(index)).numpy()
-        plain_loss = twins.softmax_cross_entropy(_as_run(activation), _tensor(index)).numpy()
-    results.append(compare_conventions(loss, [(expected_loss, ""), (plain_loss, EPSILON_FREE_LOSS)], tol,
-                                       context("lastLayer", "forward", kind)))
+        expected_loss = spec.twin(_as_run(activation), _tensor(index)).numpy()
+        conventions = [(spec.backward_twin(_as_run(activation), _tensor(index)).numpy(), note)
+                       for _, note in spec.conventions.get("forward", ())]
+    results.append(compare_conventions(loss, [(expected_loss, "")] + conventions, tol,
+                                       context(last_name, "forward", kind, "forward")))
 
-    dout = call(context("lastLayer", "backward dx", kind), last.backward, 1)
+    dout = call(context(last_name, "dx", kind, "backward"), last.backward, 1)
     scores = _as_run(activation, grad=True)
-    twins.softmax_cross_entropy(scores, _tensor(index)).backward()
-    results.append(compare(dout, scores.grad.numpy(), tol, context("lastLayer", "backward dx", kind)))
+    spec.backward_twin(scores, _tensor(index)).backward()
+    results.append(compare(dout, scores.grad.numpy(), tol, context(last_name, "dx", kind, "backward")))
 
-    for name, layer in reversed(layers):
+    for position, layer in reversed(layers):
         kind = type(layer).__name__
-        dx = call(context(name, "backward dx", kind), layer.backward, dout)
-        if kind not in LAYER_TWINS:
-            results.append(NotRun(context(name, "backward dx", kind), f"no twin for a layer of class {kind}"))
+        dx = call(context(position, "dx", kind, "backward"), layer.backward, dout)
+        piece, spec = _layer_piece(layer)
+        if piece is None:
+            results.append(unknown(position, kind, "backward"))
             dout = dx
             continue
-        forward, param_names = LAYER_TWINS[kind]
-        x_in = _as_run(inputs[name], grad=True)
-        params = {p: _as_run(getattr(layer, p), grad=True) for p in param_names}
-        forward(x_in, params).backward(_as_run(dout))
-        results.append(compare(dx, x_in.grad.numpy(), tol, context(name, "backward dx", kind)))
-        for p in param_names:
-            results.append(compare(getattr(layer, f"d{p}", None), params[p].grad.numpy(), tol,
-                                   context(name, f"backward d{p}", kind)))
+        x_in = _as_run(inputs[position], grad=True)
+        params = [_as_run(getattr(layer, p), grad=True) for p in spec.params]
+        spec.twin(x_in, *params).backward(_as_run(dout))
+        results.append(compare(dx, x_in.grad.numpy(), tol, context(position, "dx", piece.name, "backward")))
+        for p, leaf in zip(spec.params, params):
+            results.append(compare(getattr(layer, f"d{p}", None), leaf.grad.numpy(), tol,
+                                   context(position, f"d{p}", piece.name, "backward")))
         dout = dx
 
 
@@ -157,39 +213,131 @@ def _indices(t):
     return (labels if labels.ndim == 1 else labels.argmax(axis=1)).astype(np.int64)
 
 
-def _end_to_end(network, x, t, tol, context, call):
-    """network.gradient(x, t) against autograd of the whole network composed from the layer twins.
+def _end_to_end(network, layers, last, x, t, tol, context, call):
+    """network.gradient(x, t) against autograd of the whole network composed from the layer twins, or, where a
+    layer has no twin, against finite differences of network.loss (float64; float32 is SKIPPED).
 
-    Run after the layer-by-layer rows, so a wrong layer is blamed there first;
-    this catches what lies between the layers: the order of the backward pass,
-    gradients filed under the wrong key, parameters not shared with the layers.
+    Run after the layer-by-layer rows, so a wrong layer is blamed there first; this catches what lies
+    between the layers: the order of the backward pass, gradients filed under the wrong key, parameters
+    not shared with the layers.
     """
     network_name = type(network).__name__
     params = getattr(network, "params", None)
     if not isinstance(params, dict) or not hasattr(network, "gradient"):
         return [NotRun(context(network_name, "gradient"), "the network has no params dict or gradient()")]
+    known = all(_layer_piece(layer)[0] is not None for _, layer in layers) and _loss_piece(last) is not None
+    if not known:
+        return _end_to_end_by_differences(network, params, x, t, context, call)
     leaves = {k: _tensor(v, grad=True) for k, v in params.items()}
     activation = _tensor(x)
-    for _, layer in network.layers.items():
-        kind = type(layer).__name__
-        if kind not in LAYER_TWINS:
-            return [NotRun(context(network_name, "gradient"), f"no twin for a layer of class {kind}")]
-        forward, param_names = LAYER_TWINS[kind]
-        layer_params = {}
-        for p in param_names:
+    for _, layer in layers:
+        _, spec = _layer_piece(layer)
+        layer_params = []
+        for p in spec.params:
             array = getattr(layer, p)
             key = next((k for k, v in params.items() if v is array), None)
-            layer_params[p] = leaves[key] if key is not None else _tensor(array)
-        activation = forward(activation, layer_params)
+            layer_params.append(leaves[key] if key is not None else _tensor(array))
+        activation = spec.twin(activation, *layer_params)
     if activation.requires_grad:  # not when no layer holds a params array: then every expected gradient is 0
-        twins.softmax_cross_entropy(activation, _tensor(_indices(t))).backward()
-    grads = call(context(network_name, "gradient"), network.gradient, x, t)
+        _loss_piece(last).spec.backward_twin(activation, _tensor(_indices(t))).backward()
+    grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
     rows = []
     for key, leaf in leaves.items():
         expected = leaf.grad.numpy() if leaf.grad is not None else np.zeros_like(params[key])
         actual = grads.get(key) if isinstance(grads, dict) else None
-        rows.append(compare(actual, expected, tol, context(network_name, f"gradient {key}")))
+        rows.append(compare(actual, expected, tol, context(network_name, key, phase="gradient")))
     return rows
+
+
+def _end_to_end_by_differences(network, params, x, t, context, call):
+    """gradient() against the derivative of loss() along one random direction per parameter (gradcheck's
+    fast mode), in float64: the oracle that needs no twin.  The loss's epsilon moves it by ~1e-7 / y_t
+    relative, far inside the finite-difference tolerance."""
+    network_name = type(network).__name__
+    dtype = np.asarray(x).dtype
+    if dtype != np.float64:
+        return [NotRun(context(network_name, key, phase="gradient"), "a layer has no twin, and finite differences "
+                       "judge gradient() in float64 only", "SKIPPED") for key in params]
+    grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
+    rng = streams.rng(0, "fd direction")
+    rows = []
+    tol = tolerance.finite_differences("float64")
+    for key, array in params.items():
+        ctx = context(network_name, key, phase="gradient")
+        ctx.oracle = "finite differences"
+        direction = finite_diff.scaled_direction(rng, array)
+        original = array.copy()
+
+        def f(value, array=array):
+            array[...] = value
+            return float(network.loss(x, t))
+
+        try:
+            with time_limit(what=f"{network_name}.loss under finite differences"), np.errstate(all="ignore"):
+                derivative, rounding = finite_diff.directional(f, original, direction)
+        except CheckTimeout as error:
+            rows.append(NotRun(ctx, str(error), "TIMEOUT"))
+            continue
+        except Exception as error:  # noqa: BLE001
+            rows.append(NotRun(ctx, f"loss() raised {type(error).__name__}: {error}", "RAISED"))
+            continue
+        finally:
+            array[...] = original
+        actual = grads.get(key) if isinstance(grads, dict) else None
+        try:
+            terms = np.asarray(actual, dtype=np.float64) * direction
+            claimed, scale = np.asarray(np.sum(terms)), float(np.sum(np.abs(terms)))
+        except (TypeError, ValueError) as error:
+            claimed, scale = f"gradient unusable: {error}", 0.0
+        rows.append(compare(claimed, np.asarray(derivative), tol, ctx,
+                            extra_atol=rounding + tolerance.directional_allowance(scale)))
+    return rows
+
+
+# --- building networks ----------------------------------------------------------------------------
+
+def build_network(impl, name, dtype="float64", input_size=784):
+    """The implementation's network `name`: a registered network piece is built by its record (the textbook's
+    constructors need sizes: built small); any other class or factory is called with no arguments."""
+    target = impl.require(name)
+    piece = registry.REGISTRY.get(name)
+    if piece is not None and piece.network is not None:
+        return piece.network.build(impl, input_size, dtype)
+    if not callable(target):
+        raise NotANetwork(f"{name} in {impl.spec} is not a class or a function")
+    try:
+        return target()
+    except TypeError as error:
+        raise NotANetwork(f"{name}() needs arguments ({error}): --net takes a network class whose constructor needs "
+                          "none, or a factory function of no arguments") from None
+
+
+def net_problem(network, seed, batch, dtype, mnist=None):
+    """(x, t) to trace `network` with: an MNIST batch where its first layer takes 784 inputs, else inputs drawn
+    from the stream "net inputs"; labels for as many classes as its last parameter layer has outputs."""
+    layers = ordered_layers(network)
+    sizes = [np.shape(getattr(layer, spec.params[0])) for _, layer in layers
+             for _, spec in [_layer_piece(layer)] if spec is not None and spec.params]
+    features = sizes[0][0] if sizes else None
+    classes = sizes[-1][-1] if sizes else 10
+    if features is None:
+        raise NotANetwork("the network's first layer with parameters is not one the registry knows, so its input "
+                          "size is unknown")
+    rng = streams.rng(seed, "net inputs")
+    if features == 784 and mnist is not None and classes == 10:
+        x, t = mnist
+        index = streams.rng(seed, "trace batch").choice(len(x), size=batch, replace=False)
+        return x[index].astype(dtype), t[index]
+    return rng.normal(size=(batch, features)).astype(dtype), rng.integers(0, classes, size=batch)
+
+
+def network_dtype(network):
+    """The dtype of the network's first parameter array (float64 if it has none)."""
+    for _, layer in ordered_layers(network):
+        _, spec = _layer_piece(layer)
+        if spec is not None and spec.params:
+            return np.asarray(getattr(layer, spec.params[0])).dtype.name
+    return "float64"
 
 
 def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
@@ -225,4 +373,5 @@ def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
 
 
 def _bare_context(label, seed, dtype):
-    return Context(layer=label, tensor="construction", oracle="twin", dtype=dtype, seed=seed, case=label)
+    return Context(layer=label, tensor="construction", oracle="twin", dtype=dtype, seed=seed, case=label,
+                   phase="construction")

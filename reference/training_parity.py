@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import optimizer_twins, streams, tolerance
+from . import registry, streams, tolerance
 from .compare import Context, compare
 from .network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl, make_impl_network
 from .threads import one_thread_each
@@ -113,7 +113,7 @@ def _sides(impl, weights, optimizer, hyper, lr, dtype, input_size, hidden):
     twin = TwinTwoLayerNet(weights)
     if optimizer is None:
         return network, None, twin, torch.optim.SGD(list(twin.params.values()), lr=lr)
-    twin_optimizer = optimizer_twins.twin(optimizer, list(twin.params.values()), **hyper)
+    twin_optimizer = registry.piece(optimizer).twin(list(twin.params.values()), **hyper)
     return network, impl.require(optimizer)(**hyper).update, twin, twin_optimizer
 
 
@@ -122,7 +122,7 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
     (x_train, t_train), (x_test, t_test) = data
     dtype = np.dtype(dtype).name
     x_train, x_test = x_train.astype(dtype, copy=False), x_test.astype(dtype, copy=False)
-    hyper = dict(optimizer_twins.DEFAULTS[optimizer], **(hyper or {})) if optimizer else {}
+    hyper = dict(registry.hyper(optimizer), **(hyper or {})) if optimizer else {}
     weights = initial_weights(seed, x_train.shape[1], hidden, 10, dtype=dtype)
     network, impl_update, twin, twin_optimizer = _sides(impl, weights, optimizer, hyper, lr, dtype,
                                                         x_train.shape[1], hidden)
@@ -137,7 +137,7 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
             + (f" --lr {lr}" if optimizer is None else f" --optimizer {optimizer}"))
 
     def context(tensor, step):
-        return Context(layer="TwoLayerNet", tensor=f"{tensor} at step {step}", oracle="twin training", dtype=dtype,
+        return Context(layer="TwoLayerNet", tensor=tensor, step=step, oracle="twin training", dtype=dtype,
                        seed=seed, case="training parity", reproduce=f"{reproduce} --steps {step + 1}")
 
     def within(actual, expected):

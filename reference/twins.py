@@ -9,12 +9,13 @@ writes the textbook's formula (reference.deviations).
 Layouts: the textbook's Affine keeps W as (D, M) and computes x W + b; torch's
 F.linear takes its weight as (M, D).  to_torch_weight / from_torch_weight are
 the one place that converts.
+
+The module imports without torch (reference.lazy_torch): the registry names these callables
+and the NumPy-only golden check reads the registry.
 """
 
-import torch
-import torch.nn.functional as F
-
 from .deviations import LOG_EPSILON
+from .lazy_torch import F, torch
 
 
 def to_torch_weight(W):

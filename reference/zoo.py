@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cases, layer_checks, optimizer_checks, protocol, streams
+from . import cases, layer_checks, optimizer_checks, protocol, registry, streams
 from .trace import trace_all
 
 MUTANTS = cases.FIXTURES / "mutants"
@@ -40,8 +40,7 @@ def bug_of(path):
 
 
 def _matches(context, piece, tensor):
-    return context.blamed == piece and (context.tensor == tensor or context.tensor.split()[-1] == tensor
-                                        or context.tensor.startswith(tensor + " "))
+    return context.blamed == piece and context.names(tensor)
 
 
 @dataclass
@@ -70,7 +69,7 @@ def harness_failures(impl, seed, trace_data):
     """Every failing layer check and the first divergence of every trace, for one implementation."""
     failures = []
     hung = set()  # after a time-out, the piece's other cases are not waited on again
-    for case in cases.CASES:
+    for case in registry.cases():
         for dtype in case.dtypes:
             if case.layer in hung:
                 continue

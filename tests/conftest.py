@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from reference import cases, layer_checks, protocol
+from reference import cases, layer_checks, protocol, registry
 from reference.compare import assert_parity
 
 
@@ -50,23 +50,23 @@ def pytest_generate_tests(metafunc):
     if "sweep_seed" in names:  # any test over the fixed seeds (or the sweep)
         metafunc.parametrize("sweep_seed", seeds, ids=[f"seed{s}" for s in seeds])
     if "twin_check" in names:
-        for case in cases.CASES:
-            for tensor in layer_checks.SPECS[case.layer].tensors:
+        for case in registry.cases():
+            for tensor in layer_checks.spec_of(case.layer).tensors:
                 for dtype in case.dtypes:
                     for seed in seeds:
                         params.append((case, tensor, dtype, seed))
                         ids.append(f"{case.id}-{_stage(tensor)}-{dtype}-seed{seed}")
         metafunc.parametrize("twin_check", params, ids=ids)
     elif "fd_check" in names:
-        for case in cases.CASES:
-            for tensor in layer_checks.SPECS[case.layer].fd_tensors:
+        for case in registry.cases():
+            for tensor in layer_checks.spec_of(case.layer).fd_tensors:
                 if "float64" in case.dtypes and case.fd != "none":
                     for seed in seeds:
                         params.append((case, tensor, "float64", seed))
                         ids.append(f"{case.id}-{_stage(tensor)}-float64-seed{seed}")
         metafunc.parametrize("fd_check", params, ids=ids)
     elif "case_run_key" in names:
-        for case in cases.CASES:
+        for case in registry.cases():
             for dtype in case.dtypes:
                 for seed in seeds:
                     params.append((case, dtype, seed))

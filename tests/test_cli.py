@@ -123,17 +123,17 @@ def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):
     """The command a report prints, run as printed, fails on the same case, tensor, dtype and seed."""
     import shlex
 
-    from reference import cases, layer_checks, protocol
+    from reference import layer_checks, protocol, registry
 
     mutant = ROOT / "fixtures" / "mutants" / "affine_db_averaged.py"
-    run = layer_checks.run_case(protocol.load(str(mutant)), cases.CASES_BY_ID["Affine-4d"], "float32", 42)
+    run = layer_checks.run_case(protocol.load(str(mutant)), registry.case("Affine-4d"), "float32", 42)
     failure = next(r for r in run.results if not r.passed)
     argv = shlex.split(failure.context.reproduce)
     assert argv[:3] == ["python", "-m", "reference"]
     assert main(argv[3:]) == 1
     out = capsys.readouterr().out
     assert "Affine-4d" in out and "db" in out and "float32" in out and "seed 42" in out
-    assert out.count("MISMATCH") == 1
+    assert out.count("MISMATCH:") == 1
 
 
 @pytest.mark.parametrize("mutant, case, dtype, seed", [
@@ -143,16 +143,16 @@ def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):
 def test_a_sample_of_reproduce_lines_rerun_exactly_their_check(mutant, case, dtype, seed, capsys):
     import shlex
 
-    from reference import cases, layer_checks, protocol
+    from reference import layer_checks, protocol, registry
 
     path = ROOT / "fixtures" / "mutants" / f"{mutant}.py"
-    run = layer_checks.run_case(protocol.load(str(path)), cases.CASES_BY_ID[case], dtype, seed)
+    run = layer_checks.run_case(protocol.load(str(path)), registry.case(case), dtype, seed)
     for failure in [r for r in run.results if not r.passed]:
         argv = shlex.split(failure.context.reproduce)
         assert main(argv[3:]) == 1, failure.context.reproduce
         out = capsys.readouterr().out
-        head = f"{failure.context.layer} {failure.context.tensor} -- {failure.context.oracle}, {dtype}, seed {seed}"
-        assert out.count(head) == 1 and out.count("MISMATCH") + out.count("RAISED:") == 1, out
+        head = f"{failure.context.layer} {failure.context.shown} -- {failure.context.oracle}, {dtype}, seed {seed}"
+        assert out.count(head) == 1 and out.count("MISMATCH:") + out.count("RAISED:") == 1, out
 
 
 def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
@@ -165,7 +165,7 @@ def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
     failure = next(r for r in run.results if not r.passed)
     argv = shlex.split(failure.context.reproduce)
     assert main(argv[3:]) == 1
-    assert failure.context.tensor in capsys.readouterr().out
+    assert failure.context.shown in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, listed", [

@@ -32,10 +32,10 @@ def _entries():
 def test_layer_case_matches_the_recorded_twin(impl_under_test, recorded, check, entry):
     if isinstance(entry, Exception):
         raise entry
-    from reference import cases, layer_checks
+    from reference import layer_checks, registry
 
     found = recorded.case_arrays(entry)
-    case = cases.CASES_BY_ID[entry["case"]]
+    case = registry.case(entry["case"])
     run = layer_checks.run_case(impl_under_test, case, entry["dtype"], entry["seed"],
                                 recorded=(dict(found["input"]), dict(found["expected"])))
     assert run.results
@@ -51,10 +51,10 @@ def test_two_layer_net_matches_the_recorded_twin(impl_under_test, recorded, chec
 
 
 def test_every_case_of_the_table_is_recorded(recorded):
-    from reference import cases
+    from reference import registry
 
     recorded_cases = {(e["case"], e["dtype"]) for e in recorded.manifest["cases"]}
-    for case in cases.CASES:
+    for case in registry.cases():
         for dtype in case.dtypes:
             assert (case.id, dtype) in recorded_cases, f"{case.id} {dtype} not recorded: run {golden.RECORD_COMMAND}"
 

@@ -1,6 +1,6 @@
 """Every layer of the case table, forward and backward, against its twin and finite differences.
 
-Parametrized by conftest.py over reference.cases.CASES, both dtypes and the
+Parametrized by conftest.py over reference.registry.cases(), both dtypes and the
 fixed seeds (or a sweep: --seeds N, BP_PARITY_SEEDS=N, `tox -e sweep`).
 """
 
@@ -44,8 +44,8 @@ def test_one_instance_over_a_sequence_of_calls(case_run_key, run_case, check):
     """forward and backward, then again with other inputs, then backward once more with another upstream
     gradient, all on one instance: each call equals a fresh twin (no state carried from an earlier call)."""
     run = run_case(*case_run_key)
-    sequence = [r for r in run.results if r.context.tensor.endswith(("(second call)", "(second backward)"))
-                or r.context.tensor.startswith("sequence of calls")]
+    sequence = [r for r in run.results if r.context.call in ("second call", "second backward")
+                or r.context.tensor == "sequence of calls"]
     if run.case.layer not in ("MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"):
         assert not sequence, f"{run.case.layer} is a function: no instance to call twice"
         return

@@ -101,4 +101,4 @@ def test_optimizer_mutant_is_blamed_at_the_step_where_the_trajectories_part(name
     run = optimizer_checks.run_optimizer(impl, piece, "float64", SEED, impl_spec=str(path))
     failure = next(r for r in run.results if not r.passed)
     assert failure.context.layer == piece
-    assert failure.context.tensor.endswith(f" at step {PARTING_STEP[name]}"), failure.render()
+    assert failure.context.step == PARTING_STEP[name], failure.render()

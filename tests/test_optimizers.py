@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference import deviations, optimizer_checks, optimizer_twins, tolerance, training_parity
+from reference import deviations, optimizer_checks, optimizer_twins, registry, tolerance, training_parity
 
 OPTIMIZERS = optimizer_checks.OPTIMIZERS
 
@@ -71,7 +71,7 @@ def _increments(name, grads, eps, textbook_placement):
     Every state (h, m, v) depends on the gradients alone, never on the parameters, so the
     difference between two runs that differ only in the epsilon is the sum of these terms.
     """
-    h = dict(DEFAULT_HYPER[name])
+    h = registry.hyper(name)
     state = np.zeros_like(grads[0])
     m = np.zeros_like(grads[0])
     total = np.zeros_like(grads[0])
@@ -93,9 +93,9 @@ def _increments(name, grads, eps, textbook_placement):
     return total
 
 
-DEFAULT_HYPER = optimizer_twins.DEFAULTS
 # torch.optim's default epsilons, where they differ from the textbook's 1e-7 (reference.deviations)
-TORCH_DEFAULT_EPS = {"AdaGrad": 1e-10, "RMSprop": 1e-8, "Adam": 1e-8}
+TORCH_DEFAULT_EPS = {p.name: p.optimizer.torch_default_eps for p in registry.pieces("optimizer")
+                     if p.optimizer.torch_default_eps is not None}
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_DEFAULT_EPS))
@@ -133,12 +133,12 @@ def test_resume_from_state_dict_equals_an_uninterrupted_run_bit_for_bit(impl_und
     Optimizer = impl_under_test.require(name)
     initial, grads = optimizer_checks.problem(11, 60, dtype)
     straight = {k: v.copy() for k, v in initial.items()}
-    first = Optimizer(**optimizer_twins.DEFAULTS[name])
+    first = Optimizer(**registry.hyper(name))
     for grad in grads:
         first.update(straight, grad)
 
     resumed = {k: v.copy() for k, v in initial.items()}
-    before = Optimizer(**optimizer_twins.DEFAULTS[name])
+    before = Optimizer(**registry.hyper(name))
     for grad in grads[:25]:
         before.update(resumed, grad)
     state = before.state_dict()

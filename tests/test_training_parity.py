@@ -41,7 +41,7 @@ def test_float32_1000_steps_step_exact_over_the_horizon_then_within_the_bands(im
                                  evaluate_every=600, impl_spec=impl_under_test.spec)
     _assert_parity(result)
     assert result.exact_steps == 500 and [step for step, _ in result.checkpoints] == [249, 499]
-    assert [c.context.tensor for c in result.bands] == [
+    assert [c.context.shown for c in result.bands] == [
         "train accuracy at step 600", "test accuracy at step 600", "mean loss of steps 500..999 at step 999",
         "train accuracy at step 999", "test accuracy at step 999"]
     # measured at this seed (README): inside the plain float32 bound for 6,808 steps
@@ -92,7 +92,7 @@ def test_beyond_the_float32_horizon_a_real_difference_is_still_caught(impl_under
     result = training_parity.run(impl_under_test, mnist_float32, dtype="float32", steps=1000)
     assert result.first_loss_divergence is None and all(c.passed for _, cs in result.checkpoints for c in cs)
     failed = [c for c in result.bands if not c.passed]
-    assert failed and failed[0].context.tensor == "mean loss of steps 500..999 at step 999", result.bands
+    assert failed and failed[0].context.shown == "mean loss of steps 500..999 at step 999", result.bands
     assert "beyond the step-exact horizon" in failed[0].render()
 
 

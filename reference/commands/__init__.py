@@ -1,0 +1,51 @@
+"""One module per command of `python -m reference`; reference.cli only builds the parser and dispatches.
+
+Each command module has HELP, add_arguments(parser) and run(args, out) -> exit status.  The options
+several commands share come from the parent parsers here: --impl and --pieces (IMPL), and the
+filters of the checks (FILTERS).
+"""
+
+import argparse
+
+from .. import cases
+
+
+def impl_parent():
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--impl", default="impl", help="module name, .py file or package folder (default: impl)")
+    parent.add_argument("--pieces", action="append", metavar="MODULE",
+                        help="a module (dotted name or .py file) that registers your own pieces (repeatable; "
+                        "README: Your own pieces)")
+    return parent
+
+
+def filter_parent(case_ids, piece_names, golden=False):
+    """--case, --layer, --tensor, --dtype, --seed/--seeds: the filters of check (and golden)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    if golden:
+        parent.add_argument("--case", action="append", help="only this recorded case (repeatable)")
+    else:
+        parent.add_argument("--case", action="append", choices=case_ids, metavar="ID",
+                            help="only this case of the table (repeatable)")
+        parent.add_argument("--layer", action="append", choices=piece_names, metavar="NAME",
+                            help="only the checks of this protocol name (repeatable): " + ", ".join(piece_names))
+    parent.add_argument("--tensor", help="only this tensor (forward, dx, dW, db, dy, gradient, W1, or an argument name)")
+    parent.add_argument("--dtype", choices=cases.DTYPES, action="append", help="only this dtype (repeatable)")
+    seeds = parent.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, action="append", help="this seed instead of the fixed ones (repeatable)")
+    if not golden:
+        seeds.add_argument("--seeds", type=int, help="N seeds of the sweep (fixtures/seeds.json) instead of the fixed ones")
+    parent.add_argument("--dump-dir", help="write an .npz of both sides and the inputs for every mismatch")
+    parent.add_argument("--summary", action="store_true",
+                        help="one row per piece, dtype and oracle (the worst over cases, tensors and seeds)")
+    return parent
+
+
+def load_pieces(args):
+    """Import every --pieces module (they register themselves); returns the pieces they added."""
+    from .. import registry
+
+    added = []
+    for spec in getattr(args, "pieces", None) or ():
+        added += registry.load_pieces(spec)
+    return added

@@ -1,0 +1,137 @@
+"""`python -m reference check`: every case of the table, every optimizer and every network of an
+implementation, against the twins and finite differences; one row per case, tensor, dtype and oracle
+(the worst over the seeds run), then the full report of every failure; exit 1 if any check failed or
+could not run."""
+
+import time
+
+
+from .. import cases, layer_checks, protocol, registry, streams
+from ..tables import report
+
+HELP = "check every piece of an implementation against the twins"
+
+
+def checked_pieces():
+    """The pieces `check` runs: those with cases, then optimizers, then networks."""
+    return [p.name for p in registry.pieces() if p.cases or p.kind in ("optimizer", "network")]
+
+
+def add_arguments(parser):
+    parser.add_argument("--drawn", type=int, default=0, metavar="N",
+                        help="also N cases of random shape and magnitude per piece that states its magnitudes "
+                        "(what tests/test_properties.py draws with Hypothesis), from the stream 'drawn cases'")
+
+
+def selected_cases(args):
+    chosen = [registry.case(c) for c in args.case] if args.case else registry.cases()
+    if args.layer:
+        chosen = [c for c in chosen if c.layer in args.layer]
+    return chosen
+
+
+def drawn_cases(args, seed):
+    """`--drawn N` cases per piece with magnitudes, drawn at `seed` (dtype chosen per case, as the suite does)."""
+    rng = streams.rng(seed, "drawn cases")
+    drawn = []
+    for piece in registry.pieces():
+        if piece.magnitudes is None or (args.layer and piece.name not in args.layer) or args.case:
+            continue
+        for number in range(args.drawn):
+            dtype = str(rng.choice(cases.DTYPES))
+            case = registry.drawn_case(piece, dtype, lambda lo, hi: int(rng.integers(lo, hi + 1)),
+                                       lambda lo, hi: float(rng.uniform(lo, hi)),
+                                       lambda options: options[int(rng.integers(len(options)))])
+            drawn.append((case, dtype, int(rng.integers(2**32))))
+    return drawn
+
+
+def valid_tensors(selected, with_optimizers, with_networks):
+    """Every tensor name a check of these cases (and the optimizers, networks) can report, for --tensor."""
+    names = set()
+    rng = streams.rng(0, "layer inputs")
+    for case in selected:
+        spec = layer_checks.spec_of(case.layer)
+        names.update(spec.tensors + spec.fd_tensors)
+        names.update(k for k in spec.inputs(case, rng) if not k.startswith("_"))
+        if spec.stateful:
+            names.add("sequence of calls")
+            names.update(f"{t} ({call})" for t in spec.tensors for call in ("second call", "second backward"))
+    if with_optimizers:
+        names.update(("W1", "b1", "W2", "b2", "update"))
+    if with_networks:
+        names.update(("W1", "b1", "W2", "b2", "forward", "dx", "dW", "db", "loss", "predict", "accuracy"))
+    return sorted(names)
+
+
+def run(args, out):
+    impl = protocol.load(args.impl)  # a wrong --impl is reported before torch is imported
+    selected = selected_cases(args)
+    wanted = set(args.layer or checked_pieces())
+    optimizers = [] if args.case else [n for n in registry.names("optimizer") if n in wanted]
+    networks = [] if args.case else [n for n in registry.names("network") if n in wanted]
+    if args.tensor:
+        valid = valid_tensors(selected, bool(optimizers), bool(networks))
+        if args.tensor not in valid:
+            raise ValueError(f"no check reports a tensor {args.tensor!r} for the cases chosen; valid: "
+                             + ", ".join(repr(v) for v in valid))
+    from .. import optimizer_checks
+    from ..progress import Progress
+
+    missing = impl.missing()
+    if missing:
+        print(f"note: {protocol.MissingProtocol(args.impl, missing)}; their checks are reported NOT RUN\n", file=out)
+    seeds = args.seed or cases.layer_seeds(args.seeds)
+    started = time.perf_counter()
+    rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
+
+    def add(key_piece, key_case, result, oracle=None):
+        c = result.context
+        if args.tensor and not (args.tensor == c.shown or (args.tensor == c.tensor and not c.call)):
+            return  # "dx" is the first call's dx, "dx (second call)" the second's: a reproduce line reruns one check
+        oracle = oracle or c.oracle
+        key = (key_piece, "*", c.dtype, oracle) if args.summary else (key_case, c.shown if not c.call and c.step is None
+                                                                       else c.tensor, c.dtype, oracle)
+        rows.setdefault(key, []).append(result)
+
+    drawn = [d for seed in seeds for d in drawn_cases(args, seed)] if args.drawn else []
+    progress = Progress(len(selected) + len(drawn) + len(optimizers) + len(networks), "check")
+    for number, case in enumerate(selected):
+        progress.update(number)
+        for dtype in args.dtype or case.dtypes:
+            if dtype not in case.dtypes:
+                continue
+            for seed in seeds:
+                for result in layer_checks.run_case(impl, case, dtype, seed).results:
+                    add(case.layer, case.id, result)
+    for number, (case, dtype, seed) in enumerate(drawn):
+        progress.update(len(selected) + number)
+        if args.dtype and dtype not in args.dtype:
+            continue
+        for result in layer_checks.run_case(impl, case, dtype, seed).results:
+            add(case.layer, f"{case.layer} drawn {case.shape} x{case.scale:.3g}", result)
+    done = len(selected) + len(drawn)
+    for number, name in enumerate(optimizers):
+        progress.update(done + number)
+        for dtype in args.dtype or cases.DTYPES:
+            for seed in seeds:
+                for result in optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=args.impl).results:
+                    add(name, name, result, "twin, 100 steps")
+    for number, name in enumerate(networks):
+        progress.update(done + len(optimizers) + number)
+        from . import trace as trace_command
+
+        for dtype in args.dtype or cases.DTYPES:
+            for seed in seeds:
+                for trace in trace_command.network_traces(impl, name, dtype, seed, impl_spec=args.impl):
+                    for result in trace.results:
+                        add(name, trace.network, result)
+    progress.clear()
+    elapsed = time.perf_counter() - started
+    if not rows:
+        raise ValueError("no check matches the filters as given (--case, --layer, --tensor and --dtype together)")
+    failures = report(rows, out, args.dump_dir)
+    checks = sum(len(r) for r in rows.values())
+    print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run "
+          f"({elapsed:.1f} s, implementation {args.impl!r})", file=out)
+    return 1 if failures or not rows else 0

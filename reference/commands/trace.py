@@ -1,0 +1,97 @@
+"""`python -m reference trace`: networks layer by layer against the twins, and the first divergence.
+
+Without --net: the networks the protocol allows (Affine-Relu-Affine and Affine-Sigmoid-Affine built from
+the implementation's layers, its TwoLayerNet, and every public method of that network), on a batch of the
+MNIST subset.  With --net NAME: that network of the implementation (reference.trace.build_network), of
+any depth, built from layers the registry knows."""
+
+
+from .. import cases, protocol, streams
+from ..tables import num, print_table
+
+HELP = "trace networks layer by layer against the twins (--net NAME: any network of the implementation)"
+
+
+def add_arguments(parser):
+    parser.add_argument("--net", help="a network class of the implementation whose constructor needs no arguments, "
+                        "or a zero-argument factory function (the textbook's TwoLayerNet is built small)")
+    parser.add_argument("--dtype", choices=cases.DTYPES, default=None,
+                        help="float64 (default) or float32; with --net, the dtype the network was built in")
+    parser.add_argument("--seed", type=int, default=cases.layer_seeds()[0], help="seed of the weights and the batch")
+    parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument("--data-dir", help="MNIST folder (default: the subset in fixtures/mnist-subset)")
+    parser.add_argument("--dump-dir", help="write an .npz of both sides for every mismatch")
+
+
+def _subset(dtype, data_dir=None):
+    from impl.mnist import load_mnist  # the loader is NumPy-only and shared by both sides
+
+    (x_train, t_train), _ = load_mnist(dtype=dtype, data_dir=data_dir or cases.FIXTURES / "mnist-subset",
+                                       download=False)
+    return x_train, t_train
+
+
+def network_traces(impl, name, dtype, seed, impl_spec="impl", batch=32, data_dir=None, reproduce=None):
+    """The traces of network piece `name` at one dtype and seed (what `check` runs for a network)."""
+    from ..trace import trace_all
+
+    x_train, t_train = _subset(dtype, data_dir)
+    index = streams.rng(seed, "trace batch").choice(len(x_train), size=batch, replace=False)
+    if name == "TwoLayerNet":
+        return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, impl_spec=impl_spec,
+                         reproduce=reproduce)
+    return [net_trace(impl, name, seed, batch, dtype, impl_spec, (x_train, t_train), reproduce)]
+
+
+def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
+    from ..trace import NotANetwork, Trace, build_network, net_problem, network_dtype, trace_network
+    from ..compare import Context, NotRun
+
+    try:
+        network = build_network(impl, name, dtype or "float64")
+        made = network_dtype(network)
+        x, t = net_problem(network, seed, batch, made, mnist)
+    except (NotANetwork, protocol.MissingProtocol) as error:
+        context = Context(layer=name, tensor="construction", oracle="twin", dtype=dtype or "-", seed=seed, case=name)
+        return Trace(name, [NotRun(context, str(error))])
+    command = reproduce or (f"python -m reference trace --impl {impl_spec} --net {name} --seed {seed} --batch {batch}"
+                            + (f" --dtype {dtype}" if dtype else ""))
+    return trace_network(network, x, t, seed=seed, dtype=made, impl_spec=impl_spec, reproduce=command, name=name)
+
+
+def run(args, out):
+    impl = protocol.load(args.impl)  # before torch is imported
+    command = (f"python -m reference trace --impl {args.impl}" + (f" --net {args.net}" if args.net else "")
+               + (f" --dtype {args.dtype}" if args.dtype else "") + f" --seed {args.seed} --batch {args.batch}")
+    if args.net:
+        impl.require(args.net)
+        traces = [net_trace(impl, args.net, args.seed, args.batch, args.dtype, args.impl,
+                            _subset(args.dtype or "float64", args.data_dir), command)]
+    else:
+        traces = network_traces(impl, "TwoLayerNet", args.dtype or "float64", args.seed, args.impl, args.batch,
+                                args.data_dir, command)
+    table = [("network", "layer", "piece", "tensor", "max abs err", "max rel err", "verdict")]
+    for trace in traces:
+        for r in trace.results:
+            c = r.context
+            table.append((trace.network, c.layer, c.piece if c.piece != c.layer else "", c.shown,
+                          num(r.max_abs) if r.compared else "-", num(r.max_rel) if r.compared else "-", r.verdict))
+    print_table(table, out)
+    failed = [trace for trace in traces if not trace.passed]
+    for trace in failed:
+        first = trace.first_divergence
+        if args.dump_dir:
+            first.dump(args.dump_dir)
+        what = "not run" if first.verdict == "NOT RUN" else "first divergence"
+        print(f"\n{trace.network}: {what} at {first.context.layer} {first.context.shown} "
+              f"(blame: {first.context.blamed})\n" + first.render(), file=out)
+    for trace in traces:
+        kinds = sorted({r.context.piece for r in trace.skipped})
+        if kinds:
+            print(f"\n{trace.network}: {len(trace.skipped)} rows SKIPPED: layers of class {', '.join(kinds)}, which the "
+                  "registry does not know (register them to check them layer by layer)", file=out)
+    if not failed:
+        dtype = traces[0].results[0].context.dtype if traces and traces[0].results else args.dtype
+        print(f"\nno divergence: every layer the registry knows agrees with its twin ({dtype}, seed {args.seed})",
+              file=out)
+    return 1 if failed else 0

@@ -1,0 +1,124 @@
+"""`python -m reference train-parity`: train the implementation and its twin side by side on MNIST, step by step."""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import cases, protocol
+
+HELP = "train impl and its twin side by side on MNIST"
+
+
+def add_arguments(parser):
+    parser.add_argument("--dtype", choices=cases.DTYPES, default="float32")
+    parser.add_argument("--steps", type=int, default=10000)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--hidden", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", help="MNIST folder (default: BP_PARITY_DATA, then the cache)")
+    parser.add_argument("--optimizer", help="a protocol optimizer (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam) "
+                        "with the textbook's hyper-parameters, instead of the plain SGD loop with --lr")
+    parser.add_argument("--out-dir", default="runs/train-parity", help="where the PNG and JSON go")
+
+
+def run(args, out):
+    from impl.mnist import load_mnist
+
+    impl = protocol.load(args.impl)  # before torch is imported
+
+    from .. import registry, tolerance, training_parity
+    from ..progress import Progress
+
+    if args.optimizer:
+        registry.hyper(args.optimizer)  # an unknown name is a ValueError naming the known ones
+    data = load_mnist(dtype=args.dtype, data_dir=args.data_dir)
+    per_epoch = max(len(data[0][0]) // args.batch_size, 1)
+    exact = tolerance.training_exact_steps(args.dtype, args.steps)
+    claim = (f"step-exact parity over all {args.steps} steps" if exact == args.steps else
+             f"step-exact parity over the first {exact} steps, then the mean loss of every "
+             f"{tolerance.TRAINING_BAND_WINDOW}-step window within {tolerance.TRAINING_BANDS['loss'].rtol:.0%} and the "
+             f"accuracies within {100 * tolerance.TRAINING_BANDS['accuracy'].atol_unit:g} points")
+    print(f"training impl and its twin side by side: {args.steps} steps, {args.dtype}, batch {args.batch_size}, "
+          f"{args.optimizer or f'SGD lr {args.lr}'}, seed {args.seed}; claim: {claim}", file=out)
+    table = [("step", "impl loss", "twin loss", "|diff|", "impl train", "twin train", "impl test", "twin test")]
+    widths = [6, 10, 10, 9, 10, 10, 9, 9]
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    print(line(table[0]), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    progress = Progress(args.steps, "train-parity")
+
+    def on_evaluate(e):
+        progress.clear()
+        print(line((e["step"], f"{e['impl_loss']:.6f}", f"{e['twin_loss']:.6f}",
+                    f"{abs(e['impl_loss'] - e['twin_loss']):.2e}", f"{e['impl_train_acc']:.4f}",
+                    f"{e['twin_train_acc']:.4f}", f"{e['impl_test_acc']:.4f}", f"{e['twin_test_acc']:.4f}")),
+              file=out, flush=True)
+
+    started = time.perf_counter()
+    result = training_parity.run(impl, data, dtype=args.dtype, steps=args.steps, batch_size=args.batch_size,
+                                 lr=args.lr, hidden=args.hidden, seed=args.seed, evaluate_every=per_epoch,
+                                 checkpoint_every=per_epoch, impl_spec=args.impl, optimizer=args.optimizer,
+                                 on_evaluate=on_evaluate, on_step=progress.update)
+    progress.clear()
+    elapsed = time.perf_counter() - started
+    max_abs, max_rel = result.max_loss_error(exact)
+    print(f"\n{args.steps} steps in {elapsed:.1f} s ({args.dtype}, seed {args.seed}); over the {exact} step-exact steps "
+          f"the losses differ by at most {max_abs:.2e} abs, {max_rel:.2e} rel", file=out)
+    if exact < args.steps:
+        print(f"measured: inside the plain {args.dtype} twin bound for the first {result.step_exact_steps()} steps; "
+              f"after step {exact} the window means and accuracies used at most {100 * result.band_used():.0f}% "
+              "of their bands", file=out)
+    final = result.epochs[-1]
+    print(f"final test accuracy: impl {final['impl_test_acc']:.4f}, twin {final['twin_test_acc']:.4f}", file=out)
+
+    folder = Path(args.out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "history.json").write_text(json.dumps({
+        "dtype": args.dtype, "steps": args.steps, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size,
+        "optimizer": args.optimizer, "exact_steps": exact,
+        "impl_loss": result.impl_loss, "twin_loss": result.twin_loss,
+        "epochs": result.epochs, "batch_indices": result.batches.tolist(),
+    }))
+    png = plot_losses(result, folder / "loss.png")
+    print(f"wrote {folder / 'history.json'}" + (f" and {png}" if png else " (pip install matplotlib for the PNG)"),
+          file=out)
+    problems = result.failures()
+    for problem in problems:
+        print("\n" + problem.render(), file=out)
+    if not problems:
+        print(f"the two sides keep the claim at every step and every checkpoint ({claim})", file=out)
+    return 1 if problems else 0
+
+
+def plot_losses(result, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    impl_loss, twin_loss = np.asarray(result.impl_loss), np.asarray(result.twin_loss)
+    steps = np.arange(len(impl_loss))
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    top.plot(steps, impl_loss, label="impl (NumPy)", linewidth=1)
+    top.plot(steps, twin_loss, label="twin (PyTorch)", linewidth=1, linestyle="--")
+    top.set_ylabel("training loss")
+    top.legend()
+    top.set_title(f"training parity, {result.dtype}, seed {result.seed}")
+    diff = np.abs(impl_loss - twin_loss)
+    exact = diff == 0
+    bottom.semilogy(steps[~exact], diff[~exact], ".", markersize=2)
+    bottom.set_ylabel("|impl - twin| (log)")
+    bottom.set_title(f"equal to the last bit at {int(exact.sum())} of {len(diff)} steps (not drawn)", fontsize=9)
+    bottom.set_xlabel("step")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,134 @@
+"""`trace --net`: any network built from known layers, traced layer by layer; a mutant deep inside is blamed on
+its own position; a layer the registry does not know is SKIPPED and the network still checked end to end."""
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+
+from reference import cases, protocol, streams
+from reference.cli import main
+from reference.trace import NotANetwork, build_network, net_problem, ordered_layers, trace_network
+
+DEEP = cases.FIXTURES / "variants" / "deep_net.py"
+SEED = cases.layer_seeds()[0]
+
+
+def _module(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def deep():
+    return _module(DEEP, "_deep_net_for_tests")
+
+
+def _trace(network, dtype="float64"):
+    x, t = net_problem(network, SEED, 16, dtype)
+    return trace_network(network, x, t, seed=SEED, dtype=dtype, name=type(network).__name__)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_five_layer_network_of_impl_layers_agrees_layer_by_layer_and_end_to_end(deep, check, dtype):
+    network = deep.DeepNet(dtype=dtype)
+    traced = _trace(network, dtype)
+    positions = [name for name, _ in ordered_layers(network)]
+    assert positions == ["Affine1", "Relu1", "Affine2", "Sigmoid1", "Affine3", "Relu2", "Affine4", "Sigmoid2",
+                         "Affine5"]
+    # every layer forward, the loss forward and backward, every layer backward (Affine: dx dW db), gradient()
+    assert len(traced.results) == 9 + 2 + (5 * 3 + 4) + 10
+    for result in traced.results:
+        check(result)
+
+
+def test_a_mutant_deep_inside_is_blamed_on_its_own_position(deep):
+    """Sigmoid2, the eighth of nine layers, forgets dout in its backward; every layer after it in the backward
+    pass (Affine4 .. Affine1) inherits a wrong gradient, but each is judged on what it was fed."""
+    mutant = _module(cases.FIXTURES / "mutants" / "sigmoid_backward_without_dout.py", "_mutant_sigmoid_for_tests")
+    traced = _trace(deep.DeepNet(layer_classes={"Sigmoid2": mutant.Sigmoid}))
+    first = traced.first_divergence
+    assert (first.context.layer, first.context.blamed, first.context.phase, first.context.tensor) == (
+        "Sigmoid2", "Sigmoid", "backward", "dx"), first.render()
+    failing = {(r.context.layer, r.context.tensor) for r in traced.results if not r.passed}
+    assert ("Sigmoid1", "dx") not in failing and ("Affine4", "dW") not in failing  # judged on their own inputs
+    assert not [r for r in traced.results if r.context.phase == "forward" and not r.passed]
+
+
+def test_the_command_line_names_the_first_divergence(tmp_path, capsys):
+    module = tmp_path / "deep_with_mutant.py"
+    module.write_text(
+        "import importlib.util, sys\n"
+        "def _load(path, name):\n"
+        "    spec = importlib.util.spec_from_file_location(name, path)\n"
+        "    m = importlib.util.module_from_spec(spec); sys.modules[name] = m; spec.loader.exec_module(m); return m\n"
+        f"deep = _load({str(DEEP)!r}, '_deep_cli')\n"
+        f"mutant = _load({str(cases.FIXTURES / 'mutants' / 'affine_dw_transposed.py')!r}, '_mutant_cli')\n"
+        "from impl import *  # noqa\n"
+        "def MutantNet():\n"
+        "    return deep.DeepNet(layer_classes={'Affine3': mutant.Affine})\n")
+    assert main(["trace", "--impl", str(module), "--net", "MutantNet"]) == 1
+    out = capsys.readouterr().out
+    assert "MutantNet: first divergence at Affine3 backward dW (blame: Affine)" in out
+    assert f"reproduce: python -m reference trace --impl {module} --net MutantNet --seed {SEED}" in out
+
+
+class Tanh:
+    """A layer the registry does not know (written here, correct)."""
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1 - self.out ** 2)
+
+
+class WrongTanh(Tanh):
+    def backward(self, dout):
+        return dout * (1 - self.out)
+
+
+def test_an_unknown_layer_is_skipped_and_the_network_checked_end_to_end_by_differences(deep, check):
+    traced = _trace(deep.DeepNet(layer_classes={"Relu2": Tanh}))
+    skipped = traced.skipped
+    assert [(r.context.layer, r.context.phase) for r in skipped] == [("Relu2", "forward"), ("Relu2", "backward")]
+    assert all("registry does not know" in r.reason for r in skipped) and traced.passed
+    end_to_end = [r for r in traced.results if r.context.phase == "gradient"]
+    assert len(end_to_end) == 10 and {r.context.oracle for r in end_to_end} == {"finite differences"}
+    for result in end_to_end:
+        check(result)
+
+
+def test_a_wrong_unknown_layer_is_still_caught_end_to_end(deep):
+    traced = _trace(deep.DeepNet(layer_classes={"Relu2": WrongTanh}))
+    failed = [r for r in traced.results if not r.passed and not r.skipped]
+    # the layers before Relu2 in the backward pass are judged on what they were fed and pass; gradient() of the
+    # weights below the wrong layer fails against differences of loss()
+    assert {r.context.tensor for r in failed} >= {"W1", "W2", "W3"} and all(
+        r.context.phase == "gradient" for r in failed), [r.render() for r in failed]
+    assert {"W4", "W5"}.isdisjoint({r.context.tensor for r in failed})
+
+
+def test_a_network_that_needs_arguments_or_has_no_layers_is_refused_clearly(tmp_path, capsys):
+    module = tmp_path / "odd_nets.py"
+    module.write_text("from impl import *  # noqa\n"
+                      "class NeedsArgs:\n    def __init__(self, n):\n        self.n = n\n"
+                      "class NoLayers:\n    pass\n")
+    impl = protocol.load(str(module))
+    with pytest.raises(NotANetwork, match="needs arguments"):
+        build_network(impl, "NeedsArgs")
+    assert main(["trace", "--impl", str(module), "--net", "NoLayers"]) == 1
+    assert "NoLayers has no `layers`" in capsys.readouterr().out
+    assert main(["trace", "--impl", str(module), "--net", "Missing"]) == 2
+    assert "does not define: Missing" in capsys.readouterr().err
+
+
+def test_the_textbook_network_is_built_small_by_its_registry_record():
+    impl = protocol.load("impl")
+    network = build_network(impl, "TwoLayerNet", "float32")
+    assert network.params["W1"].shape == (784, 50) and network.params["W1"].dtype == np.float32
