@@ -469,13 +469,16 @@ def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
     Cases outside the table (drawn by Hypothesis) are replayed by their test:
     Hypothesis runs derandomized, so the same example comes back first.
     """
-    from .registry import find_case
+    from .registry import find_case, piece
 
-    if find_case(case_id) is None:
+    case = find_case(case_id)
+    if case is None:
         layer = case_id.split("-")[0]
         return f"pytest tests/test_properties.py --impl {impl_spec} -k {layer}"
+    source = piece(case.layer).source
+    pieces = f" --pieces {shlex.quote(source)}" if source and command == "check" else ""
     return (
-        f"python -m reference {command} --impl {shlex.quote(str(impl_spec))} --case {case_id} "
+        f"python -m reference {command} --impl {shlex.quote(str(impl_spec))}{pieces} --case {case_id} "
         f"--tensor {shlex.quote(tensor)} --dtype {dtype} --seed {seed}"
     )
 
@@ -538,7 +541,10 @@ def run_case(impl, case, dtype, seed, recorded=None):
                                                                                           else ""), "RAISED")
         return run
 
-    expected = spec.run_twin(copy_inputs(pristine)) if recorded is None else recorded_expected
+    if recorded is not None:
+        expected = recorded_expected
+    else:  # a layer with no twin (registry.layer(twin=None)) has no twin tensors: finite differences alone
+        expected = spec.run_twin(copy_inputs(pristine)) if spec.tensors else {}
     for tensor in spec.tensors:
         if raised is not None and tensor not in run.impl_outputs:
             not_run([tensor], twin_oracle, raised.reason(), "RAISED")

@@ -19,6 +19,7 @@ import importlib.util
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import replace as with_fields
 from pathlib import Path
 from typing import Callable
 
@@ -80,6 +81,7 @@ class Piece:
     optimizer: Optimizer = None
     network: Network = None
     user: bool = False  # registered from outside the repository
+    source: str = ""  # the --pieces module that registered it: reproduce lines carry it
 
     @property
     def twin(self):
@@ -197,9 +199,15 @@ def by_class(class_name):
     return found if found is not None and found.kind in ("layer", "loss") else None
 
 
+_LOADED = {}  # --pieces argument -> the names it registered
+
+
 def load_pieces(spec):
     """Import a module of the user's that registers pieces (a dotted name or a .py file); returns the pieces
     it added."""
+    done = _LOADED.get(spec)
+    if done and all(n in REGISTRY for n in done):  # imported already in this process (a reproduce line, a test)
+        return [REGISTRY[n] for n in done]
     before = set(REGISTRY)
     path = Path(spec)
     if spec.endswith(".py"):
@@ -214,16 +222,62 @@ def load_pieces(spec):
         module_spec.loader.exec_module(module)
     else:
         try:
-            importlib.import_module(spec)
+            if spec in sys.modules:  # imported before, its pieces since removed: register them again
+                importlib.reload(sys.modules[spec])
+            else:
+                importlib.import_module(spec)
         except ModuleNotFoundError as error:
             if error.name and spec.startswith(error.name):
                 raise ValueError(f"--pieces {spec}: no module named {error.name!r} (a dotted name on sys.path or a "
                                  ".py file)") from None
             raise
     added = [REGISTRY[n] for n in REGISTRY if n not in before]
+    for found in added:
+        REGISTRY[found.name] = with_fields(found, source=spec)
+    added = [REGISTRY[found.name] for found in added]
+    _LOADED[spec] = [found.name for found in added]
     if not added:
         raise ValueError(f"--pieces {spec}: the module registered no piece (call reference.registry.register)")
     return added
+
+
+# --- your own pieces ----------------------------------------------------------------------------
+
+def layer(name, twin=None, *, params=(), shapes=((6, 7), (2, 3, 4)), draw=None, scale=1.0, kinks=(), expects="",
+          magnitudes=None, dtypes=None):
+    """A Piece for your own layer class `name` (looked up in the implementation under test by that name):
+    `name(*params)` with forward(x) -> y and backward(dout) -> dx, keeping the gradient of each parameter p
+    as the attribute d<p>.  Pass it to register().
+
+    twin(x, *params) -> y computes the same in torch (autograd gives the backward); with twin=None the layer
+    is checked against finite differences alone (its dx and d<p>, float64), and its forward by nothing.
+    shapes: x's shapes, one case each (ids name-6x7, ...).  A layer without parameters draws x standard
+    normal times `scale` (moved at least KINK_MARGIN away from every point in `kinks`, where the derivative
+    jumps) and dout standard normal; a layer with parameters gives draw(case, rng) -> {"x", each parameter,
+    "dout"} in float64.  magnitudes: Magnitudes for drawn shapes (check --drawn, the property tests).
+    dtypes: both by default; float64 alone without a twin (finite differences judge float64 only).
+    """
+    dtypes = dtypes or (("float64", "float32") if twin is not None else ("float64",))
+    if params and draw is None:
+        raise RegistryError(f"{name}: a layer with parameters {params} needs draw(case, rng) -> {{'x', "
+                            f"{', '.join(repr(p) for p in params)}, 'dout'}}")
+    if draw is None:
+        def draw_x(rng, shape):
+            x = rng.normal(size=shape)
+            for kink in kinks:
+                from .layer_checks import KINK_MARGIN
+
+                near = np.abs(x - kink) < KINK_MARGIN
+                x = np.where(near, np.where(x >= kink, x + KINK_MARGIN, x - KINK_MARGIN), x)
+            return x
+
+        draw = draw_elementwise(draw_x)
+    rows = tuple(LayerCase(f"{name}-{'x'.join(str(n) for n in shape)}", name, shape=tuple(shape), scale=scale,
+                           dtypes=tuple(dtypes)) for shape in shapes)
+    what = expects or (f"class {name}({', '.join(params)}): forward(x); backward(dout) -> dx"
+                       + (f"; keeps {', '.join('d' + p for p in params)}" if params else ""))
+    return Piece(name, "layer", what, spec=LayerSpec(name, draw, twin, params=params), cases=rows,
+                 magnitudes=magnitudes, user=True)
 
 
 # --- drawn shapes (Hypothesis in the suite, a seeded generator in `check --drawn`) --------------------

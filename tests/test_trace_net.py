@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from reference import cases, protocol, streams
+from reference import cases, protocol
 from reference.cli import main
 from reference.trace import NotANetwork, build_network, net_problem, ordered_layers, trace_network
 

@@ -81,6 +81,11 @@ def run(args, out):
     missing = impl.missing()
     if missing:
         print(f"note: {protocol.MissingProtocol(args.impl, missing)}; their checks are reported NOT RUN\n", file=out)
+    for name in dict.fromkeys(c.layer for c in selected):
+        spec = layer_checks.spec_of(name)
+        if spec.fd_tensors and not spec.tensors:
+            print(f"note: {name} has no twin: its {', '.join(spec.fd_tensors)} are judged by finite differences "
+                  "alone (float64), its forward by nothing\n", file=out)
     seeds = args.seed or cases.layer_seeds(args.seeds)
     started = time.perf_counter()
     rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
