@@ -53,12 +53,17 @@ def _preload_pieces(argv):
     load_pieces(known)
 
 
+def parse_args(argv):
+    """The parsed arguments, after importing any --pieces modules (whose cases --case and --layer accept)."""
+    _preload_pieces(argv)
+    return _parser().parse_args(argv)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     out = sys.stdout
     try:
-        _preload_pieces(argv)
-        args = _parser().parse_args(argv)
+        args = parse_args(argv)
         _, run, _ = COMMANDS[args.command]
         return run(args, out)
     except (ValueError, KeyError, protocol.MissingProtocol, GoldenError) as error:

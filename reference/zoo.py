@@ -75,14 +75,14 @@ def harness_failures(impl, seed, trace_data):
                 continue
             results = [r for r in layer_checks.run_case(impl, case, dtype, seed).results if not r.passed]
             failures += results
-            if any(getattr(r, "verdict", "") == "TIMEOUT" for r in results):
+            if any(r.verdict == "TIMEOUT" for r in results):
                 hung.add(case.layer)
     x, t = trace_data
     for dtype in cases.DTYPES:
         for trace in trace_all(impl, x.astype(dtype), t, seed=seed, dtype=dtype, impl_spec=impl.spec):
             if trace.first_divergence is not None:
                 failures.append(trace.first_divergence)
-    for name in optimizer_checks.OPTIMIZERS:
+    for name in optimizer_checks.optimizers():
         for dtype in cases.DTYPES:
             run = optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec)
             failures += [r for r in run.results if not r.passed]

@@ -120,7 +120,7 @@ def check(request):
     dump_dir = request.config.getoption("--dump-dir")
 
     def _check(result):
-        if not result.passed and dump_dir and hasattr(result, "dump"):
+        if not result.passed and dump_dir:
             result.dump(dump_dir)
         if isinstance(result, layer_checks.NotRun):
             pytest.fail("\n" + result.render(), pytrace=False)

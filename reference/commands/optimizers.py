@@ -28,7 +28,7 @@ def run(args, out):
 
     if args.check:
         failed = 0
-        for name in args.optimizer or optimizer_checks.OPTIMIZERS:
+        for name in args.optimizer or optimizer_checks.optimizers():
             run = optimizer_checks.run_optimizer(impl, name, args.dtype, args.seed, impl_spec=args.impl)
             for result in run.results:
                 print(result.render(), file=out)
@@ -40,7 +40,7 @@ def run(args, out):
     folder = Path(args.out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: (optimizer_figures.impl_path(impl, name), optimizer_figures.twin_path(name))
-             for name in optimizer_checks.OPTIMIZERS}
+             for name in optimizer_checks.optimizers()}
     started = time.perf_counter()
 
     def finished(name, run):
@@ -51,7 +51,7 @@ def run(args, out):
                                         args.dtype, args.seed, on_run=finished)
     table = [("optimizer", "path end (impl)", "path |impl - twin|", f"MNIST loss at {args.steps} (impl)",
               "(twin)", "max |loss diff|", "verdict")]
-    for name in optimizer_checks.OPTIMIZERS:
+    for name in optimizer_checks.optimizers():
         mine, theirs = paths[name]
         run = runs[name]
         table.append((name, f"({mine[-1, 0]:.4f}, {mine[-1, 1]:.4f})", f"{np.max(np.abs(mine - theirs)):.1e}",
