@@ -174,7 +174,7 @@ def test_every_builtin_piece_states_what_the_issue_asks(capsys):
         assert piece.expects and piece.kind in registry.KINDS
         if piece.kind in ("layer", "loss", "function"):
             assert piece.cases and piece.spec is not None
-            assert piece.twin is None or callable(piece.twin)
+            assert callable(piece.twin), piece.name
         if piece.kind == "optimizer":
             assert callable(piece.optimizer.twin) and piece.optimizer.hyper["lr"] > 0
     assert main(["deviations"]) == 0

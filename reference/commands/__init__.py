@@ -1,8 +1,8 @@
 """One module per command of `python -m reference`; reference.cli only builds the parser and dispatches.
 
 Each command module has HELP, add_arguments(parser) and run(args, out) -> exit status.  The options
-several commands share come from the parent parsers here: --impl and --pieces (IMPL), and the
-filters of the checks (FILTERS).
+several commands share come from the parent parsers here: impl_parent() (--impl, --pieces) and
+filter_parent() (the filters of check and golden).
 """
 
 import argparse

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cases, protocol
+from ..compare import FAILED
 from ..tables import print_table
 
 HELP = "the textbook's optimizer figures from both sides, or --check one"
@@ -44,7 +45,7 @@ def run(args, out):
     started = time.perf_counter()
 
     def finished(name, run):
-        print(f"{name}: {args.steps} MNIST steps side by side, {'ok' if run.passed else 'FAILED'} "
+        print(f"{name}: {args.steps} MNIST steps side by side, {'ok' if run.passed else FAILED} "
               f"({time.perf_counter() - started:.0f} s so far)", file=out, flush=True)
 
     runs = optimizer_figures.mnist_runs(impl, load_mnist(dtype=args.dtype, data_dir=args.data_dir), args.steps,
@@ -56,7 +57,7 @@ def run(args, out):
         run = runs[name]
         table.append((name, f"({mine[-1, 0]:.4f}, {mine[-1, 1]:.4f})", f"{np.max(np.abs(mine - theirs)):.1e}",
                       f"{run.impl_loss[-1]:.6f}", f"{run.twin_loss[-1]:.6f}", f"{run.max_loss_error()[0]:.1e}",
-                      "ok" if run.passed else "FAIL"))
+                      "ok" if run.passed else FAILED))
     print_table(table, out)
     try:
         optimizer_figures.plot_paths(paths, folder / "paths.png")
