@@ -7,11 +7,13 @@ the textbook's file names.
 from .functions import cross_entropy_error, sigmoid, softmax
 from .gradient import numerical_gradient
 from .layer_naive import AddLayer, MulLayer
-from .net_layer import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from .net_layer import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 
 __all__ = [
     "AddLayer",
     "Affine",
+    "BatchNormalization",
+    "Dropout",
     "MulLayer",
     "Relu",
     "Sigmoid",
@@ -24,5 +26,8 @@ __all__ = [
 
 from .bp_two_layer_net import TwoLayerNet  # noqa: E402
 from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop  # noqa: E402
+from .multi_layer_net import MultiLayerNet  # noqa: E402
+from .multi_layer_net_extend import MultiLayerNetExtend  # noqa: E402
 
-__all__ += ["TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+__all__ += ["TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet",
+            "MultiLayerNetExtend"]

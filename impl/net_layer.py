@@ -131,3 +131,90 @@ class SoftmaxWithLoss:
         dx[np.arange(n), self.t] -= 1
         dx *= dout / n  # in place: keeps dx's dtype whatever dout is
         return dx.reshape(self.x_shape)
+
+
+class BatchNormalization:
+    """Batch normalization (Ioffe and Szegedy, 2015), with the textbook's conventions.
+
+    x of shape (N, D), or (N, C, H, W) normalised per element after flattening to (N, C*H*W).
+    Training: mu and the biased var over the batch axis, xn = (x - mu) / sqrt(var + 1e-6),
+    y = gamma * xn + beta, and the running statistics (zero before the first forward)
+    move as running = momentum * running + (1 - momentum) * batch.  Test (train_flg=False):
+    the running statistics in place of the batch's, and nothing changes.
+
+    backward after a training forward: dbeta = sum dout, dgamma = sum dout * xn and
+    dx = gamma / std * (dout - mean(dout) - xn * mean(dout * xn)), the means over the batch;
+    after a test forward the statistics are constants and dx = gamma / sqrt(running_var + 1e-6) * dout.
+    """
+
+    EPSILON = 1e-6
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        self.gamma, self.beta, self.momentum = gamma, beta, momentum
+        self.running_mean, self.running_var = running_mean, running_var
+        self.input_shape = None
+        self.train = True
+        self.xn = self.std = None
+        self.dgamma = self.dbeta = None
+
+    def __repr__(self):
+        return f"BatchNormalization(features={np.shape(self.gamma)}, momentum={self.momentum})"
+
+    def forward(self, x, train_flg=True):
+        x = np.asarray(x)
+        self.input_shape = x.shape
+        rows = x.reshape(x.shape[0], -1)
+        if self.running_mean is None:
+            self.running_mean = np.zeros(rows.shape[1], dtype=rows.dtype)
+            self.running_var = np.zeros(rows.shape[1], dtype=rows.dtype)
+        self.train = bool(train_flg)
+        if self.train:
+            mu = rows.mean(axis=0)
+            centred = rows - mu
+            var = (centred * centred).mean(axis=0)
+            self.std = np.sqrt(var + self.EPSILON)
+            # new arrays, never written in place: running statistics handed in stay the caller's
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            centred = rows - self.running_mean
+            self.std = np.sqrt(self.running_var + self.EPSILON)
+        self.xn = centred / self.std
+        return (self.gamma * self.xn + self.beta).reshape(self.input_shape)
+
+    def backward(self, dout):
+        rows = np.asarray(dout).reshape(self.input_shape[0], -1)
+        self.dbeta = rows.sum(axis=0)
+        self.dgamma = (rows * self.xn).sum(axis=0)
+        if self.train:
+            dx = self.gamma / self.std * (rows - rows.mean(axis=0) - self.xn * (rows * self.xn).mean(axis=0))
+        else:
+            dx = self.gamma / self.std * rows
+        return dx.reshape(self.input_shape)
+
+
+class Dropout:
+    """Dropout (Srivastava et al.): in training each element is kept where a uniform draw from NumPy's global
+    generator exceeds dropout_ratio (the textbook's mask, no rescaling); at test time every element is
+    scaled by 1 - dropout_ratio instead.  backward: dout times the mask (or the test-time scale)."""
+
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+        self.train = True
+
+    def __repr__(self):
+        return f"Dropout(dropout_ratio={self.dropout_ratio})"
+
+    def forward(self, x, train_flg=True):
+        x = np.asarray(x)
+        self.train = bool(train_flg)
+        if self.train:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask  # a boolean mask keeps x's dtype
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        if self.train:
+            return dout * self.mask
+        return dout * (1.0 - self.dropout_ratio)

@@ -26,9 +26,13 @@ class LayerCase:
     scale: float = 1.0  # multiplies the spec's input magnitudes
     fd: str = "full"  # finite differences of every element, "directional" (one random direction), or "none"
     zeros: bool = False  # every third element of x exactly 0: the kink itself, where only the twin can judge
+    options: tuple = ()  # (name, value) pairs a piece's spec reads: ("train", False), ("ratio", 0.2), ...
 
     def __str__(self):
         return self.id
+
+    def option(self, name, default=None):
+        return dict(self.options).get(name, default)
 
 
 def load_seeds():

@@ -66,9 +66,8 @@ def main(argv=None):
         args = parse_args(argv)
         _, run, _ = COMMANDS[args.command]
         return run(args, out)
-    except (ValueError, KeyError, protocol.MissingProtocol, GoldenError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"error: {message}", file=sys.stderr)
+    except (ValueError, protocol.MissingProtocol, GoldenError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as error:
         if error.name not in MISSING_EXTRA:

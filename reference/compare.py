@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .tolerance import Tolerance
+from .tolerance import Tolerance, tensor_scale
 
 
 @dataclass
@@ -136,6 +136,7 @@ class Comparison(Result):
     expected: object = field(default=None, repr=False)
     dumped_to: str = ""
     note: str = ""  # which documented convention the implementation was judged by, where there are several
+    scale_of: str = ""  # where the scaled atol's scale is not the tensor's own: what it is the size of
 
     @property
     def used(self):
@@ -179,6 +180,8 @@ class Comparison(Result):
             f"  tolerance: |impl - expected| <= atol + rtol*|expected|;"
             f" {self.tolerance.describe()} (atol here {self.atol:.3g})"
         )
+        if self.scale_of:
+            lines.append(f"    scale: that of {self.scale_of}, larger than the tensor's own")
         if self.extra_atol:
             lines.append(f"    plus the oracle's own rounding allowance, up to {self.extra_atol:.3g} (tolerance.fd_rounding)")
         lines.append(f"    why: {self.tolerance.why}")
@@ -217,18 +220,22 @@ def _index(index):
     return "[" + ", ".join(str(int(i)) for i in index) + "]" if index else "[]  (scalar)"
 
 
-def compare(actual, expected, tolerance, context, extra_atol=0.0):
+def compare(actual, expected, tolerance, context, extra_atol=0.0, scale=None, scale_of=""):
     """Compare the implementation's `actual` with the oracle's `expected`.
 
     expected is a NumPy array (or scalar) of the dtype the implementation must
     produce.  extra_atol (a number or an array of expected's shape) is an
     allowance the oracle knows of itself: the rounding of a finite difference.
+    scale (with scale_of, what it is the size of): for a scaled tolerance, the size of the terms the tensor
+    was summed from where that is larger than the tensor (tolerance.Tolerance.atol_for).
     Returns a Comparison; never raises on a mismatch.
     """
     expected = np.asarray(expected)
     result = Comparison(context=context, tolerance=tolerance, passed=False, actual=actual, expected=expected)
     result.total = int(expected.size)
-    atol = tolerance.atol_for(expected) + np.asarray(extra_atol, dtype=np.float64)
+    atol = tolerance.atol_for(expected, scale) + np.asarray(extra_atol, dtype=np.float64)
+    if scale and tolerance.scaled and scale > tensor_scale(expected):
+        result.scale_of = scale_of or "the terms it was summed from"
     result.atol = float(np.max(atol, initial=0.0))
     result.extra_atol = float(np.max(extra_atol, initial=0.0))
 

@@ -150,6 +150,20 @@ class Spec:
         """What the derivative of f is multiplied by to give the tensor (1: nothing)."""
         return 1.0
 
+    def case_tensors(self, case):
+        """The tensors compared with the twin for this case (a test-mode dropout has no mask)."""
+        return self.tensors
+
+    def carry(self, expected):
+        """Inputs of the next call on the same instance that follow from this call's twin outputs (a layer's
+        running statistics); nothing for a layer whose calls are independent."""
+        return {}
+
+    def trace_twin(self, layer, generator):
+        """The twin of this layer inside a network's trace, as twin(x, *params): the piece's own twin, unless
+        the layer's call depends on more (a dropout mask replayed from `generator`)."""
+        return self.twin
+
 
 class BinarySpec(Spec):
     """MulLayer / AddLayer: forward(x, y); backward(dout) -> (dx, dy)."""
@@ -277,6 +291,196 @@ def draw_affine(case, rng):
         "b": rng.normal(size=case.out) * 0.5,
         "dout": rng.normal(size=(n, case.out)),
     }
+
+
+# BatchNormalization's dx is summed from terms gamma / std * dout, so a feature whose samples nearly coincide
+# amplifies rounding without bound, correct code included (float32 parted by 1.2e-5 at a batch std of 0.1).  Each
+# feature's batch standard deviation is set to U(1, 2) times the case's scale, which keeps the terms unit-sized (the
+# float32 tolerance's premise).  With two samples xn is +-1 to within 1e-6 and a correct dx is zero up to rounding,
+# so the smallest batch checked is three.
+STD_RANGE = (1.0, 2.0)
+
+
+class BatchNormSpec(Spec):
+    """BatchNormalization(gamma, beta, momentum, running_mean, running_var): forward(x, train_flg) and
+    backward(dout) keeping dgamma, dbeta; the running statistics after the forward are compared too.
+
+    The case's options: train (default True), momentum (default: drawn in 0.5..0.99), start ("drawn":
+    running statistics handed to the constructor, or "zero": none, the textbook's first forward).
+    dout is always drawn: with dout all ones a correct dx is identically zero, and a backward that drops
+    the variance path would pass.  Finite differences evaluate a fresh layer, built with the same running
+    statistics, at every point: the statistics the tested layer moves never move under the difference.
+    """
+
+    tensors = ("forward", "running_mean", "running_var", "dx", "dgamma", "dbeta")
+    fd_tensors = ("dx", "dgamma", "dbeta")
+    stateful = True
+    params = ("gamma", "beta")
+
+    def __init__(self, name, twin, running_twin):
+        self.name = name
+        self.requires = (name,)
+        self.twin = twin
+        self.running_twin = running_twin
+
+    construction = ("gamma", "beta", "momentum", "running_mean", "running_var")
+
+    @staticmethod
+    def _drawn_start(case):
+        return case.option("start", "drawn") == "drawn"
+
+    def inputs(self, case, rng):
+        features = int(np.prod(case.shape[1:]))
+        x = rng.normal(size=case.shape) + rng.normal(size=case.shape[1:])
+        if case.shape[0] > 1:  # each feature's batch std set to U(1, 2) times the scale (see STD_RANGE)
+            rows = x.reshape(case.shape[0], -1)
+            centred = rows - rows.mean(axis=0)
+            spread = centred.std(axis=0)
+            rows = rows.mean(axis=0) + centred / np.where(spread > 0, spread, 1.0) * rng.uniform(*STD_RANGE,
+                                                                                                 size=features)
+            x = rows.reshape(case.shape) * case.scale
+        inputs = {"x": x, "gamma": rng.normal(size=features), "beta": rng.normal(size=features),
+                  "momentum": np.asarray(case.option("momentum", rng.uniform(0.5, 0.99)))}
+        running = (rng.normal(size=features), rng.uniform(0.5, 2.0, size=features))
+        if self._drawn_start(case):
+            inputs["running_mean"], inputs["running_var"] = running
+        inputs["dout"] = rng.normal(size=case.shape)
+        inputs["_train"] = np.asarray(bool(case.option("train", True)))
+        return inputs
+
+    def make(self, impl, inp):
+        return impl.require(self.name)(inp["gamma"], inp["beta"], float(inp["momentum"]), inp.get("running_mean"),
+                                       inp.get("running_var"))
+
+    def forward(self, layer, inp):
+        y = layer.forward(inp["x"], bool(inp["_train"]))
+        return {"forward": y, "running_mean": layer.running_mean, "running_var": layer.running_var}
+
+    def backward(self, layer, inp):
+        return {"dx": layer.backward(inp["dout"]), "dgamma": layer.dgamma, "dbeta": layer.dbeta}
+
+    def _running(self, inp):
+        features = int(np.prod(inp["x"].shape[1:]))
+        zero = np.zeros(features, dtype=inp["x"].dtype)
+        return (_tensor(inp.get("running_mean", zero)), _tensor(inp.get("running_var", zero)))
+
+    def run_twin(self, inp):
+        import torch
+
+        x, gamma, beta = (_tensor(inp[k], True) for k in ("x", "gamma", "beta"))
+        mean, var = self._running(inp)
+        train = bool(inp["_train"])
+        y = self.twin(x, gamma, beta, mean, var, train)
+        y.backward(_tensor(inp["dout"]))
+        if train:
+            with torch.no_grad():
+                mean, var = self.running_twin(x, mean, var, float(inp["momentum"]))
+        return {"forward": _numpy(y), "running_mean": _numpy(mean), "running_var": _numpy(var),
+                "dx": _numpy(x.grad), "dgamma": _numpy(gamma.grad), "dbeta": _numpy(beta.grad)}
+
+    def carry(self, expected):
+        """The next call starts from the running statistics this one left."""
+        return {"running_mean": expected["running_mean"], "running_var": expected["running_var"]}
+
+    def fd_losses(self, impl, inp):
+        layer_class = impl.require(self.name)
+        train, dout = bool(inp["_train"]), inp["dout"]
+        given = {k: inp[k] for k in ("x", "gamma", "beta")}
+
+        def loss_of(name):
+            def f(value):
+                args = dict(given, **{name: value})
+                fresh = layer_class(args["gamma"], args["beta"], float(inp["momentum"]),
+                                    None if "running_mean" not in inp else inp["running_mean"].copy(),
+                                    None if "running_var" not in inp else inp["running_var"].copy())
+                return np.sum(fresh.forward(args["x"], train) * dout)
+            return f
+
+        return {"dx": (loss_of("x"), inp["x"]), "dgamma": (loss_of("gamma"), inp["gamma"]),
+                "dbeta": (loss_of("beta"), inp["beta"])}
+
+    def trace_twin(self, layer, generator):
+        """In a network's trace: the training-mode forward with the layer's own gamma and beta."""
+        return lambda x, gamma, beta: self.twin(x, gamma, beta, None, None, True)
+
+
+class DropoutSpec(Spec):
+    """Dropout(dropout_ratio): forward(x, train_flg), backward(dout).
+
+    The mask is the textbook's: NumPy's global generator, rand(*x.shape) > ratio.  The harness puts the
+    global generator in a state of its own before every forward (and gives it back afterwards), so the
+    twin replays the same mask from the same state, and finite differences, which evaluate a fresh layer
+    at every point, see one mask throughout, never a new draw.  The mask the implementation used is read
+    from its output (x is never 0) and compared with the textbook's draw as the tensor "mask".
+    Options: ratio (default 0.5), train (default True).
+    """
+
+    tensors = ("forward", "mask", "dx")
+    fd_tensors = ("dx",)
+    stateful = True
+    params = ()
+    construction = ("ratio",)
+
+    def __init__(self, name, twin, mask_twin):
+        self.name = name
+        self.requires = (name,)
+        self.twin = twin
+        self.mask_twin = mask_twin
+
+    def case_tensors(self, case):
+        return self.tensors if case.option("train", True) else ("forward", "dx")
+
+    def inputs(self, case, rng):
+        return {"x": rng.normal(size=case.shape) * case.scale, "dout": rng.normal(size=case.shape),
+                "ratio": np.asarray(case.option("ratio", 0.5)), "_train": np.asarray(bool(case.option("train", True))),
+                "_seed": np.asarray(rng.integers(2**31))}
+
+    def make(self, impl, inp):
+        return impl.require(self.name)(float(inp["ratio"]))
+
+    def forward(self, layer, inp):
+        train = bool(inp["_train"])
+        with streams.GlobalGenerator(inp["_seed"]):
+            y = layer.forward(inp["x"], train)
+        outputs = {"forward": y}
+        if train:
+            outputs["mask"] = np.asarray(np.asarray(y) != 0)
+        return outputs
+
+    def backward(self, layer, inp):
+        return {"dx": layer.backward(inp["dout"])}
+
+    def run_twin(self, inp):
+        x = _tensor(inp["x"], True)
+        train, ratio = bool(inp["_train"]), float(inp["ratio"])
+        mask = self.mask_twin(streams.replay(inp["_seed"]), inp["x"].shape, ratio) if train else None
+        y = self.twin(x, _tensor(mask.astype(inp["x"].dtype)) if train else None, ratio, train)
+        y.backward(_tensor(inp["dout"]))
+        outputs = {"forward": _numpy(y), "dx": _numpy(x.grad)}
+        if train:
+            outputs["mask"] = mask
+        return outputs
+
+    def fd_losses(self, impl, inp):
+        layer_class = impl.require(self.name)
+        train, ratio, dout = bool(inp["_train"]), float(inp["ratio"]), inp["dout"]
+
+        def f(value):
+            with streams.GlobalGenerator(inp["_seed"]):
+                return np.sum(layer_class(ratio).forward(value, train) * dout)
+
+        return {"dx": (f, inp["x"])}
+
+    def trace_twin(self, layer, generator):
+        """In a network's trace: x * the textbook's mask drawn from `generator` (the global generator's state
+        just before this layer's forward), with the ratio the layer was built with."""
+        ratio = float(getattr(layer, "dropout_ratio", 0.5))
+
+        def twin(x):
+            mask = self.mask_twin(generator, tuple(x.shape), ratio)
+            return self.twin(x, _tensor(mask.astype(_numpy(x).dtype)), ratio, True)
+
+        return twin
 
 
 class SoftmaxWithLossSpec(Spec):
@@ -496,6 +700,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
     twin outputs (oracle "golden"), so no twin, and no torch, is needed.
     """
     spec = spec_of(case.layer)
+    tensors = spec.case_tensors(case)
     dtype = np.dtype(dtype).name
     run = CaseRun(case=case, dtype=dtype, seed=seed)
     if recorded is None:
@@ -526,7 +731,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
     try:
         impl.require(*spec.requires)
     except MissingProtocol as missing:
-        not_run(spec.tensors, twin_oracle, str(missing))
+        not_run(tensors, twin_oracle, str(missing))
         return run
 
     given = copy_inputs(pristine)
@@ -536,13 +741,13 @@ def run_case(impl, case, dtype, seed, recorded=None):
         with time_limit(what=f"{case.layer} (forward and backward)"), np.errstate(all="ignore"):
             run.impl_outputs = spec.run_impl(impl, given)
     except CheckTimeout as error:
-        not_run(spec.tensors, twin_oracle, str(error), "TIMEOUT")
+        not_run(tensors, twin_oracle, str(error), "TIMEOUT")
         return run
     except ImplRaised as error:
         raised, run.impl_outputs = error, dict(error.outputs)
     except Exception as error:  # noqa: BLE001 - a spec without phases: the implementation raised somewhere
         where = raised_where(error)
-        not_run(spec.tensors, twin_oracle, f"raised {type(error).__name__}: {error}" + (f"\n  at {where}" if where
+        not_run(tensors, twin_oracle, f"raised {type(error).__name__}: {error}" + (f"\n  at {where}" if where
                                                                                           else ""), "RAISED")
         return run
 
@@ -550,7 +755,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
         expected = recorded_expected
     else:  # a layer with no twin (registry.layer(twin=None)) has no twin tensors: finite differences alone
         expected = spec.run_twin(copy_inputs(pristine)) if spec.tensors else {}
-    for tensor in spec.tensors:
+    for tensor in tensors:
         if raised is not None and tensor not in run.impl_outputs:
             not_run([tensor], twin_oracle, raised.reason(), "RAISED")
             continue
@@ -601,7 +806,9 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
     """
     rng = streams.rng(seed, "sequence")
     second = cast(spec.inputs(case, rng), dtype)
-    second.update({k: pristine[k] for k in spec.construction})
+    second = {k: v for k, v in second.items() if k not in spec.construction}
+    second.update({k: pristine[k] for k in spec.construction if k in pristine})
+    second.update(spec.carry(spec.run_twin(copy_inputs(pristine))))
     again = dict(second, dout=cast(spec.inputs(case, rng), dtype)["dout"])
     tol = tolerance.twin(dtype)
     results = []
@@ -623,6 +830,15 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
                     candidates = [(expected[tensor], "")] + [(expected[key], what) for key, what in
                                                              spec.conventions.get(tensor, ()) if key in expected]
                     results.append(compare_conventions(value, candidates, tol, context(tensor, "twin", label)))
+            # backward again with the same upstream gradient: the same answer, to the bit (a backward that moves
+            # state, or accumulates, differs from itself)
+            with phase("backward repeated", outputs):
+                repeated = spec.backward(layer, again)
+            for tensor, value in repeated.items():
+                before = np.asarray(got[tensor])
+                if np.issubdtype(before.dtype, np.number):  # a value that was no array has been reported already
+                    results.append(compare(value, before, tolerance.EXACT,
+                                           context(tensor, "the same call before", "backward repeated")))
     except CheckTimeout as error:
         results.append(NotRun(context("sequence of calls", "twin"), str(error), "TIMEOUT"))
     except ImplRaised as error:

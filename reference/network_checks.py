@@ -134,3 +134,61 @@ def _numerical_gradient(impl, seed, context, call):
         results.append(compare(network.params[key], weights[key], tolerance.EXACT,
                                context(key, "arguments", phase=key, call="after numerical_gradient")))
     return results
+
+
+def expected_std(scheme, fan_in):
+    """The standard deviation a named scheme gives a weight matrix with fan_in inputs (He et al. 2015 for ReLU,
+    Glorot and Bengio 2010 in the textbook's form, 1 / n_in, for sigmoid), or the number itself."""
+    name = str(scheme).lower()
+    if name in ("relu", "he"):
+        return float(np.sqrt(2.0 / fan_in))
+    if name in ("sigmoid", "xavier"):
+        return float(np.sqrt(1.0 / fan_in))
+    return float(scheme)
+
+
+INIT_SIZES = (400, (300, 200), 100)  # large enough that a wrong fan (sqrt(400/300)) is 30 standard errors away
+
+
+def check_init(impl, name, dtype, seed, impl_spec="impl"):
+    """The standard deviation of every weight matrix of a fresh network, for each of its piece's schemes, against
+    the scheme's sigma (He: sqrt(2 / n_in), Xavier: sqrt(1 / n_in), or the number), within six standard errors
+    (tolerance.init_std); its biases exactly zero.  The network draws from its own generator: NumPy's global one
+    (the textbook's), put in a state of the stream "weights" for the call, or seed= where it takes one."""
+    from . import registry, streams
+
+    record = registry.REGISTRY.get(name)
+    if record is None or record.network is None or not record.network.init_schemes:
+        return []
+    try:
+        network_class = impl.require(name)
+    except MissingProtocol as missing:
+        return [NotRun(Context(layer=name, tensor="init", oracle="scheme", dtype=dtype, seed=seed), str(missing))]
+    inputs, hidden, outputs = INIT_SIZES
+    sizes = [inputs, *hidden, outputs]
+    results = []
+    command = f"python -m reference check --impl {impl_spec} --layer {name} --dtype {dtype} --seed {seed}"
+    for scheme in record.network.init_schemes:
+        def context(tensor):
+            return Context(layer=name, tensor=tensor, oracle="scheme", dtype=dtype, seed=seed, phase="init",
+                           call=f"weight_init_std={scheme!r}", case=f"{name} initial weights", reproduce=command)
+
+        try:
+            with streams.GlobalGenerator(streams.rng(seed, "weights").integers(2**31)), np.errstate(all="ignore"):
+                try:
+                    network = network_class(inputs, list(hidden), outputs, weight_init_std=scheme, dtype=dtype,
+                                            seed=seed)
+                except TypeError:
+                    network = network_class(inputs, list(hidden), outputs, weight_init_std=scheme)
+        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+            results.append(NotRun(context("construction"), f"raised {type(error).__name__}: {error}", "RAISED"))
+            continue
+        for n in range(1, len(sizes)):
+            W = np.asarray(network.params.get(f"W{n}"), dtype=np.float64)
+            sigma = expected_std(scheme, sizes[n - 1])
+            results.append(compare(np.float64(W.std()), np.float64(sigma), tolerance.init_std(W.size),
+                                   context(f"W{n}")))
+            bias = network.params.get(f"b{n}")
+            made = np.asarray(bias).dtype if isinstance(bias, np.ndarray) else np.dtype(dtype)
+            results.append(compare(bias, np.zeros(sizes[n], dtype=made), tolerance.EXACT, context(f"b{n}")))
+    return results

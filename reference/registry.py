@@ -28,8 +28,8 @@ import numpy as np
 from . import twins
 from .cases import LayerCase
 from .deviations import EPSILON_FREE_LOSS, LOG_EPSILON, OPTIMIZER_EPSILON, Deviation
-from .layer_checks import (BinarySpec, CrossEntropySpec, FunctionSpec, LayerSpec, NumericalGradientSpec,
-                           SoftmaxWithLossSpec, draw_affine, draw_elementwise)
+from .layer_checks import (BatchNormSpec, BinarySpec, CrossEntropySpec, DropoutSpec, FunctionSpec, LayerSpec,
+                           NumericalGradientSpec, SoftmaxWithLossSpec, draw_affine, draw_elementwise)
 
 KINDS = ("layer", "function", "loss", "optimizer", "network")
 
@@ -67,6 +67,8 @@ class Network:
 
     build: Callable
     classes: int = 10
+    init_schemes: tuple = ()  # weight_init_std values whose standard deviations are checked statistically
+    prepare: Callable = None  # prepare(network, seed): the harness's own parameters, drawn in place before a trace
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def piece(name):
     try:
         return REGISTRY[name]
     except KeyError:
-        raise KeyError(f"no piece named {name!r} in the registry; known: {', '.join(REGISTRY)}") from None
+        raise RegistryError(f"no piece named {name!r} in the registry; known: {', '.join(REGISTRY)}") from None
 
 
 def pieces(*kinds):
@@ -171,7 +173,7 @@ def find_case(case_id):
 def case(case_id):
     found = find_case(case_id)
     if found is None:
-        raise KeyError(f"no case {case_id!r}; known: {', '.join(c.id for c in cases())}")
+        raise RegistryError(f"no case {case_id!r}; known: {', '.join(c.id for c in cases())}")
     return found
 
 
@@ -361,6 +363,30 @@ _SOFTMAX_WITH_LOSS_DEVIATIONS = _LOSS_DEVIATIONS + (
 )
 
 
+_BATCH_NORM_DEVIATIONS = (
+    Deviation(
+        piece="BatchNormalization.forward",
+        textbook="xn = (x - mu) / sqrt(var + 1e-6), var the biased batch variance",
+        torch_builtin="F.batch_norm / nn.BatchNorm1d: eps 1e-5 by default",
+        twin="F.batch_norm(training=True, eps=1e-6): the textbook's epsilon",
+        consequence="with torch's default eps the outputs differ by about (1e-5 - 1e-6) / (2 (var + eps)) of xn",
+        predicted_by="tests/test_deviations.py::test_batch_norm_with_torchs_epsilon_differs_by_the_predicted_term",
+    ),
+    Deviation(
+        piece="BatchNormalization running statistics",
+        textbook="running = momentum running + (1 - momentum) batch, the biased variance; zero before the first "
+        "forward",
+        torch_builtin="F.batch_norm(training=True, momentum=m_t): running = (1 - m_t) running + m_t batch, the "
+        "unbiased variance N/(N-1) var",
+        twin="the textbook's rule written out (reference.twins.batch_norm_running)",
+        consequence="with m_t = 1 - momentum the means agree and torch's running variance is larger by "
+        "(1 - momentum) var / (N - 1)",
+        predicted_by="tests/test_deviations.py::test_torch_running_statistics_differ_from_the_textbooks_by_the_"
+        "predicted_terms",
+    ),
+)
+
+
 def _optimizer_twin(name):
     def make(params, **hyper):
         from . import optimizer_twins
@@ -380,6 +406,35 @@ def _written_out(name):
 
     make.__name__ = f"{name}_written_out"
     return make
+
+
+def _build_multi_layer_net(name, **options):
+    def build(impl, input_size, dtype):
+        network_class = impl.require(name)
+        try:
+            return network_class(input_size, [20, 15, 12], 10, dtype=dtype, seed=0, **options)
+        except TypeError:  # the textbook's signature: no dtype=, no seed= (float64, NumPy's global generator)
+            return network_class(input_size, [20, 15, 12], 10, **options)
+
+    return build
+
+
+def _drawn_parameters(network, seed):
+    """Every parameter drawn by the harness (stream "weights"), in place so the layers see them: W ~ N(0, 2 / n_in),
+    biases and betas ~ 0.1 N(0, 1), gammas ~ 1 + 0.1 N(0, 1).  Nonzero biases, so that a gradient or a decay that
+    mistreats them shows."""
+    from . import streams
+
+    rng = streams.rng(seed, "weights")
+    for key, value in network.params.items():
+        shape = np.shape(value)
+        if key.startswith("W"):
+            drawn = rng.normal(size=shape) * np.sqrt(2.0 / shape[0])
+        elif key.startswith("gamma"):
+            drawn = 1 + 0.1 * rng.normal(size=shape)
+        else:
+            drawn = 0.1 * rng.normal(size=shape)
+        value[...] = drawn
 
 
 def _build_two_layer_net(impl, input_size, dtype):
@@ -524,10 +579,48 @@ def _builtins():
                    spec=NumericalGradientSpec(), cases=(
                        C("numerical_gradient", "numerical_gradient", shape=(3, 4), dtypes=("float64",)),
                        C("numerical_gradient-1d", "numerical_gradient", shape=(6,), dtypes=("float64",)))))
+    register(Piece("BatchNormalization", "layer",
+                   "class BatchNormalization(gamma, beta, momentum=0.9, running_mean=None, running_var=None): "
+                   "forward(x, train_flg=True); backward(dout) -> dx; keeps dgamma, dbeta, running_mean, running_var",
+                   spec=BatchNormSpec("BatchNormalization", twins.batch_norm, twins.batch_norm_running),
+                   deviations=_BATCH_NORM_DEVIATIONS,
+                   cases=(
+                       C("BatchNormalization-2d", "BatchNormalization", shape=(8, 6)),
+                       C("BatchNormalization-4d", "BatchNormalization", shape=(5, 2, 3, 3)),  # per element of C*H*W
+                       C("BatchNormalization-test", "BatchNormalization", shape=(8, 6), options=(("train", False),)),
+                       C("BatchNormalization-test-4d", "BatchNormalization", shape=(4, 2, 2, 3),
+                         options=(("train", False),)),
+                       # the textbook's first forward: no running statistics handed in, they start at zero
+                       C("BatchNormalization-zero-start", "BatchNormalization", shape=(6, 5),
+                         options=(("start", "zero"),)),
+                       C("BatchNormalization-3samples", "BatchNormalization", shape=(3, 7)),
+                       C("BatchNormalization-1feature", "BatchNormalization", shape=(9, 1)))))
+    register(Piece("Dropout", "layer", "class Dropout(dropout_ratio=0.5): forward(x, train_flg=True) with the mask "
+                   "np.random.rand(*x.shape) > dropout_ratio; backward(dout) -> dx",
+                   spec=DropoutSpec("Dropout", twins.dropout, twins.textbook_dropout_mask),
+                   cases=(
+                       C("Dropout-2d", "Dropout", shape=(8, 10)),
+                       C("Dropout-4d", "Dropout", shape=(3, 2, 4, 4), options=(("ratio", 0.3),)),
+                       C("Dropout-ratio0.8", "Dropout", shape=(6, 9), options=(("ratio", 0.8),)),
+                       C("Dropout-test", "Dropout", shape=(8, 10), options=(("ratio", 0.2), ("train", False))))))
     register(Piece("TwoLayerNet", "network",
                    "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
                    "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",
                    network=Network(build=_build_two_layer_net)))
+    register(Piece("MultiLayerNet", "network",
+                   "class MultiLayerNet(input_size, hidden_size_list, output_size, activation='relu', "
+                   "weight_init_std='relu', weight_decay_lambda=0) with params W1..Wn b1..bn, layers, last_layer, "
+                   "predict, loss (plus 0.5 lambda sum W^2), accuracy, gradient, numerical_gradient",
+                   network=Network(build=_build_multi_layer_net("MultiLayerNet", activation="sigmoid",
+                                                                weight_init_std="xavier", weight_decay_lambda=0.1),
+                                   init_schemes=("relu", "he", "sigmoid", "xavier", 0.05), prepare=_drawn_parameters)))
+    register(Piece("MultiLayerNetExtend", "network",
+                   "class MultiLayerNetExtend(..., use_dropout=False, dropout_ration=0.5, use_batchnorm=False): "
+                   "MultiLayerNet with BatchNorm{n} (gamma{n}, beta{n}) and Dropout{n} per hidden layer",
+                   network=Network(build=_build_multi_layer_net("MultiLayerNetExtend", weight_decay_lambda=0.05,
+                                                                use_dropout=True, dropout_ration=0.2,
+                                                                use_batchnorm=True),
+                                   init_schemes=("he", "xavier"), prepare=_drawn_parameters)))
     for name, expects, hyper, torch_eps in _OPTIMIZERS:
         register(Piece(name, "optimizer", expects, deviations=(_OPTIMIZER_DEVIATIONS[name],)
                        if name in _OPTIMIZER_DEVIATIONS else (),

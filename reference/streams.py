@@ -27,6 +27,36 @@ STREAMS = {
 }
 
 
+class GlobalGenerator:
+    """NumPy's global generator (np.random, which the textbook's Dropout draws from) put in the state of `seed`
+    for a block, and given back as it was after it: a layer drawing from it draws the same numbers at every
+    evaluation.  The seed itself comes from a named stream."""
+
+    def __init__(self, seed):
+        self.seed = int(seed)
+
+    def __enter__(self):
+        self.kept = np.random.get_state()
+        np.random.seed(self.seed)
+        return self
+
+    def __exit__(self, *exc):
+        np.random.set_state(self.kept)
+        return False
+
+
+def replay(seed):
+    """A RandomState in the state the global generator has inside GlobalGenerator(seed)."""
+    return np.random.RandomState(int(seed))
+
+
+def generator_in_state(state):
+    """A RandomState in `state` (np.random.get_state()): it draws what the global generator drew from there."""
+    generator = np.random.RandomState()
+    generator.set_state(state)
+    return generator
+
+
 def number(name):
     """The stream number of a named use; an unknown name is a KeyError naming the known ones."""
     try:

@@ -26,9 +26,13 @@ class Tolerance:
     scaled: bool
     why: str
 
-    def atol_for(self, expected):
-        """The absolute allowance for this expected tensor."""
-        return self.atol_unit * tensor_scale(expected) if self.scaled else self.atol_unit
+    def atol_for(self, expected, scale=None):
+        """The absolute allowance for this expected tensor; `scale`, where given, is the size of the terms it was
+        summed from when that is larger than the tensor itself (a gradient that cancels to zero by construction,
+        as a bias's before batch normalization, is only rounding noise of those terms)."""
+        if not self.scaled:
+            return self.atol_unit
+        return self.atol_unit * max(tensor_scale(expected), scale or 0.0)
 
     def allowance(self, expected):
         """atol + rtol * |expected|, element by element: how far from `expected` a value may lie."""
@@ -138,6 +142,17 @@ def training_exact_steps(dtype, steps):
     """How many of `steps` training steps are held to step-exact parity in `dtype`."""
     horizon = _lookup(TRAINING_EXACT_STEPS, dtype, "training horizon")
     return steps if horizon is None else min(steps, horizon)
+
+
+def init_std(elements):
+    """The sample standard deviation of `elements` independent normal draws against the scheme's sigma.
+
+    Its relative standard error is 1 / sqrt(2 m); six of them make a false alarm a one-in-a-billion event, and
+    the draws are seeded, so a pass stays a pass.  A scheme from the wrong fan is off by sqrt(n_in / n_out).
+    """
+    return Tolerance(rtol=6.0 / np.sqrt(2.0 * elements), atol_unit=0.0, scaled=False,
+                     why=f"six standard errors of the sample standard deviation of {elements} normal draws, "
+                     "1 / sqrt(2m) relative each")
 
 
 # Arguments unchanged: a layer must not write into what it was given, so the

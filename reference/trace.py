@@ -14,6 +14,7 @@ Then gradient() end to end: against autograd of the network composed from the la
 every layer is known, else against finite differences of the network's own loss() (float64).
 """
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ from .compare import Context, NotRun, compare, compare_conventions
 from .layer_checks import raised_where
 from .lazy_torch import torch
 from .limits import CheckTimeout, time_limit
+from .tolerance import tensor_scale
 
 
 @dataclass
@@ -153,19 +155,21 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
                       "know: passed through unchecked here (register it to check it; gradient() is still checked "
                       "end to end)", "SKIPPED")
 
-    inputs = {}
+    inputs, twins_of = {}, {}
     activation = x
     for position, layer in layers:
         kind = type(layer).__name__
         inputs[position] = activation
+        state = np.random.get_state()  # what a layer that draws from NumPy's global generator (Dropout) draws from
         output = call(context(position, "forward", kind, "forward"), layer.forward, activation)
         piece, spec = _layer_piece(layer)
         if piece is None:
             results.append(unknown(position, kind, "forward"))
         else:
+            twins_of[position] = lambda spec=spec, layer=layer, state=state: spec.trace_twin(layer, streams.generator_in_state(state))
             params = [_as_run(getattr(layer, p)) for p in spec.params]
             with torch.no_grad():
-                expected = spec.twin(_as_run(activation), *params).numpy()
+                expected = twins_of[position]()(_as_run(activation), *params).numpy()
             results.append(compare(output, expected, tol, context(position, "forward", piece.name, "forward")))
         activation = output
 
@@ -200,11 +204,17 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
             continue
         x_in = _as_run(inputs[position], grad=True)
         params = [_as_run(getattr(layer, p), grad=True) for p in spec.params]
-        spec.twin(x_in, *params).backward(_as_run(dout))
-        results.append(compare(dx, x_in.grad.numpy(), tol, context(position, "dx", piece.name, "backward")))
-        for p, leaf in zip(spec.params, params):
-            results.append(compare(getattr(layer, f"d{p}", None), leaf.grad.numpy(), tol,
-                                   context(position, f"d{p}", piece.name, "backward")))
+        twins_of[position]()(x_in, *params).backward(_as_run(dout))
+        # one scale for the layer's whole backward: its tensors are summed from the same products of the incoming
+        # gradient, and one may cancel to nothing by construction (a bias before batch normalization)
+        expected = [x_in.grad.numpy()] + [leaf.grad.numpy() for leaf in params]
+        scale = max(tensor_scale(e) for e in expected)
+        what = f"{position}'s whole backward"
+        results.append(compare(dx, expected[0], tol, context(position, "dx", piece.name, "backward"), scale=scale,
+                               scale_of=what))
+        for p, e in zip(spec.params, expected[1:]):
+            results.append(compare(getattr(layer, f"d{p}", None), e, tol,
+                                   context(position, f"d{p}", piece.name, "backward"), scale=scale, scale_of=what))
         dout = dx
 
 
@@ -228,6 +238,9 @@ def _end_to_end(network, layers, last, x, t, tol, context, call):
     known = all(_layer_piece(layer)[0] is not None for _, layer in layers) and _loss_piece(last) is not None
     if not known:
         return _end_to_end_by_differences(network, params, x, t, context, call)
+    state = np.random.get_state()  # gradient() draws its dropout masks from here: the twin replays them
+    grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
+    generator = streams.generator_in_state(state)
     leaves = {k: _tensor(v, grad=True) for k, v in params.items()}
     activation = _tensor(x)
     for _, layer in layers:
@@ -237,28 +250,71 @@ def _end_to_end(network, layers, last, x, t, tol, context, call):
             array = getattr(layer, p)
             key = next((k for k, v in params.items() if v is array), None)
             layer_params.append(leaves[key] if key is not None else _tensor(array))
-        activation = spec.twin(activation, *layer_params)
-    if activation.requires_grad:  # not when no layer holds a params array: then every expected gradient is 0
-        _loss_piece(last).spec.backward_twin(activation, _tensor(_indices(t))).backward()
-    grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
+        activation = spec.trace_twin(layer, generator)(activation, *layer_params)
+    loss = _loss_piece(last).spec.backward_twin(activation, _tensor(_indices(t)))
+    # weight decay, where the network has the textbook's weight_decay_lambda: 0.5 lambda sum W^2 over the weights
+    decay = float(getattr(network, "weight_decay_lambda", 0) or 0)
+    if decay:
+        loss = loss + sum(0.5 * decay * (leaf * leaf).sum() for key, leaf in leaves.items() if key.startswith("W"))
+    if loss.requires_grad:  # not when no layer holds a params array: then every expected gradient is 0
+        loss.backward()
     rows = []
-    for key, leaf in leaves.items():
-        expected = leaf.grad.numpy() if leaf.grad is not None else np.zeros_like(params[key])
+    expected = {key: leaf.grad.numpy() if leaf.grad is not None else np.zeros_like(params[key])
+                for key, leaf in leaves.items()}
+    # one scale for the whole gradient, as a check of the flattened parameter vector: a gradient that is zero by
+    # construction (a bias before batch normalization) is rounding noise of the same terms as its neighbours
+    scale = max((tensor_scale(e) for e in expected.values()), default=1.0)
+    for key, value in expected.items():
         actual = grads.get(key) if isinstance(grads, dict) else None
-        rows.append(compare(actual, expected, tol, context(network_name, key, phase="gradient")))
+        rows.append(compare(actual, value, tol, context(network_name, key, phase="gradient"), scale=scale,
+                            scale_of="the whole gradient (every parameter)"))
+    # and the second oracle, which needs nothing but the network's own loss: finite differences (float64)
+    if np.asarray(x).dtype == np.float64:
+        rows += _end_to_end_by_differences(network, params, x, t, context, call, grads, state)
     return rows
 
 
-def _end_to_end_by_differences(network, params, x, t, context, call):
-    """gradient() against the derivative of loss() along one random direction per parameter (gradcheck's
-    fast mode), in float64: the oracle that needs no twin.  The loss's epsilon moves it by ~1e-7 / y_t
-    relative, far inside the finite-difference tolerance."""
+def _training_loss(network, params):
+    """The loss gradient() differentiates, from the network's own predict() in training mode (where predict takes
+    the textbook's train_flg: batch statistics, dropout masks applied): the mean cross-entropy of the softmax of its
+    scores, computed by the harness in float64 WITHOUT the textbook's 1e-7 (the loss SoftmaxWithLoss.backward is the
+    derivative of: a documented difference of its registry record; with a poorly fit network, y_t ~ 1e-5, the
+    epsilon alone would part the two by 1e-2 of a row), plus the textbook's weight decay 0.5 lambda sum W^2 where
+    the network has weight_decay_lambda."""
+    try:
+        takes_flag = "train_flg" in inspect.signature(network.predict).parameters
+    except (TypeError, ValueError):
+        takes_flag = False
+    decay = float(getattr(network, "weight_decay_lambda", 0) or 0)
+    weights = [array for key, array in params.items() if key.startswith("W")]
+
+    def loss(x, t):
+        scores = np.asarray(network.predict(x, train_flg=True) if takes_flag else network.predict(x), dtype=np.float64)
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        index = _indices(t)
+        value = -log_softmax[np.arange(len(index)), index].mean()
+        return value + sum(0.5 * decay * float(np.sum(np.asarray(W, dtype=np.float64) ** 2)) for W in weights)
+
+    return loss
+
+
+def _end_to_end_by_differences(network, params, x, t, context, call, grads=None, state=None):
+    """gradient() against the derivative of the training loss along one random direction per parameter (gradcheck's
+    fast mode), in float64: the oracle that needs no twin, only the network's own predict() (_training_loss).
+    NumPy's global generator is put back in the state gradient() started from before every evaluation, so each
+    draws the dropout masks gradient() drew.
+
+    grads, state: gradient()'s answer and the generator state it started from, where already called."""
     network_name = type(network).__name__
     dtype = np.asarray(x).dtype
     if dtype != np.float64:
         return [NotRun(context(network_name, key, phase="gradient"), "a layer has no twin, and finite differences "
                        "judge gradient() in float64 only", "SKIPPED") for key in params]
-    grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
+    if grads is None:
+        state = np.random.get_state()
+        grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
+    loss = _training_loss(network, params)
     rng = streams.rng(0, "fd direction")
     rows = []
     tol = tolerance.finite_differences("float64")
@@ -267,28 +323,36 @@ def _end_to_end_by_differences(network, params, x, t, context, call):
         ctx.oracle = "finite differences"
         direction = finite_diff.scaled_direction(rng, array)
         original = array.copy()
-
-        def f(value, array=array):
-            array[...] = value
-            return float(network.loss(x, t))
-
-        try:
-            with time_limit(what=f"{network_name}.loss under finite differences"), np.errstate(all="ignore"):
-                derivative, rounding = finite_diff.directional(f, original, direction)
-        except CheckTimeout as error:
-            rows.append(NotRun(ctx, str(error), "TIMEOUT"))
-            continue
-        except Exception as error:  # noqa: BLE001
-            rows.append(NotRun(ctx, f"loss() raised {type(error).__name__}: {error}", "RAISED"))
-            continue
-        finally:
-            array[...] = original
         actual = grads.get(key) if isinstance(grads, dict) else None
         try:
             terms = np.asarray(actual, dtype=np.float64) * direction
             claimed, scale = np.asarray(np.sum(terms)), float(np.sum(np.abs(terms)))
         except (TypeError, ValueError) as error:
             claimed, scale = f"gradient unusable: {error}", 0.0
+
+        def f(value, array=array):
+            array[...] = value
+            np.random.set_state(state)
+            return float(loss(x, t))
+
+        def allowed(derivative, scale=scale):
+            return tolerance.directional_allowance(scale) + tol.rtol * abs(derivative)
+
+        try:
+            with time_limit(what=f"{network_name}.predict under finite differences"), np.errstate(all="ignore"):
+                derivative, rounding, _ = finite_diff.directional_away_from_kinks(f, original, direction, allowed)
+        except CheckTimeout as error:
+            rows.append(NotRun(ctx, str(error), "TIMEOUT"))
+            continue
+        except finite_diff.OnAKink as error:
+            rows.append(NotRun(ctx, f"finite differences cannot judge here: {error}"))
+            continue
+        except Exception as error:  # noqa: BLE001
+            rows.append(NotRun(ctx, f"predict() raised {type(error).__name__}: {error}", "RAISED"))
+            continue
+        finally:
+            array[...] = original
+            np.random.set_state(state)
         rows.append(compare(claimed, np.asarray(derivative), tol, ctx,
                             extra_atol=rounding + tolerance.directional_allowance(scale)))
     return rows

@@ -80,3 +80,37 @@ def softmax_cross_entropy(x, t):
     """-(1/N) sum_n log softmax(x)[n, t_n] without the epsilon: what SoftmaxWithLoss.backward differentiates."""
     x, t = _rows(x, t)
     return F.cross_entropy(x, t, reduction="mean")
+
+
+BATCH_NORM_EPSILON = 1e-6  # the textbook's, inside the square root (torch's default is 1e-5)
+
+
+def batch_norm(x, gamma, beta, running_mean=None, running_var=None, train=True):
+    """The textbook's BatchNormalization forward: x flattened to (N, D), normalised per element by the batch's
+    mean and biased variance (train) or by the running statistics (test), then gamma * xn + beta."""
+    rows = x.reshape(x.shape[0], -1)
+    if train:
+        y = F.batch_norm(rows, None, None, gamma, beta, training=True, eps=BATCH_NORM_EPSILON)
+    else:
+        y = F.batch_norm(rows, running_mean, running_var, gamma, beta, training=False, eps=BATCH_NORM_EPSILON)
+    return y.reshape(x.shape)
+
+
+def batch_norm_running(x, running_mean, running_var, momentum):
+    """The textbook's running statistics after one training forward, written out:
+    running = momentum * running + (1 - momentum) * batch, with the batch's biased variance."""
+    rows = x.detach().reshape(x.shape[0], -1)
+    mean = rows.mean(dim=0)
+    var = ((rows - mean) ** 2).mean(dim=0)
+    return momentum * running_mean + (1 - momentum) * mean, momentum * running_var + (1 - momentum) * var
+
+
+def dropout(x, mask, ratio, train=True):
+    """The textbook's dropout: x * mask in training (no rescaling), x * (1 - ratio) at test time."""
+    return x * mask if train else x * (1.0 - ratio)
+
+
+def textbook_dropout_mask(generator, shape, ratio):
+    """The mask the textbook draws from NumPy's global generator: rand(*shape) > ratio, replayed from
+    `generator` (a numpy RandomState put in the global generator's state before the forward)."""
+    return generator.rand(*shape) > ratio

@@ -82,6 +82,15 @@ def harness_failures(impl, seed, trace_data):
         for trace in trace_all(impl, x.astype(dtype), t, seed=seed, dtype=dtype, impl_spec=impl.spec):
             if trace.first_divergence is not None:
                 failures.append(trace.first_divergence)
+    from .commands.trace import network_traces
+
+    for name in registry.names("network"):
+        if name == "TwoLayerNet":  # traced above, with every method
+            continue
+        for dtype in cases.DTYPES:
+            for trace in network_traces(impl, name, dtype, seed, impl_spec=impl.spec, batch=16):
+                if trace.first_divergence is not None:
+                    failures.append(trace.first_divergence)
     for name in optimizer_checks.optimizers():
         for dtype in cases.DTYPES:
             run = optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec)

@@ -51,7 +51,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("sweep_seed", seeds, ids=[f"seed{s}" for s in seeds])
     if "twin_check" in names:
         for case in registry.cases():
-            for tensor in layer_checks.spec_of(case.layer).tensors:
+            for tensor in layer_checks.spec_of(case.layer).case_tensors(case):
                 for dtype in case.dtypes:
                     for seed in seeds:
                         params.append((case, tensor, dtype, seed))

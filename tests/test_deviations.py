@@ -1,5 +1,6 @@
 """Where the twins use torch's built-ins, they compute the textbook's formula; where the
-textbook differs on purpose, the difference is the one reference.deviations documents."""
+textbook differs on purpose, the difference is the one its piece's record in reference.registry documents,
+predicted here."""
 
 import numpy as np
 import torch
@@ -58,3 +59,41 @@ def test_softmax_with_loss_backward_is_the_epsilon_free_derivative():
     twins.softmax_cross_entropy(x, t).backward()
     expected = (torch.softmax(x.detach(), dim=1) - F.one_hot(t, 10).double()) / 16
     _close(x.grad, expected)
+
+
+def _batch(seed, n=6, d=5):
+    rng = np.random.default_rng(seed)
+    return (torch.from_numpy(rng.normal(size=(n, d)) * 2 + 1), torch.from_numpy(rng.normal(size=d)),
+            torch.from_numpy(rng.normal(size=d)))
+
+
+def test_batch_norm_with_torchs_epsilon_differs_by_the_predicted_term():
+    """torch's default eps (1e-5) against the textbook's 1e-6 inside the square root: the outputs differ by exactly
+    gamma (x - mu) (1 / sqrt(var + 1e-5) - 1 / sqrt(var + 1e-6)), and the twin (eps 1e-6) is the textbook's."""
+    x, gamma, beta = _batch(0)
+    textbook = twins.batch_norm(x, gamma, beta)
+    default = F.batch_norm(x, None, None, gamma, beta, training=True)  # eps 1e-5
+    centred = x - x.mean(dim=0)
+    var = (centred ** 2).mean(dim=0)
+    predicted = gamma * centred * (1 / torch.sqrt(var + 1e-5) - 1 / torch.sqrt(var + twins.BATCH_NORM_EPSILON))
+    measured = default - textbook
+    assert float((measured - predicted).abs().max()) < 1e-14
+    assert float(predicted.abs().max()) > 1e-7  # the term is far above rounding: the test can fail
+    written = gamma * centred / torch.sqrt(var + 1e-6) + beta
+    assert float((textbook - written).abs().max()) < 1e-13
+
+
+def test_torch_running_statistics_differ_from_the_textbooks_by_the_predicted_terms():
+    """torch updates running = (1 - m_t) running + m_t batch with the unbiased variance; with m_t = 1 - momentum
+    the means agree and torch's variance is larger by exactly (1 - momentum) var / (N - 1)."""
+    x, gamma, beta = _batch(1)
+    n, momentum = x.shape[0], 0.9
+    mean0, var0 = torch.from_numpy(np.linspace(-1, 1, 5)), torch.from_numpy(np.linspace(0.5, 2, 5))
+    textbook_mean, textbook_var = twins.batch_norm_running(x, mean0, var0, momentum)
+    torch_mean, torch_var = mean0.clone(), var0.clone()
+    F.batch_norm(x, torch_mean, torch_var, gamma, beta, training=True, momentum=1 - momentum, eps=1e-6)
+    biased = ((x - x.mean(dim=0)) ** 2).mean(dim=0)
+    assert float((torch_mean - textbook_mean).abs().max()) < 1e-15
+    predicted = (1 - momentum) * biased / (n - 1)
+    assert float(((torch_var - textbook_var) - predicted).abs().max()) < 1e-15
+    assert float(predicted.abs().min()) > 1e-3

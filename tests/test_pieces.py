@@ -84,7 +84,7 @@ def test_from_a_users_pytest_suite(wrong_impl):
 
 def test_a_users_network_from_pytest():
     traced = assert_network(str(cases.FIXTURES / "variants" / "deep_net.py"), "FiveLayerNet")
-    assert len(traced.results) == 40
+    assert len(traced.results) == 50 and {r.context.oracle for r in traced.results} == {"twin", "finite differences"}
 
 
 def test_one_entry_reaches_the_case_table_trace_golden_recording_and_the_zoos_blame(wrong_impl):

@@ -40,8 +40,9 @@ def test_a_five_layer_network_of_impl_layers_agrees_layer_by_layer_and_end_to_en
     positions = [name for name, _ in ordered_layers(network)]
     assert positions == ["Affine1", "Relu1", "Affine2", "Sigmoid1", "Affine3", "Relu2", "Affine4", "Sigmoid2",
                          "Affine5"]
-    # every layer forward, the loss forward and backward, every layer backward (Affine: dx dW db), gradient()
-    assert len(traced.results) == 9 + 2 + (5 * 3 + 4) + 10
+    # every layer forward, the loss forward and backward, every layer backward (Affine: dx dW db), gradient() against
+    # the twin and, in float64, against finite differences
+    assert len(traced.results) == 9 + 2 + (5 * 3 + 4) + 10 + (10 if dtype == "float64" else 0)
     for result in traced.results:
         check(result)
 
@@ -132,3 +133,18 @@ def test_the_textbook_network_is_built_small_by_its_registry_record():
     impl = protocol.load("impl")
     network = build_network(impl, "TwoLayerNet", "float32")
     assert network.params["W1"].shape == (784, 50) and network.params["W1"].dtype == np.float32
+
+
+def test_finite_differences_step_away_from_a_kink_and_refuse_one_they_sit_on():
+    from reference import finite_diff
+
+    def f(v):
+        return 2.0 * np.maximum(v, 0).sum()
+
+    near = np.array([1e-7, 0.5, -0.3])  # the first element's kink lies inside the first step
+    direction = np.ones(3)
+    plain, _ = finite_diff.directional(f, near, direction)
+    careful, _, step = finite_diff.directional_away_from_kinks(f, near, direction, lambda g: 1e-6 * (1 + abs(g)))
+    assert abs(plain - 4.0) > 0.1 and abs(careful - 4.0) < 1e-6 and step < 1e-7
+    with pytest.raises(finite_diff.OnAKink):  # exactly on the kink: no derivative to find
+        finite_diff.directional_away_from_kinks(f, np.array([0.0, 0.5]), np.ones(2), lambda g: 1e-6 * (1 + abs(g)))

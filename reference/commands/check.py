@@ -56,7 +56,8 @@ def valid_tensors(selected, with_optimizers, with_networks):
         names.update(k for k in spec.inputs(case, rng) if not k.startswith("_"))
         if spec.stateful:
             names.add("sequence of calls")
-            names.update(f"{t} ({call})" for t in spec.tensors for call in ("second call", "second backward"))
+            names.update(f"{t} ({call})" for t in spec.tensors for call in ("second call", "second backward",
+                                                                            "backward repeated"))
     if with_optimizers:
         names.update(("W1", "b1", "W2", "b2", "update"))
     if with_networks:

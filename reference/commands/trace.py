@@ -40,15 +40,27 @@ def network_traces(impl, name, dtype, seed, impl_spec="impl", batch=32, data_dir
     if name == "TwoLayerNet":
         return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, impl_spec=impl_spec,
                          reproduce=reproduce)
-    return [net_trace(impl, name, seed, batch, dtype, impl_spec, (x_train, t_train), reproduce)]
+    from ..network_checks import check_init
+    from ..trace import Trace
+
+    traces = [net_trace(impl, name, seed, batch, dtype, impl_spec, (x_train, t_train), reproduce)]
+    init = check_init(impl, name, dtype, seed, impl_spec)
+    if init:
+        traces.append(Trace(f"{name} initial weights", init))
+    return traces
 
 
 def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
     from ..trace import NotANetwork, Trace, build_network, net_problem, network_dtype, trace_network
     from ..compare import Context, NotRun
 
+    from .. import registry
+
     try:
         network = build_network(impl, name, dtype or "float64")
+        record = registry.REGISTRY.get(name)
+        if record is not None and record.network is not None and record.network.prepare is not None:
+            record.network.prepare(network, seed)
         made = network_dtype(network)
         x, t = net_problem(network, seed, batch, made, mnist)
     except (NotANetwork, protocol.MissingProtocol) as error:

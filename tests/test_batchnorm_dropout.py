@@ -1,0 +1,84 @@
+"""What makes batch normalization and dropout hard to check, checked: a drawn upstream gradient, masks and running
+statistics that stand still under finite differences, running statistics over many calls."""
+
+import numpy as np
+import pytest
+import torch
+
+from reference import cases, layer_checks, protocol, registry, streams, twins
+
+SEED = cases.layer_seeds()[0]
+MUTANTS = cases.FIXTURES / "mutants"
+
+
+def _inputs(case_id, dtype="float64", seed=SEED):
+    case = registry.case(case_id)
+    spec = layer_checks.spec_of(case.layer)
+    return case, spec, layer_checks.cast(spec.inputs(case, streams.rng(seed, "layer inputs")), dtype)
+
+
+def test_a_backward_without_the_variance_path_passes_an_all_ones_gradient_and_fails_the_drawn_one():
+    """With dout all ones a correct dx is zero, and so is the mutant's: the harness draws dout."""
+    _, spec, inputs = _inputs("BatchNormalization-2d")
+    right, wrong = protocol.load("impl"), protocol.load(str(MUTANTS / "batchnorm_backward_drops_variance_path.py"))
+    results = {}
+    for label, impl in (("right", right), ("wrong", wrong)):
+        for dout in ("ones", "drawn"):
+            layer = spec.make(impl, inputs)
+            spec.forward(layer, inputs)
+            given = dict(inputs, dout=np.ones_like(inputs["dout"]) if dout == "ones" else inputs["dout"])
+            results[label, dout] = spec.backward(layer, given)["dx"]
+    np.testing.assert_allclose(results["right", "ones"], 0, atol=1e-12)
+    np.testing.assert_allclose(results["wrong", "ones"], 0, atol=1e-12)
+    assert np.max(np.abs(results["wrong", "drawn"] - results["right", "drawn"])) > 0.1
+    assert np.std(inputs["dout"]) > 0.5  # what the harness hands every backward
+
+
+def test_finite_differences_of_dropout_see_one_mask_and_give_the_generator_back():
+    _, spec, inputs = _inputs("Dropout-2d")
+    before = np.random.get_state()[1].copy()
+    f, point = spec.fd_losses(protocol.load("impl"), inputs)["dx"]
+    assert f(point) == f(point) == f(point)  # the same mask at every evaluation, not a fresh draw
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
+def test_finite_differences_of_batch_norm_leave_the_running_statistics_alone():
+    _, spec, inputs = _inputs("BatchNormalization-2d")
+    impl = protocol.load("impl")
+    layer = spec.make(impl, inputs)
+    spec.forward(layer, inputs)
+    kept = layer.running_mean.copy()
+    for f, point in spec.fd_losses(impl, inputs).values():
+        f(point + 0.01)
+    assert np.array_equal(layer.running_mean, kept)
+    assert np.array_equal(inputs["running_mean"], layer_checks.cast(spec.inputs(
+        registry.case("BatchNormalization-2d"), streams.rng(SEED, "layer inputs")), "float64")["running_mean"])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_running_statistics_after_many_training_forwards_equal_the_rule_written_out(dtype):
+    rng = np.random.default_rng(3)
+    impl = protocol.load("impl")
+    gamma, beta = rng.normal(size=4).astype(dtype), rng.normal(size=4).astype(dtype)
+    layer = impl.require("BatchNormalization")(gamma, beta, momentum=0.8)
+    mean, var = torch.zeros(4, dtype=getattr(torch, dtype)), torch.zeros(4, dtype=getattr(torch, dtype))
+    for _ in range(7):
+        x = (rng.normal(size=(10, 4)) * 2 + 1).astype(dtype)
+        layer.forward(x)
+        mean, var = twins.batch_norm_running(torch.from_numpy(x), mean, var, 0.8)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(layer.running_mean, mean.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(layer.running_var, var.numpy(), rtol=tol, atol=tol)
+    kept = (layer.running_mean.copy(), layer.running_var.copy())
+    test_out = layer.forward(x, train_flg=False)  # test mode: uses the running statistics and moves nothing
+    assert np.array_equal(layer.running_mean, kept[0]) and np.array_equal(layer.running_var, kept[1])
+    expected = twins.batch_norm(torch.from_numpy(x), torch.from_numpy(gamma), torch.from_numpy(beta),
+                                torch.from_numpy(layer.running_mean), torch.from_numpy(layer.running_var), train=False)
+    np.testing.assert_allclose(test_out, expected.numpy(), rtol=tol, atol=tol)
+
+
+def test_the_dropout_mask_is_the_textbooks_draw_and_keeps_about_one_minus_the_ratio():
+    case, spec, inputs = _inputs("Dropout-ratio0.8")
+    run = layer_checks.run_case(protocol.load("impl"), case, "float64", SEED)
+    mask = run.impl_outputs["mask"]
+    assert abs(mask.mean() - 0.2) < 0.15 and run.find("mask", "twin").passed
