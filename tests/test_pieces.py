@@ -1,9 +1,7 @@
 """Your own pieces: one register() call puts a layer into every part of the harness, from the command line
 (--pieces) and from a user's own pytest suite (reference.testing)."""
 
-import importlib.util
 import shlex
-import sys
 
 import numpy as np
 import pytest
@@ -95,8 +93,8 @@ def test_one_entry_reaches_the_case_table_trace_golden_recording_and_the_zoos_bl
         arrays, entries = golden._layer_arrays("float64")
         assert any(e["case"] == "LeakyRelu-6x7" for e in entries)
         # the trace matches the class by name: compared with its twin, not SKIPPED
-        deep = _load(cases.FIXTURES / "variants" / "deep_net.py", "_deep_for_pieces")
-        mine = _load(LAYERS, "_my_layers_for_pieces")
+        deep = protocol.load(str(cases.FIXTURES / "variants" / "deep_net.py")).module
+        mine = protocol.load(str(LAYERS)).module
         network = deep.DeepNet(layer_classes={"Relu2": mine.LeakyRelu})
         x, t = net_problem(network, SEED, 16, "float64")
         traced = trace_network(network, x, t, seed=SEED, dtype="float64")
@@ -146,14 +144,6 @@ def test_pieces_that_register_nothing_or_do_not_exist_are_errors(tmp_path, capsy
     assert "registered no piece" in capsys.readouterr().err
     assert main(["check", "--pieces", str(tmp_path / "absent.py")]) == 2
     assert "no such file" in capsys.readouterr().err
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_registry_lists_every_documented_difference_with_a_test_that_exists():

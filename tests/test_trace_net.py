@@ -1,9 +1,6 @@
 """`trace --net`: any network built from known layers, traced layer by layer; a mutant deep inside is blamed on
 its own position; a layer the registry does not know is SKIPPED and the network still checked end to end."""
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
 
@@ -15,17 +12,9 @@ DEEP = cases.FIXTURES / "variants" / "deep_net.py"
 SEED = cases.layer_seeds()[0]
 
 
-def _module(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def deep():
-    return _module(DEEP, "_deep_net_for_tests")
+    return protocol.load(str(DEEP)).module
 
 
 def _trace(network, dtype="float64"):
@@ -50,7 +39,7 @@ def test_a_five_layer_network_of_impl_layers_agrees_layer_by_layer_and_end_to_en
 def test_a_mutant_deep_inside_is_blamed_on_its_own_position(deep):
     """Sigmoid2, the eighth of nine layers, forgets dout in its backward; every layer after it in the backward
     pass (Affine4 .. Affine1) inherits a wrong gradient, but each is judged on what it was fed."""
-    mutant = _module(cases.FIXTURES / "mutants" / "sigmoid_backward_without_dout.py", "_mutant_sigmoid_for_tests")
+    mutant = protocol.load(str(cases.FIXTURES / "mutants" / "sigmoid_backward_without_dout.py")).module
     traced = _trace(deep.DeepNet(layer_classes={"Sigmoid2": mutant.Sigmoid}))
     first = traced.first_divergence
     assert (first.context.layer, first.context.blamed, first.context.phase, first.context.tensor) == (
@@ -63,12 +52,9 @@ def test_a_mutant_deep_inside_is_blamed_on_its_own_position(deep):
 def test_the_command_line_names_the_first_divergence(tmp_path, capsys):
     module = tmp_path / "deep_with_mutant.py"
     module.write_text(
-        "import importlib.util, sys\n"
-        "def _load(path, name):\n"
-        "    spec = importlib.util.spec_from_file_location(name, path)\n"
-        "    m = importlib.util.module_from_spec(spec); sys.modules[name] = m; spec.loader.exec_module(m); return m\n"
-        f"deep = _load({str(DEEP)!r}, '_deep_cli')\n"
-        f"mutant = _load({str(cases.FIXTURES / 'mutants' / 'affine_dw_transposed.py')!r}, '_mutant_cli')\n"
+        "from reference import protocol\n"
+        f"deep = protocol.load({str(DEEP)!r}).module\n"
+        f"mutant = protocol.load({str(cases.FIXTURES / 'mutants' / 'affine_dw_transposed.py')!r}).module\n"
         "from impl import *  # noqa\n"
         "def MutantNet():\n"
         "    return deep.DeepNet(layer_classes={'Affine3': mutant.Affine})\n")
