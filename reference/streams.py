@@ -24,6 +24,7 @@ STREAMS = {
     "layer inputs": (9, "a layer case's inputs (the case table, golden recording, Hypothesis examples)"),
     "net inputs": (10, "inputs and labels for tracing a network that is not fed MNIST (trace --net)"),
     "drawn cases": (11, "the random shapes and magnitudes of `check --drawn`"),
+    "dropout masks": (12, "the state NumPy's global generator starts a deep training-parity run in"),
 }
 
 

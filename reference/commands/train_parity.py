@@ -22,12 +22,18 @@ def add_arguments(parser):
     parser.add_argument("--optimizer", help="a protocol optimizer (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam) "
                         "with the textbook's hyper-parameters, instead of the plain SGD loop with --lr")
     parser.add_argument("--out-dir", default="runs/train-parity", help="where the PNG and JSON go")
+    parser.add_argument("--deep", action="store_true",
+                        help="MultiLayerNetExtend (five hidden layers of 100, batch norm, dropout 0.2, weight decay "
+                        "0.1) against a twin composed from its layers, SGD lr 0.01 (--steps, --seed, --dtype, "
+                        "--batch-size apply)")
 
 
 def run(args, out):
     from impl.mnist import load_mnist
 
     impl = protocol.load(args.impl)  # before torch is imported
+    if args.deep:
+        return run_deep(impl, load_mnist(dtype=args.dtype, data_dir=args.data_dir), args, out)
 
     from .. import registry, tolerance, training_parity
     from ..progress import Progress
@@ -122,3 +128,37 @@ def plot_losses(result, path):
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def run_deep(impl, data, args, out):
+    """The deep network's side-by-side run (reference.deep_training_parity): a line every 100 steps."""
+    from .. import deep_training_parity, tolerance
+    from ..progress import Progress
+
+    exact = tolerance.deep_training_exact_steps(args.dtype, args.steps)
+    print(f"MultiLayerNetExtend and its composed twin side by side: {args.steps} steps, {args.dtype}, batch "
+          f"{args.batch_size}, SGD lr 0.01, seed {args.seed}; claim: step-exact over {exact} steps"
+          + ("" if exact == args.steps else f", then every {tolerance.DEEP_TRAINING_WINDOW}-step window's mean loss "
+             f"within {tolerance.TRAINING_BANDS['loss'].rtol:.0%}"), file=out, flush=True)
+    progress = Progress(args.steps, "train-parity --deep")
+    started = time.perf_counter()
+
+    def on_step(step, run):
+        progress.update(step)
+        if step % 100 == 0 or step == args.steps - 1:
+            progress.clear()
+            print(f"step {step}: impl loss {run.impl_loss[-1]:.6f}, twin {run.twin_loss[-1]:.6f}", file=out, flush=True)
+
+    result = deep_training_parity.run(impl, data, dtype=args.dtype, steps=args.steps, batch_size=args.batch_size,
+                                      seed=args.seed, checkpoint_every=max(args.steps // 4, 1), impl_spec=args.impl,
+                                      on_step=on_step)
+    progress.clear()
+    max_abs, max_rel = result.max_loss_error(exact)
+    print(f"\n{args.steps} steps in {time.perf_counter() - started:.1f} s; over the {exact} step-exact steps the losses "
+          f"differ by at most {max_abs:.2e} abs, {max_rel:.2e} rel; measured inside the plain bound for "
+          f"{result.step_exact_steps()} steps", file=out)
+    for problem in result.failures():
+        print("\n" + problem.render(), file=out)
+    if result.passed:
+        print("the two sides keep the claim at every step and every checkpoint", file=out)
+    return 0 if result.passed else 1
