@@ -38,9 +38,7 @@ def _parser():
         elif name == "golden":
             parents.append(filter_parent((), (), golden=True))
         sub = subcommands.add_parser(name, help=text, parents=parents)
-        if name in ("golden", "record", "drift"):
-            module.add_arguments(sub)
-        elif hasattr(module, "add_arguments"):
+        if hasattr(module, "add_arguments"):
             module.add_arguments(sub)
     return parser
 
