@@ -100,3 +100,57 @@ def test_the_zoo_table_is_the_zoo():
     count = len(paths)
     assert f"score: caught {count}/{count}, blamed correctly {count}/{count}" in README
     assert f"holds {count} broken implementations" in README
+
+
+# The slow ones, run as written but for their size: each reduction is an option the command documents, and what
+# they write goes to a temporary folder.
+REDUCED = {"--seeds": "2", "--drawn": "2", "--steps": "30", "--iters": "30", "--epochs": "2"}
+SHRINK = {  # per command: options set (added where the command as written has none)
+    "train-parity": {"--steps": "30"}, "optimizers": {"--steps": "20"}, "zoo": {"--mutant": "affine_db_averaged"},
+    "train_bp_two_neuralnet.py": {"--iters": "30"}, "overfit_weight_decay.py": {"--epochs": "2", "--every": "1"},
+}
+WRITES = {"record": "--golden-dir", "train-parity": "--out-dir", "optimizers": "--out-dir",
+          "overfit_weight_decay.py": "--png"}
+OUTPUTS = {"--out-dir", "--dump-dir", "--golden-dir", "--png"}
+SLOW = [c for c in COMMANDS if c not in CHEAP and not any(p in c for p in PLACEHOLDERS | {"my_package"})
+        and c.startswith(("python -m reference ", "python impl/")) and "buy_" not in c]
+
+
+def _reduced(command, tmp_path):
+    """(program, argv) of a README command at its reduced size."""
+    words = shlex.split(command)
+    program, args = ("reference", words[3:]) if words[1] == "-m" else (words[1], words[2:])
+    name = args[0] if program == "reference" else Path(program).name
+    settings = dict(SHRINK.get(name, {}))
+    if name in WRITES:
+        settings.setdefault(WRITES[name], str(tmp_path / "written"))
+    reduced, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg in settings or arg in REDUCED or arg in OUTPUTS:
+            value = settings.pop(arg, REDUCED.get(arg, str(tmp_path / "written")))
+            reduced += [arg, value]
+            i += 2
+        else:
+            reduced.append(arg)
+            i += 1
+    for option, value in settings.items():
+        reduced += [option, value]
+    return program, reduced
+
+
+def test_the_slow_commands_are_all_reduced():
+    assert len(SLOW) >= 12, SLOW
+
+
+@pytest.mark.parametrize("command", SLOW)
+def test_the_slow_commands_run_at_reduced_sizes(command, tmp_path, capsys):
+    program, argv = _reduced(command, tmp_path)
+    if program == "reference":
+        code = main(argv)
+    else:
+        from impl import overfit_weight_decay, train_bp_two_neuralnet
+
+        code = {"impl/train_bp_two_neuralnet.py": train_bp_two_neuralnet.main,
+                "impl/overfit_weight_decay.py": overfit_weight_decay.main}[program](argv)
+    assert code == 0, (argv, capsys.readouterr().out[-2000:])
