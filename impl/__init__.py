@@ -7,18 +7,23 @@ the textbook's file names.
 from .functions import cross_entropy_error, sigmoid, softmax
 from .gradient import numerical_gradient
 from .layer_naive import AddLayer, MulLayer
-from .net_layer import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from .net_layer import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
+from .util import col2im, im2col
 
 __all__ = [
     "AddLayer",
     "Affine",
     "BatchNormalization",
+    "Convolution",
     "Dropout",
     "MulLayer",
+    "Pooling",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",
+    "col2im",
     "cross_entropy_error",
+    "im2col",
     "numerical_gradient",
     "sigmoid",
     "softmax",
@@ -28,6 +33,7 @@ from .bp_two_layer_net import TwoLayerNet  # noqa: E402
 from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop  # noqa: E402
 from .multi_layer_net import MultiLayerNet  # noqa: E402
 from .multi_layer_net_extend import MultiLayerNetExtend  # noqa: E402
+from .simple_convnet import SimpleConvNet  # noqa: E402
 
 __all__ += ["TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet",
-            "MultiLayerNetExtend"]
+            "MultiLayerNetExtend", "SimpleConvNet"]

@@ -7,6 +7,7 @@ Shapes: N is the batch size; x of an Affine layer may have any rank (N, ...).
 import numpy as np
 
 from .functions import _label_indices, as_batch, cross_entropy_of_indices, sigmoid, softmax
+from .util import col2im, conv_output_size, im2col
 
 
 class Relu:
@@ -28,7 +29,10 @@ class Relu:
         return np.maximum(x, 0)  # a new array: x itself is never written
 
     def backward(self, dout):
-        return np.where(self.mask, 0, dout)  # the Python 0 takes dout's dtype
+        dx = dout * ~self.mask  # branch-free: np.where on a random mask runs ten times slower on large maps
+        if not np.isfinite(dout).all():  # inf * 0 would be nan where x <= 0: there dx is 0, whatever dout is
+            dx = np.where(self.mask, 0, dout)  # the Python 0 takes dout's dtype
+        return dx
 
 
 class Sigmoid:
@@ -218,3 +222,124 @@ class Dropout:
         if self.train:
             return dout * self.mask
         return dout * (1.0 - self.dropout_ratio)
+
+
+class Convolution:
+    """A bank of FN filters W (FN, C, FH, FW) with biases b (FN,), slid over x (N, C, H, W) with `stride` after
+    zero padding by `pad`: y (N, FN, out_h, out_w), y[n, f] = sum over c, i, j of W[f, c, i, j] times the window's
+    element, plus b[f] (a cross-correlation, as torch's conv2d).
+
+    forward is one product of im2col(x) (N out_h out_w, C FH FW) with W.reshape(FN, -1).T; backward keeps
+    dW = (col^T dout) in W's layout and db = dout summed over the batch and every position, and returns
+    dx = col2im(dout W): the windows' gradients added back where they overlap.  W and b are kept by reference.
+    """
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = W
+        self.b = b
+        self.stride = int(stride)
+        self.pad = int(pad)
+        self.x_shape = None
+        self.col = None
+        self.col_W = None
+        self.dW = None
+        self.db = None
+
+    def __repr__(self):
+        return f"Convolution(W shape={np.shape(self.W)}, stride={self.stride}, pad={self.pad})"
+
+    def forward(self, x):
+        x = np.asarray(x)
+        FN, C, FH, FW = self.W.shape
+        if x.ndim != 4 or x.shape[1] != C:
+            raise ValueError(f"Convolution: x of shape {x.shape} is not (N, {C}, H, W) for W of shape {self.W.shape}")
+        N, _, H, W = x.shape
+        out_h = conv_output_size(H, FH, self.stride, self.pad)
+        out_w = conv_output_size(W, FW, self.stride, self.pad)
+        self.x_shape = x.shape
+        self.col = im2col(x, FH, FW, self.stride, self.pad)
+        self.col_W = self.W.reshape(FN, -1).T
+        out = self.col @ self.col_W + self.b
+        # laid out as (N, FN, out_h, out_w) in memory too: the layers after it slice it by position
+        return np.ascontiguousarray(out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2))
+
+    def backward(self, dout, need_dx=True):
+        """dx (x's shape); keeps dW and db.  need_dx=False skips dx (returns None): a network's first layer has
+        nobody to pass it to."""
+        FN, C, FH, FW = self.W.shape
+        rows = np.asarray(dout).transpose(0, 2, 3, 1).reshape(-1, FN)  # (N out_h out_w, FN), im2col's row order
+        self.db = rows.sum(axis=0)
+        self.dW = (self.col.T @ rows).T.reshape(FN, C, FH, FW)
+        if not need_dx:
+            return None
+        return col2im(rows @ self.col_W.T, self.x_shape, FH, FW, self.stride, self.pad)
+
+
+class Pooling:
+    """Max pooling over pool_h x pool_w windows taken every `stride` elements of x (N, C, H, W) padded by `pad`:
+    y (N, C, out_h, out_w), each the largest element of its window.
+
+    Padding is with minus infinity (torch's max_pool2d does the same), so a padded position never wins a window
+    and never receives gradient; pad is at most half the window, so no window is padding alone.  backward routes
+    each window's gradient to the element that won it, added up where windows overlap.  Ties: the first maximum
+    in the window's row-major order (y, then x) wins, which is np.argmax's rule and torch's on the CPU.
+    arg_max (N, C, out_h, out_w) keeps the winner's offset in that order.  The textbook's default stride, 2, is kept.
+    Both directions loop over the window's offsets (4 for 2x2), never over samples or pixels.
+    """
+
+    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+        self.pool_h = int(pool_h)
+        self.pool_w = int(pool_w)
+        self.stride = int(stride)
+        self.pad = int(pad)
+        if 2 * self.pad > min(self.pool_h, self.pool_w):
+            raise ValueError(f"Pooling: pad {pad} is more than half the {pool_h}x{pool_w} window")
+        self.x_shape = None
+        self.arg_max = None
+
+    def __repr__(self):
+        return f"Pooling({self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad})"
+
+    def _offsets(self, out_h, out_w):
+        """(k, rows, columns): the k-th element of every window, row-major, as slices of the padded input."""
+        k = 0
+        for i in range(self.pool_h):
+            for j in range(self.pool_w):
+                yield k, slice(i, i + self.stride * (out_h - 1) + 1, self.stride), \
+                    slice(j, j + self.stride * (out_w - 1) + 1, self.stride)
+                k += 1
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.ndim != 4:
+            raise ValueError(f"Pooling expects x of shape (N, C, H, W), got shape {x.shape}")
+        N, C, H, W = x.shape
+        out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
+        out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
+        if self.pad:
+            p = self.pad
+            x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+        candidates = [x[:, :, rows, columns] for _, rows, columns in self._offsets(out_h, out_w)]
+        out = candidates[0].copy()
+        for candidate in candidates[1:]:
+            np.maximum(out, candidate, out=out)
+        # the winner: the first offset, in row-major order, whose element equals the maximum
+        arg_max = np.zeros(out.shape, dtype=np.uint8 if len(candidates) <= 256 else np.intp)
+        taken = candidates[0] == out
+        for k, candidate in enumerate(candidates[1:], start=1):
+            first = (candidate == out) & ~taken
+            arg_max += first * arg_max.dtype.type(k)
+            taken |= first
+        self.x_shape, self.arg_max = (N, C, H, W), arg_max
+        return out
+
+    def backward(self, dout):
+        dout = np.asarray(dout)
+        N, C, H, W = self.x_shape
+        p = self.pad
+        dx = np.zeros((N, C, H + 2 * p, W + 2 * p), dtype=dout.dtype)
+        out_h, out_w = self.arg_max.shape[2:]
+        for k, rows, columns in self._offsets(out_h, out_w):
+            window = dx[:, :, rows, columns]  # a view: added in place, overlapping windows share an element
+            np.add(window, dout * (self.arg_max == k), out=window)
+        return dx[:, :, p:p + H, p:p + W]

@@ -25,6 +25,7 @@ STREAMS = {
     "net inputs": (10, "inputs and labels for tracing a network that is not fed MNIST (trace --net)"),
     "drawn cases": (11, "the random shapes and magnitudes of `check --drawn`"),
     "dropout masks": (12, "the state NumPy's global generator starts a deep training-parity run in"),
+    "fd samples": (13, "the elements a sampled finite-difference check differentiates (case fd='sampled')"),
 }
 
 

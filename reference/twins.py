@@ -114,3 +114,30 @@ def textbook_dropout_mask(generator, shape, ratio):
     """The mask the textbook draws from NumPy's global generator: rand(*shape) > ratio, replayed from
     `generator` (a numpy RandomState put in the global generator's state before the forward)."""
     return generator.rand(*shape) > ratio
+
+
+# --- convolution and pooling (layouts: reference.conv_checks) ---------------------------------------------------
+
+def im2col(x, filter_h, filter_w, stride=1, pad=0):
+    """The textbook's col (N out_h out_w, C filter_h filter_w) from torch's unfold (N, C filter_h filter_w, L):
+    the same numbers, one row per window position instead of one column."""
+    cols = F.unfold(x, (filter_h, filter_w), padding=pad, stride=stride)
+    return cols.transpose(1, 2).reshape(-1, cols.shape[1])
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """torch's fold, the adjoint of unfold (overlapping entries summed), on the textbook's col layout."""
+    n, channels, height, width = input_shape
+    cols = col.reshape(n, -1, channels * filter_h * filter_w).transpose(1, 2)
+    return F.fold(cols, (height, width), (filter_h, filter_w), padding=pad, stride=stride)
+
+
+def convolution(x, W, b, stride=1, pad=0):
+    """conv2d (a cross-correlation) with the textbook's W (FN, C, FH, FW), which is also torch's layout."""
+    return F.conv2d(x, W, b, stride=stride, padding=pad)
+
+
+def max_pooling(x, pool_h, pool_w, stride=2, pad=0):
+    """max_pool2d: padding counts as minus infinity; a tied window's gradient goes to its first maximum in
+    row-major order on the CPU (tests/test_conv.py checks that rule of torch's directly)."""
+    return F.max_pool2d(x, (pool_h, pool_w), stride=stride, padding=pad)
