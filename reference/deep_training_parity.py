@@ -85,32 +85,58 @@ def make_network(impl, dtype, seed, hidden=HIDDEN, weight_decay_lambda=0.1, drop
             return network_class(784, list(hidden), 10, **options)
 
 
-def run(impl, data, *, dtype="float64", steps=1000, batch_size=100, lr=0.01, seed=0, checkpoint_every=None,
-        hidden=HIDDEN, weight_decay_lambda=0.1, dropout_ratio=0.2, impl_spec="impl", on_step=None):
+def make_convnet(impl, dtype, seed):
+    """The implementation's SimpleConvNet with the textbook's sizes (30 filters of 5x5, 100 hidden units, weights
+    0.01 N(0, 1)), its weights drawn reproducibly as make_network's are."""
+    network_class = impl.require("SimpleConvNet")
+    with streams.GlobalGenerator(streams.rng(seed, "weights").integers(2**31)):
+        try:
+            return network_class(dtype=dtype, seed=seed)
+        except TypeError:
+            return network_class()
+
+
+# what each network of a side-by-side run is: its builder, its name, the option that picks it, its learning rate
+NETWORKS = {
+    "deep": (lambda impl, dtype, seed, **options: make_network(impl, dtype, seed, **options), "MultiLayerNetExtend",
+             "--deep", 0.01),
+    "conv": (lambda impl, dtype, seed, **options: make_convnet(impl, dtype, seed), "SimpleConvNet", "--conv", 0.1),
+}
+
+
+def run(impl, data, *, net="deep", dtype="float64", steps=1000, batch_size=100, lr=None, seed=0,
+        checkpoint_every=None, hidden=HIDDEN, weight_decay_lambda=0.1, dropout_ratio=0.2, impl_spec="impl",
+        on_step=None):
+    """net: "deep" (MultiLayerNetExtend; hidden, weight_decay_lambda and dropout_ratio apply) or "conv"
+    (SimpleConvNet on the images as (N, 1, 28, 28)); lr defaults to the network's (NETWORKS)."""
+    make, name, option, default_lr = NETWORKS[net]
+    options = dict(hidden=hidden, weight_decay_lambda=weight_decay_lambda, dropout_ratio=dropout_ratio)
     with one_thread_each():
-        return _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, hidden, weight_decay_lambda,
-                    dropout_ratio, impl_spec, on_step)
+        return _run(impl, data, dtype, steps, batch_size, default_lr if lr is None else lr, seed, checkpoint_every,
+                    lambda dtype: make(impl, dtype, seed, **options), name, net, option, impl_spec, on_step)
 
 
-def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, hidden, weight_decay_lambda,
-         dropout_ratio, impl_spec, on_step):
+def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make, name, net, option, impl_spec,
+         on_step):
     (x_train, t_train), _ = data
     dtype = np.dtype(dtype).name
     x_train = x_train.astype(dtype, copy=False)
-    network = make_network(impl, dtype, seed, hidden, weight_decay_lambda, dropout_ratio)
+    if net == "conv":
+        x_train = x_train.reshape(len(x_train), 1, 28, 28)
+    network = make(dtype)
     twin = ComposedTwin(network)
     twin_optimizer = torch.optim.SGD(list(twin.leaves.values()), lr=lr)
-    exact_steps = tolerance.deep_training_exact_steps(dtype, steps)
+    exact_steps = tolerance.deep_training_exact_steps(dtype, steps, net)
     batches = batch_indices(seed, len(x_train), steps, batch_size)
     result = ParityRun(dtype=dtype, steps=steps, seed=seed, batches=batches, exact_steps=exact_steps)
     tol = tolerance.training(dtype)
     checkpoint_every = checkpoint_every or steps
-    reproduce = (f"python -m reference train-parity --deep --impl {impl_spec} --dtype {dtype} --seed {seed} "
+    reproduce = (f"python -m reference train-parity {option} --impl {impl_spec} --dtype {dtype} --seed {seed} "
                  f"--batch-size {batch_size}")
 
     def context(tensor, step):
-        return Context(layer="MultiLayerNetExtend", tensor=tensor, step=step, oracle="twin training", dtype=dtype,
-                       seed=seed, case="deep training parity", reproduce=f"{reproduce} --steps {step + 1}")
+        return Context(layer=name, tensor=tensor, step=step, oracle="twin training", dtype=dtype,
+                       seed=seed, case=f"{net} training parity", reproduce=f"{reproduce} --steps {step + 1}")
 
     with streams.GlobalGenerator(streams.rng(seed, "dropout masks").integers(2**31)):
         for step, index in enumerate(batches):

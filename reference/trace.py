@@ -238,6 +238,12 @@ def _end_to_end(network, layers, last, x, t, tol, context, call):
     known = all(_layer_piece(layer)[0] is not None for _, layer in layers) and _loss_piece(last) is not None
     if not known:
         return _end_to_end_by_differences(network, params, x, t, context, call)
+    # the layer-by-layer rows ran every backward on this very batch and left their d<p> on the layers: cleared, so a
+    # gradient() that skips a layer's backward cannot hand back the trace's own answers
+    for _, layer in layers:
+        for p in _layer_piece(layer)[1].params:
+            if hasattr(layer, f"d{p}"):
+                setattr(layer, f"d{p}", None)
     state = np.random.get_state()  # gradient() draws its dropout masks from here: the twin replays them
     grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
     generator = streams.generator_in_state(state)
@@ -376,14 +382,18 @@ def build_network(impl, name, dtype="float64", input_size=784):
                           "none, or a factory function of no arguments") from None
 
 
-def net_problem(network, seed, batch, dtype, mnist=None):
+def net_problem(network, seed, batch, dtype, mnist=None, input_shape=None):
     """(x, t) to trace `network` with: an MNIST batch where its first layer takes 784 inputs, else inputs drawn
-    from the stream "net inputs"; labels for as many classes as its last parameter layer has outputs."""
+    from the stream "net inputs", of one sample's input_shape where given (a convolutional network's (C, H, W));
+    labels for as many classes as its last parameter layer has outputs."""
     layers = ordered_layers(network)
     sizes = [np.shape(getattr(layer, spec.params[0])) for _, layer in layers
              for _, spec in [_layer_piece(layer)] if spec is not None and spec.params]
     features = sizes[0][0] if sizes else None
     classes = sizes[-1][-1] if sizes else 10
+    if input_shape is not None:
+        rng = streams.rng(seed, "net inputs")
+        return rng.normal(size=(batch,) + tuple(input_shape)).astype(dtype), rng.integers(0, classes, size=batch)
     if features is None:
         raise NotANetwork("the network's first layer with parameters is not one the registry knows, so its input "
                           "size is unknown")

@@ -38,6 +38,10 @@ def selected_seeds(config):
     return cases.layer_seeds(count)
 
 
+def _sweep_selected(config):
+    return bool(config.getoption("--seed") or config.getoption("--seeds") or os.environ.get("BP_PARITY_SEEDS"))
+
+
 def _stage(tensor):
     return "forward" if tensor == "forward" else f"backward-{tensor}"
 
@@ -65,13 +69,17 @@ def pytest_generate_tests(metafunc):
                         params.append((case, tensor, "float64", seed))
                         ids.append(f"{case.id}-{_stage(tensor)}-float64-seed{seed}")
         metafunc.parametrize("fd_check", params, ids=ids)
-    elif "case_run_key" in names:
+    elif "case_run_key" in names or "sweep_run_key" in names:
+        # tests/test_sweep.py repeats tests/test_layers.py in one test per run: at every seed of a sweep, and at the
+        # first fixed seed only otherwise (enough to show it works; test_layers.py covers the fixed seeds)
+        sweep = "sweep_run_key" in names
+        chosen = seeds[:1] if sweep and not _sweep_selected(metafunc.config) else seeds
         for case in registry.cases():
             for dtype in case.dtypes:
-                for seed in seeds:
+                for seed in chosen:
                     params.append((case, dtype, seed))
                     ids.append(f"{case.id}-{dtype}-seed{seed}")
-        metafunc.parametrize("case_run_key", params, ids=ids)
+        metafunc.parametrize("sweep_run_key" if sweep else "case_run_key", params, ids=ids)
 
 
 @pytest.fixture(scope="session")

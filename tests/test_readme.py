@@ -108,6 +108,7 @@ REDUCED = {"--seeds": "2", "--drawn": "2", "--steps": "30", "--iters": "30", "--
 SHRINK = {  # per command: options set (added where the command as written has none)
     "train-parity": {"--steps": "30"}, "optimizers": {"--steps": "20"}, "zoo": {"--mutant": "affine_db_averaged"},
     "train_bp_two_neuralnet.py": {"--iters": "30"}, "overfit_weight_decay.py": {"--epochs": "2", "--every": "1"},
+    "train_convnet.py": {"--epochs": "1", "--train-size": "300", "--eval-samples": "50"},
 }
 WRITES = {"record": "--golden-dir", "train-parity": "--out-dir", "optimizers": "--out-dir",
           "overfit_weight_decay.py": "--png"}
@@ -149,8 +150,9 @@ def test_the_slow_commands_run_at_reduced_sizes(command, tmp_path, capsys):
     if program == "reference":
         code = main(argv)
     else:
-        from impl import overfit_weight_decay, train_bp_two_neuralnet
+        from impl import overfit_weight_decay, train_bp_two_neuralnet, train_convnet
 
         code = {"impl/train_bp_two_neuralnet.py": train_bp_two_neuralnet.main,
-                "impl/overfit_weight_decay.py": overfit_weight_decay.main}[program](argv)
+                "impl/overfit_weight_decay.py": overfit_weight_decay.main,
+                "impl/train_convnet.py": train_convnet.main}[program](argv)
     assert code == 0, (argv, capsys.readouterr().out[-2000:])

@@ -62,7 +62,8 @@ def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
         if record is not None and record.network is not None and record.network.prepare is not None:
             record.network.prepare(network, seed)
         made = network_dtype(network)
-        x, t = net_problem(network, seed, batch, made, mnist)
+        shape = record.network.input_shape if record is not None and record.network is not None else None
+        x, t = net_problem(network, seed, batch, made, mnist, shape)
     except (NotANetwork, protocol.MissingProtocol) as error:
         context = Context(layer=name, tensor="construction", oracle="twin", dtype=dtype or "-", seed=seed, case=name)
         return Trace(name, [NotRun(context, str(error))])

@@ -26,14 +26,18 @@ def add_arguments(parser):
                         help="MultiLayerNetExtend (five hidden layers of 100, batch norm, dropout 0.2, weight decay "
                         "0.1) against a twin composed from its layers, SGD lr 0.01 (--steps, --seed, --dtype, "
                         "--batch-size apply)")
+    parser.add_argument("--conv", action="store_true",
+                        help="SimpleConvNet (30 filters of 5x5, pooling, 100 hidden units) against a twin composed "
+                        "from its layers, SGD lr 0.1 (--steps, --seed, --dtype, --batch-size apply)")
 
 
 def run(args, out):
     from impl.mnist import load_mnist
 
     impl = protocol.load(args.impl)  # before torch is imported
-    if args.deep:
-        return run_deep(impl, load_mnist(dtype=args.dtype, data_dir=args.data_dir), args, out)
+    if args.deep or args.conv:
+        return run_deep(impl, load_mnist(dtype=args.dtype, data_dir=args.data_dir), args, out,
+                        net="conv" if args.conv else "deep")
 
     from .. import registry, tolerance, training_parity
     from ..progress import Progress
@@ -130,17 +134,21 @@ def plot_losses(result, path):
     return path
 
 
-def run_deep(impl, data, args, out):
-    """The deep network's side-by-side run (reference.deep_training_parity): a line every 100 steps."""
+def run_deep(impl, data, args, out, net="deep"):
+    """A composed twin's side-by-side run (reference.deep_training_parity; net "deep" or "conv"): a line every 100
+    steps."""
     from .. import deep_training_parity, tolerance
     from ..progress import Progress
 
-    exact = tolerance.deep_training_exact_steps(args.dtype, args.steps)
-    print(f"MultiLayerNetExtend and its composed twin side by side: {args.steps} steps, {args.dtype}, batch "
-          f"{args.batch_size}, SGD lr 0.01, seed {args.seed}; claim: step-exact over {exact} steps"
+    if args.deep and args.conv:
+        raise ValueError("--deep and --conv pick one network each: give one of them")
+    _, name, option, lr = deep_training_parity.NETWORKS[net]
+    exact = tolerance.deep_training_exact_steps(args.dtype, args.steps, net)
+    print(f"{name} and its composed twin side by side: {args.steps} steps, {args.dtype}, batch "
+          f"{args.batch_size}, SGD lr {lr:g}, seed {args.seed}; claim: step-exact over {exact} steps"
           + ("" if exact == args.steps else f", then every {tolerance.DEEP_TRAINING_WINDOW}-step window's mean loss "
              f"within {tolerance.TRAINING_BANDS['loss'].rtol:.0%}"), file=out, flush=True)
-    progress = Progress(args.steps, "train-parity --deep")
+    progress = Progress(args.steps, f"train-parity {option}")
     started = time.perf_counter()
 
     def on_step(step, run):
@@ -149,7 +157,8 @@ def run_deep(impl, data, args, out):
             progress.clear()
             print(f"step {step}: impl loss {run.impl_loss[-1]:.6f}, twin {run.twin_loss[-1]:.6f}", file=out, flush=True)
 
-    result = deep_training_parity.run(impl, data, dtype=args.dtype, steps=args.steps, batch_size=args.batch_size,
+    result = deep_training_parity.run(impl, data, net=net, dtype=args.dtype, steps=args.steps,
+                                      batch_size=args.batch_size,
                                       seed=args.seed, checkpoint_every=max(args.steps // 4, 1), impl_spec=args.impl,
                                       on_step=on_step)
     progress.clear()
