@@ -156,3 +156,12 @@ def test_the_slow_commands_run_at_reduced_sizes(command, tmp_path, capsys):
                 "impl/overfit_weight_decay.py": overfit_weight_decay.main,
                 "impl/train_convnet.py": train_convnet.main}[program](argv)
     assert code == 0, (argv, capsys.readouterr().out[-2000:])
+
+
+def test_the_counts_the_readme_states_are_the_registrys():
+    """Counts the README states in words, checked against what they count (timings are dated measurements)."""
+    runs = sum(len(c.dtypes) for c in registry.cases())
+    assert f"{runs} case runs at each seed" in README
+    conv = [c for c in registry.cases() if c.layer in ("im2col", "col2im", "Convolution", "Pooling")]
+    assert f"at {len(conv)} cases built for the classic bugs" in README
+    assert f"holds {len(zoo.mutant_paths())} broken implementations" in README
