@@ -9,6 +9,7 @@ import sys
 
 from . import protocol, registry
 from .commands import check, filter_parent, golden, impl_parent, load_pieces, optimizers, trace, train_parity, zoo  # noqa: E501
+from .commands import convergence as convergence_command
 from .commands import deviations as deviations_command
 from .golden import GoldenError
 
@@ -23,8 +24,9 @@ COMMANDS = {
     "record": (golden, golden.run_record, golden.RECORD_HELP),
     "drift": (golden, golden.run_drift, golden.DRIFT_HELP),
     "deviations": (deviations_command, deviations_command.run, deviations_command.HELP),
+    "convergence": (convergence_command, convergence_command.run, convergence_command.HELP),
 }
-WITH_IMPL = ("check", "trace", "train-parity", "optimizers", "golden")
+WITH_IMPL = ("check", "trace", "train-parity", "optimizers", "golden", "convergence")
 
 
 def _parser():

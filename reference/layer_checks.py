@@ -283,7 +283,6 @@ class LayerSpec(Spec):
         losses.update({f"d{p}": (loss_of(p), inp[p]) for p in self.params})
         return losses
 
-
     def trace_twin(self, layer, generator):
         """In a network's trace: the twin with the layer's own settings (its stride and pad)."""
         if not self.settings:
@@ -901,8 +900,9 @@ def _finite_differences(spec, impl, pristine, outputs, mode, seed):
 
 
 # A sampled check differentiates this many elements of each tensor: a gradient wrong in a whole region (a padding
-# forgotten, a stride off by one) is wrong in a share of the elements that 16 draws miss with a chance below 1e-3 once
-# the share passes a third; a single wrong element is the full check's business (the small cases).
+# forgotten, a stride off by one) is wrong in a share of its elements, which 16 draws all miss with a chance of
+# (1 - share)^16: 1.5e-3 for a third, 1.5e-5 for a half.  A single wrong element is the small cases' business, where
+# every element is differentiated.
 FD_SAMPLES = 16
 
 

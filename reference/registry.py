@@ -29,10 +29,11 @@ from . import twins
 from .cases import LayerCase
 from .deviations import EPSILON_FREE_LOSS, LOG_EPSILON, OPTIMIZER_EPSILON, Deviation
 from .conv_checks import Col2imSpec, Im2colSpec, draw_convolution, draw_pooling
+from .model_checks import ModelSpec, draw_regression
 from .layer_checks import (BatchNormSpec, BinarySpec, CrossEntropySpec, DropoutSpec, FunctionSpec, LayerSpec,
                            NumericalGradientSpec, SoftmaxWithLossSpec, draw_affine, draw_elementwise)
 
-KINDS = ("layer", "function", "loss", "optimizer", "network")
+KINDS = ("layer", "function", "loss", "optimizer", "network", "model")
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def register(piece, replace=False):
         raise RegistryError(f"{piece.name}: kind {piece.kind!r} is not one of {', '.join(KINDS)}")
     if piece.name in REGISTRY and not replace:
         raise RegistryError(f"a piece named {piece.name!r} is registered already (replace=True swaps it)")
-    if piece.kind in ("layer", "function", "loss") and piece.spec is None:
+    if piece.kind in ("layer", "function", "loss", "model") and piece.spec is None:
         raise RegistryError(f"{piece.name}: a {piece.kind} needs a spec (layer_checks.LayerSpec for a layer)")
     taken = {c.id: p.name for p in REGISTRY.values() if p.name != piece.name for c in p.cases}
     for case in piece.cases:
@@ -682,6 +683,16 @@ def _builtins():
                          options=(("pool", (2, 2)), ("stride", 2), ("ties", True))),
                        C("Pooling-ties-overlap", "Pooling", shape=(2, 2, 5, 5), fd="none",
                          options=(("pool", (3, 3)), ("stride", 1), ("ties", True))))))
+    register(Piece("LinearRegression", "model", "class LinearRegression(w, b, l2=0.0): loss(X, y) = (1/2n) ||X w + "
+                   "b - y||^2 + (l2/2) ||w||^2; gradient(X, y) -> {'w', 'b'}",
+                   spec=ModelSpec("LinearRegression", draw_regression, twins.linear_regression_loss),
+                   cases=(
+                       C("LinearRegression-plain", "LinearRegression", shape=(20, 6)),
+                       C("LinearRegression-ridge", "LinearRegression", shape=(20, 6), options=(("l2", 0.3),)),
+                       C("LinearRegression-1row", "LinearRegression", shape=(1, 5), options=(("l2", 0.1),)),
+                       C("LinearRegression-1feature", "LinearRegression", shape=(15, 1)),
+                       # more features than rows: the data term alone has a flat direction, the ridge term not
+                       C("LinearRegression-wide", "LinearRegression", shape=(4, 9), options=(("l2", 0.05),)))))
     register(Piece("TwoLayerNet", "network",
                    "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
                    "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",

@@ -141,3 +141,11 @@ def max_pooling(x, pool_h, pool_w, stride=2, pad=0):
     """max_pool2d: padding counts as minus infinity; a tied window's gradient goes to its first maximum in
     row-major order on the CPU (tests/test_conv.py checks that rule of torch's directly)."""
     return F.max_pool2d(x, (pool_h, pool_w), stride=stride, padding=pad)
+
+
+# --- models with their own loss (reference.model_checks) -----------------------------------------------------------
+
+def linear_regression_loss(X, y, w, b, l2=0.0):
+    """(1/2) mean squared error of X w + b against y (torch's mse_loss), plus (l2/2) ||w||^2; the bias unregularised."""
+    prediction = F.linear(X, w.unsqueeze(0), b.reshape(1)).squeeze(1)
+    return 0.5 * F.mse_loss(prediction, y, reduction="mean") + 0.5 * l2 * (w * w).sum()

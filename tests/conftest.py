@@ -7,7 +7,9 @@
 """
 
 import functools
+import http.server
 import os
+import threading
 
 import pytest
 
@@ -107,6 +109,19 @@ def full_mnist():
 
 
 @pytest.fixture(scope="session")
+def housing_data():
+    """California housing (impl.housing); where it is missing the test fails (never skips) with the places
+    searched and how to point at the data."""
+    from impl.housing import HousingError, load_housing
+
+    try:
+        return load_housing(download=False)
+    except HousingError as error:
+        missing = str(error)
+    pytest.fail(f"{missing}\n(set BP_PARITY_DATA to the folder that holds california-housing/)", pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def impl_under_test(request):
     return protocol.load(request.config.getoption("--impl"))
 
@@ -135,3 +150,31 @@ def check(request):
         assert_parity(result)
 
     return _check
+
+
+# --- a web server on 127.0.0.1 for the download tests (tests never reach the network) ----------------------------
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes = {}  # path -> (status, body, declared length or None)
+
+    def do_GET(self):  # noqa: N802 - the http.server API
+        status, body, declared = self.routes.get(self.path, (404, b"not found", None))
+        self.send_response(status)
+        self.send_header("Content-Length", str(declared if declared is not None else len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """(base URL, routes): routes[path] = (status, body, declared length or None) answers GET path."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Handler.routes = {}
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", _Handler.routes
+    httpd.shutdown()
+    httpd.server_close()

@@ -2,8 +2,6 @@
 
 import gzip
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -98,31 +96,6 @@ def test_nothing_found_and_no_download_says_where_it_looked(tmp_path, monkeypatc
 
 
 # --- downloads, from a server on 127.0.0.1 -------------------------------------------------
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    routes = {}  # path -> (status, body, declared length or None)
-
-    def do_GET(self):  # noqa: N802 - the http.server API
-        status, body, declared = self.routes.get(self.path, (404, b"not found", None))
-        self.send_response(status)
-        self.send_header("Content-Length", str(declared if declared is not None else len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    _Handler.routes = {}
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", _Handler.routes
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _subset_checksums(monkeypatch):

@@ -109,8 +109,9 @@ SHRINK = {  # per command: options set (added where the command as written has n
     "train-parity": {"--steps": "30"}, "optimizers": {"--steps": "20"}, "zoo": {"--mutant": "affine_db_averaged"},
     "train_bp_two_neuralnet.py": {"--iters": "30"}, "overfit_weight_decay.py": {"--epochs": "2", "--every": "1"},
     "train_convnet.py": {"--epochs": "1", "--train-size": "300", "--eval-samples": "50"},
+    "convergence": {"--steps": "50"},
 }
-WRITES = {"record": "--golden-dir", "train-parity": "--out-dir", "optimizers": "--out-dir",
+WRITES = {"record": "--golden-dir", "train-parity": "--out-dir", "optimizers": "--out-dir", "convergence": "--out-dir",
           "overfit_weight_decay.py": "--png"}
 OUTPUTS = {"--out-dir", "--dump-dir", "--golden-dir", "--png"}
 SLOW = [c for c in COMMANDS if c not in CHEAP and not any(p in c for p in PLACEHOLDERS | {"my_package"})
