@@ -34,7 +34,7 @@ from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop  # noqa: 
 from .multi_layer_net import MultiLayerNet  # noqa: E402
 from .multi_layer_net_extend import MultiLayerNetExtend  # noqa: E402
 from .simple_convnet import SimpleConvNet  # noqa: E402
-from .linear_regression import LinearRegression  # noqa: E402
+from .linear_regression import LinearRegression, sgd  # noqa: E402
 
 __all__ += ["TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet",
-            "MultiLayerNetExtend", "SimpleConvNet", "LinearRegression"]
+            "MultiLayerNetExtend", "SimpleConvNet", "LinearRegression", "sgd"]

@@ -55,12 +55,13 @@ class LinearRegression:
 
 def sgd(model, X, y, lr, epochs, batch_size, rng, on_epoch=None):
     """Mini-batch SGD: each epoch visits the rows in a fresh permutation from `rng`, in batches of batch_size (the
-    last one may be smaller), w and b updated in place by lr times the batch's gradient.  on_epoch(epoch, model)
-    after each epoch.  Returns the batch losses, each before its update."""
+    last one may be smaller), w and b updated in place by lr times the batch's gradient.  on_epoch(epoch, model,
+    losses) after each epoch, with that epoch's batch losses.  Returns every batch loss, each before its update."""
     n = len(X)
     losses = []
     for epoch in range(epochs):
         order = rng.permutation(n)
+        first = len(losses)
         for start in range(0, n, batch_size):
             rows = order[start:start + batch_size]
             losses.append(float(model.loss(X[rows], y[rows])))
@@ -68,5 +69,5 @@ def sgd(model, X, y, lr, epochs, batch_size, rng, on_epoch=None):
             for key in model.params:
                 model.params[key] -= lr * grads[key]
         if on_epoch is not None:
-            on_epoch(epoch, model)
+            on_epoch(epoch, model, losses[first:])
     return losses
