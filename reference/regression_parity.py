@@ -1,8 +1,8 @@
 """Training parity of linear regression: the implementation's sgd() and a twin that replays it in torch.
 
 Both start from w = 0, b = 0 and visit the same batches: the implementation's sgd() draws each epoch's permutation
-from a generator the harness seeds, and the twin draws the same permutations from a second generator in the same
-state.  The twin computes the loss (reference.twins.linear_regression_loss), lets autograd give the gradient and
+from the generator the harness hands it (stream "regression batches"), and the twin draws the same permutations from
+a second generator of that stream.  The twin computes the loss (reference.twins.linear_regression_loss), lets autograd give the gradient and
 steps torch.optim.SGD.  Compared: every step's batch loss (the implementation's sgd returns them, each before its
 update) and the final parameters, within the twin bound of the dtype (tolerance.TRAINING).  The objective is convex
 and the step contracts, so rounding differences do not grow: the claim is step-exact in both dtypes.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tolerance, twins
+from . import streams, tolerance, twins
 from .compare import Context, compare
 
 
@@ -34,12 +34,12 @@ def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0
     X, y = np.asarray(X, dtype=dtype), np.asarray(y, dtype=dtype)
     model = impl.require("LinearRegression")(np.zeros(X.shape[1], dtype=dtype), np.zeros((), dtype=dtype), l2)
     sgd = impl.require("sgd")
-    impl_losses = sgd(model, X, y, lr, epochs, batch_size, np.random.default_rng([seed, 3]))
+    impl_losses = sgd(model, X, y, lr, epochs, batch_size, streams.rng(seed, "regression batches"))
     w = torch.zeros(X.shape[1], dtype=getattr(torch, dtype), requires_grad=True)
     b = torch.zeros((), dtype=getattr(torch, dtype), requires_grad=True)
     optimizer = torch.optim.SGD([w, b], lr=lr)
     tensors = torch.from_numpy(X), torch.from_numpy(y)
-    rng = np.random.default_rng([seed, 3])
+    rng = streams.rng(seed, "regression batches")  # the same stream again: the same permutations
     twin_losses = []
     for _ in range(epochs):
         order = torch.from_numpy(rng.permutation(len(X)))

@@ -26,6 +26,7 @@ STREAMS = {
     "drawn cases": (11, "the random shapes and magnitudes of `check --drawn`"),
     "dropout masks": (12, "the state NumPy's global generator starts a deep training-parity run in"),
     "fd samples": (13, "the elements a sampled finite-difference check differentiates (case fd='sampled')"),
+    "regression batches": (14, "the batch order of linear regression's side-by-side SGD (reference.regression_parity)"),
 }
 
 
