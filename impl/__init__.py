@@ -35,6 +35,7 @@ from .multi_layer_net import MultiLayerNet  # noqa: E402
 from .multi_layer_net_extend import MultiLayerNetExtend  # noqa: E402
 from .simple_convnet import SimpleConvNet  # noqa: E402
 from .linear_regression import LinearRegression, sgd  # noqa: E402
+from .pmf import PMF  # noqa: E402
 
 __all__ += ["TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet",
-            "MultiLayerNetExtend", "SimpleConvNet", "LinearRegression", "sgd"]
+            "MultiLayerNetExtend", "SimpleConvNet", "LinearRegression", "sgd", "PMF"]

@@ -63,3 +63,18 @@ class ModelSpec(Spec):
             return f
 
         return {f"d{p}": (loss_of(p), inp[p]) for p in self.params}
+
+
+def draw_ratings(case, rng):
+    """case.shape = (users, items, k), option ratings (how many pairs are rated; default every third pair), option
+    lam (the priors' weight, both; default 0.1): distinct (user, item) pairs drawn without replacement, ratings
+    uniform on {1..5}, U and V normal * 0.5.  Users and items with several ratings are the point: their gradients
+    collect a term from each."""
+    users, items, k = case.shape
+    pairs = users * items
+    count = int(case.option("ratings", max(pairs // 3, 1)))
+    chosen = rng.choice(pairs, size=count, replace=False)
+    X = np.stack([chosen // items, chosen % items], axis=1).astype(np.int64)
+    lam = float(case.option("lam", 0.1))
+    return {"X": X, "y": rng.integers(1, 6, size=count).astype(np.float64), "U": rng.normal(size=(users, k)) * 0.5,
+            "V": rng.normal(size=(items, k)) * 0.5, "lam_u": np.asarray(lam), "lam_v": np.asarray(lam * 1.5)}

@@ -149,3 +149,10 @@ def linear_regression_loss(X, y, w, b, l2=0.0):
     """(1/2) mean squared error of X w + b against y (torch's mse_loss), plus (l2/2) ||w||^2; the bias unregularised."""
     prediction = F.linear(X, w.unsqueeze(0), b.reshape(1)).squeeze(1)
     return 0.5 * F.mse_loss(prediction, y, reduction="mean") + 0.5 * l2 * (w * w).sum()
+
+
+def pmf_loss(X, y, U, V, lam_u=0.0, lam_v=0.0):
+    """PMF's objective: half the sum of squared errors of U[user] . V[item] over the rated pairs, plus the Gaussian
+    priors' (lam/2) ||U||^2 and (lam/2) ||V||^2 (torch's mse_loss with reduction "sum" for the data term)."""
+    prediction = (U[X[:, 0]] * V[X[:, 1]]).sum(dim=1)
+    return 0.5 * F.mse_loss(prediction, y, reduction="sum") + 0.5 * lam_u * (U * U).sum() + 0.5 * lam_v * (V * V).sum()
