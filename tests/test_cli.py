@@ -171,7 +171,7 @@ def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
 @pytest.mark.parametrize("argv, listed", [
     (["check", "--layer", "Afine"], "invalid choice: 'Afine' (choose from 'MulLayer'"),
     (["check", "--layer", "relu"], "'Relu'"),
-    (["check", "--tensor", "dX"], "valid: 'W'"),
+    (["check", "--tensor", "dX"], "'W', 'W1', 'W2'"),
     (["check", "--case", "Affine-2d", "--layer", "Relu"], "no check matches the filters"),
 ])
 def test_a_typo_in_a_filter_is_an_error_that_lists_the_valid_values(argv, listed, capsys):
