@@ -13,6 +13,8 @@ measured); after that, the mean loss of every 100-step window within 1%.  The ru
 training; test-mode accuracy is not compared.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -96,11 +98,24 @@ def make_convnet(impl, dtype, seed):
             return network_class()
 
 
-# what each network of a side-by-side run is: its builder, its name, the option that picks it, its learning rate
+@dataclass(frozen=True)
+class NetworkRun:
+    """What a side-by-side run of one network needs: its builder make(impl, dtype, seed, **options), its protocol
+    name, the train-parity option that picks it, its learning rate, and one sample's shape where it is not the flat
+    784 (a convolutional network takes the images as (1, 28, 28))."""
+
+    make: object
+    name: str
+    option: str
+    lr: float
+    sample_shape: tuple = None
+
+
 NETWORKS = {
-    "deep": (lambda impl, dtype, seed, **options: make_network(impl, dtype, seed, **options), "MultiLayerNetExtend",
-             "--deep", 0.01),
-    "conv": (lambda impl, dtype, seed, **options: make_convnet(impl, dtype, seed), "SimpleConvNet", "--conv", 0.1),
+    "deep": NetworkRun(lambda impl, dtype, seed, **options: make_network(impl, dtype, seed, **options),
+                       "MultiLayerNetExtend", "--deep", 0.01),
+    "conv": NetworkRun(lambda impl, dtype, seed, **options: make_convnet(impl, dtype, seed), "SimpleConvNet", "--conv",
+                       0.1, (1, 28, 28)),
 }
 
 
@@ -109,20 +124,20 @@ def run(impl, data, *, net="deep", dtype="float64", steps=1000, batch_size=100, 
         on_step=None):
     """net: "deep" (MultiLayerNetExtend; hidden, weight_decay_lambda and dropout_ratio apply) or "conv"
     (SimpleConvNet on the images as (N, 1, 28, 28)); lr defaults to the network's (NETWORKS)."""
-    make, name, option, default_lr = NETWORKS[net]
+    chosen = NETWORKS[net]
     options = dict(hidden=hidden, weight_decay_lambda=weight_decay_lambda, dropout_ratio=dropout_ratio)
     with one_thread_each():
-        return _run(impl, data, dtype, steps, batch_size, default_lr if lr is None else lr, seed, checkpoint_every,
-                    lambda dtype: make(impl, dtype, seed, **options), name, net, option, impl_spec, on_step)
+        return _run(impl, data, dtype, steps, batch_size, chosen.lr if lr is None else lr, seed, checkpoint_every,
+                    lambda dtype: chosen.make(impl, dtype, seed, **options), chosen, net, impl_spec, on_step)
 
 
-def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make, name, net, option, impl_spec,
-         on_step):
+def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make, chosen, net, impl_spec, on_step):
     (x_train, t_train), _ = data
     dtype = np.dtype(dtype).name
     x_train = x_train.astype(dtype, copy=False)
-    if net == "conv":
-        x_train = x_train.reshape(len(x_train), 1, 28, 28)
+    if chosen.sample_shape is not None:
+        x_train = x_train.reshape((len(x_train),) + chosen.sample_shape)
+    name, option = chosen.name, chosen.option
     network = make(dtype)
     twin = ComposedTwin(network)
     twin_optimizer = torch.optim.SGD(list(twin.leaves.values()), lr=lr)

@@ -142,7 +142,8 @@ def run_deep(impl, data, args, out, net="deep"):
 
     if args.deep and args.conv:
         raise ValueError("--deep and --conv pick one network each: give one of them")
-    _, name, option, lr = deep_training_parity.NETWORKS[net]
+    chosen = deep_training_parity.NETWORKS[net]
+    name, option, lr = chosen.name, chosen.option, chosen.lr
     exact = tolerance.deep_training_exact_steps(args.dtype, args.steps, net)
     print(f"{name} and its composed twin side by side: {args.steps} steps, {args.dtype}, batch "
           f"{args.batch_size}, SGD lr {lr:g}, seed {args.seed}; claim: step-exact over {exact} steps"
