@@ -35,7 +35,7 @@ from .multi_layer_net import MultiLayerNet  # noqa: E402
 from .multi_layer_net_extend import MultiLayerNetExtend  # noqa: E402
 from .simple_convnet import SimpleConvNet  # noqa: E402
 from .linear_regression import LinearRegression, sgd  # noqa: E402
-from .pmf import PMF  # noqa: E402
+from .pmf import PMF, gd as pmf_gd, sgd as pmf_sgd  # noqa: E402
 
 __all__ += ["TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet",
-            "MultiLayerNetExtend", "SimpleConvNet", "LinearRegression", "sgd", "PMF"]
+            "MultiLayerNetExtend", "SimpleConvNet", "LinearRegression", "sgd", "PMF", "pmf_gd", "pmf_sgd"]

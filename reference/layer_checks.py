@@ -154,6 +154,10 @@ class Spec:
         """The tensors compared with the twin for this case (a test-mode dropout has no mask)."""
         return self.tensors
 
+    def case_fd_tensors(self, case):
+        """The tensors compared with finite differences for this case (a model's optional parameters)."""
+        return self.fd_tensors
+
     def carry(self, expected):
         """Inputs of the next call on the same instance that follow from this call's twin outputs (a layer's
         running statistics); nothing for a layer whose calls are independent."""
@@ -789,21 +793,22 @@ def run_case(impl, case, dtype, seed, recorded=None):
 
     if raised is None and recorded is None and spec.stateful and spec.tensors:
         run.results.extend(_sequence(spec, impl, case, dtype, seed, pristine, context))
-    if dtype == "float64" and spec.fd_tensors and raised is None and case.fd != "none":
+    fd_tensors = spec.case_fd_tensors(case)
+    if dtype == "float64" and fd_tensors and raised is None and case.fd != "none":
         try:
             impl.require(*spec.fd_requires)
             with time_limit(what=f"{case.layer} forward under finite differences"), np.errstate(all="ignore"):
                 numeric = _finite_differences(spec, impl, pristine, run.impl_outputs, case.fd, seed)
         except MissingProtocol as missing:
-            not_run(spec.fd_tensors, "finite differences", str(missing))
+            not_run(fd_tensors, "finite differences", str(missing))
         except CheckTimeout as error:
-            not_run(spec.fd_tensors, "finite differences", str(error), "TIMEOUT")
+            not_run(fd_tensors, "finite differences", str(error), "TIMEOUT")
         except Exception as error:  # noqa: BLE001
-            not_run(spec.fd_tensors, "finite differences", f"the forward raised {type(error).__name__}: {error}",
+            not_run(fd_tensors, "finite differences", f"the forward raised {type(error).__name__}: {error}",
                     "RAISED")
         else:
             fd_tol = tolerance.finite_differences(dtype)
-            for tensor in spec.fd_tensors:
+            for tensor in fd_tensors:
                 actual, expected, rounding = numeric[tensor]
                 run.results.append(
                     compare(actual, expected, fd_tol, context(tensor, "finite differences"), extra_atol=rounding)

@@ -693,16 +693,21 @@ def _builtins():
                        C("LinearRegression-1feature", "LinearRegression", shape=(15, 1)),
                        # more features than rows: the data term alone has a flat direction, the ridge term not
                        C("LinearRegression-wide", "LinearRegression", shape=(4, 9), options=(("l2", 0.05),)))))
-    register(Piece("PMF", "model", "class PMF(U, V, lam_u=0.0, lam_v=0.0): loss(X, y) = (1/2) sum (r - U[user] . "
-                   "V[item])^2 + (lam_u/2) ||U||^2 + (lam_v/2) ||V||^2 over rated (user, item) rows of X; gradient(X, y) "
-                   "-> {'U', 'V'}",
-                   spec=ModelSpec("PMF", draw_ratings, twins.pmf_loss, params=("U", "V"), settings=("lam_u", "lam_v")),
+    register(Piece("PMF", "model", "class PMF(U, V, lam_u=0.0, lam_v=0.0, bu=None, bi=None, lam_b=0.0, mean=0.0): "
+                   "loss(X, y) = (1/2) sum (r - mean - bu[user] - bi[item] - U[user] . V[item])^2 + (lam_u/2) ||U||^2 "
+                   "+ (lam_v/2) ||V||^2 + (lam_b/2) (||bu||^2 + ||bi||^2) over rated (user, item) rows of X; "
+                   "gradient(X, y) -> {'U', 'V'} (and 'bu', 'bi' when biased)",
+                   spec=ModelSpec("PMF", draw_ratings, twins.pmf_loss, params=("U", "V", "bu", "bi"),
+                                  settings=("lam_u", "lam_v", "lam_b", "mean"), optional=("bu", "bi"),
+                                  optional_option="biased", by_name=True),
                    cases=(
                        C("PMF-sparse", "PMF", shape=(7, 6, 3)),  # a third of the pairs: users and items rated often
                        C("PMF-dense", "PMF", shape=(4, 5, 2), options=(("ratings", 20),)),
                        C("PMF-1factor", "PMF", shape=(5, 4, 1), options=(("ratings", 9),)),
                        C("PMF-no-prior", "PMF", shape=(6, 6, 3), options=(("lam", 0.0),)),
-                       C("PMF-1rating", "PMF", shape=(3, 3, 2), options=(("ratings", 1),)))))
+                       C("PMF-1rating", "PMF", shape=(3, 3, 2), options=(("ratings", 1),)),
+                       C("PMF-biased", "PMF", shape=(7, 6, 3), options=(("biased", True),)),
+                       C("PMF-biased-dense", "PMF", shape=(4, 5, 2), options=(("ratings", 20), ("biased", True))))))
     register(Piece("TwoLayerNet", "network",
                    "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
                    "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",

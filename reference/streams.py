@@ -27,6 +27,10 @@ STREAMS = {
     "dropout masks": (12, "the state NumPy's global generator starts a deep training-parity run in"),
     "fd samples": (13, "the elements a sampled finite-difference check differentiates (case fd='sampled')"),
     "regression batches": (14, "the batch order of linear regression's side-by-side SGD (reference.regression_parity)"),
+    "pmf orders": (15, "each epoch's rating order of PMF's side-by-side per-rating SGD (reference.pmf_parity)"),
+    "pmf problem": (16, "the ratings and starting factors of PMF's training parity (reference.pmf_parity)"),
+    "housing table": (17, "the drawn housing table the feature pipeline is checked on (reference.pipeline_checks)"),
+    "regression problem": (18, "the drawn least-squares problem of the zoo's convergence check"),
 }
 
 

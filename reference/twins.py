@@ -151,8 +151,24 @@ def linear_regression_loss(X, y, w, b, l2=0.0):
     return 0.5 * F.mse_loss(prediction, y, reduction="mean") + 0.5 * l2 * (w * w).sum()
 
 
-def pmf_loss(X, y, U, V, lam_u=0.0, lam_v=0.0):
-    """PMF's objective: half the sum of squared errors of U[user] . V[item] over the rated pairs, plus the Gaussian
-    priors' (lam/2) ||U||^2 and (lam/2) ||V||^2 (torch's mse_loss with reduction "sum" for the data term)."""
+def pmf_loss(X, y, U, V, lam_u=0.0, lam_v=0.0, bu=None, bi=None, lam_b=0.0, mean=0.0):
+    """PMF's objective: half the sum of squared errors of U[user] . V[item] (plus mean + bu[user] + bi[item] when
+    biased) over the rated pairs, plus the Gaussian priors' (lam/2) ||U||^2, (lam/2) ||V||^2 and (lam_b/2) of the
+    biases' squares (torch's mse_loss with reduction "sum" for the data term)."""
     prediction = (U[X[:, 0]] * V[X[:, 1]]).sum(dim=1)
-    return 0.5 * F.mse_loss(prediction, y, reduction="sum") + 0.5 * lam_u * (U * U).sum() + 0.5 * lam_v * (V * V).sum()
+    prior = 0.5 * lam_u * (U * U).sum() + 0.5 * lam_v * (V * V).sum()
+    if bu is not None:
+        prediction = prediction + mean + bu[X[:, 0]] + bi[X[:, 1]]
+        prior = prior + 0.5 * lam_b * ((bu * bu).sum() + (bi * bi).sum())
+    return 0.5 * F.mse_loss(prediction, y, reduction="sum") + prior
+
+
+def pmf_rating_loss(r, u, v, lam_u, lam_v, bu=None, bi=None, lam_b=0.0, mean=0.0):
+    """One rating's own term of per-rating SGD: (1/2) (r - r_hat)^2 + (lam_u/2) ||u||^2 + (lam_v/2) ||v||^2 (+
+    (lam_b/2) (bu^2 + bi^2)), u and v the rating's user and item rows (torch.dot for the product)."""
+    prediction = torch.dot(u, v)
+    prior = 0.5 * lam_u * torch.dot(u, u) + 0.5 * lam_v * torch.dot(v, v)
+    if bu is not None:
+        prediction = prediction + mean + bu + bi
+        prior = prior + 0.5 * lam_b * (bu * bu + bi * bi)
+    return 0.5 * (r - prediction) ** 2 + prior
