@@ -34,8 +34,10 @@ from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop  # noqa: 
 from .multi_layer_net import MultiLayerNet  # noqa: E402
 from .multi_layer_net_extend import MultiLayerNetExtend  # noqa: E402
 from .simple_convnet import SimpleConvNet  # noqa: E402
-from .linear_regression import LinearRegression, sgd  # noqa: E402
+from .linear_regression import LinearRegression, sgd, step_size  # noqa: E402
 from .pmf import PMF, gd as pmf_gd, sgd as pmf_sgd  # noqa: E402
+from .housing import prepare as prepare_housing  # noqa: E402
 
 __all__ += ["TwoLayerNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet",
-            "MultiLayerNetExtend", "SimpleConvNet", "LinearRegression", "sgd", "PMF", "pmf_gd", "pmf_sgd"]
+            "MultiLayerNetExtend", "SimpleConvNet", "LinearRegression", "sgd", "step_size", "PMF", "pmf_gd", "pmf_sgd",
+            "prepare_housing"]

@@ -53,6 +53,21 @@ class LinearRegression:
         return float(np.sqrt(np.mean(r * r)))
 
 
+def step_size(X, rule="1/L"):
+    """The step of full-batch gradient descent on the unregularised loss by `rule`: "1/L" or "2/(mu+L)", L and mu
+    the largest and smallest eigenvalues of the loss's Hessian, the scaled Gram matrix [X, 1]^T [X, 1] / n (the
+    bias's column of ones included).  Each rule has its guarantee (reference.convergence)."""
+    X = np.asarray(X, dtype=np.float64)
+    A = np.hstack([X, np.ones((len(X), 1))])
+    eigenvalues = np.linalg.eigvalsh(A.T @ A / len(A))
+    L, mu = float(eigenvalues[-1]), float(eigenvalues[0])
+    if rule == "1/L":
+        return 1.0 / L
+    if rule == "2/(mu+L)":
+        return 2.0 / (mu + L)
+    raise ValueError(f"rule must be '1/L' or '2/(mu+L)', not {rule!r}")
+
+
 def sgd(model, X, y, lr, epochs, batch_size, rng, on_epoch=None):
     """Mini-batch SGD: each epoch visits the rows in a fresh permutation from `rng`, in batches of batch_size (the
     last one may be smaller), w and b updated in place by lr times the batch's gradient.  on_epoch(epoch, model,

@@ -94,7 +94,7 @@ class NotRun(Result):
     verdict: "NOT RUN" (a protocol name is missing), "RAISED" (the implementation raised),
     "TIMEOUT" (it did not return within reference.limits.CHECK_SECONDS), "REBOUND" (an optimizer
     replaced a parameter array), "SKIPPED" (a layer class the registry does not know, in a trace:
-    neither a pass nor a failure).
+    neither a pass nor a failure), "BOUND BROKEN" (a theorem's bound exceeded: reference.convergence).
     """
 
     context: Location

@@ -8,9 +8,11 @@ eigenvalues (computed here, numpy.linalg.eigvalsh), and its minimiser theta* sol
 - step 1/L:          f(theta_k) - f*        <= (1 - mu/L)^k (f(theta_0) - f*)
 - step 2/(mu + L):   ||theta_k - theta*||   <= ((kappa - 1)/(kappa + 1))^k ||theta_0 - theta*||,   kappa = L/mu
 
-Both are checked at every step, the gradient being the implementation's LinearRegression.gradient; the only
-allowance is the rounding of the measured side (ROUNDING_ULPS float64 ulps of the values subtracted).  They are
-theorems: a step that breaks one is a wrong gradient (a stray factor 2 doubles every step) or a wrong step.
+Both are checked at every step, the gradient being the implementation's LinearRegression.gradient and the step its
+step_size(X, rule); the bounds use the constants computed here.  The only allowance is the rounding of the measured
+side (ROUNDING_ULPS float64 ulps of the values subtracted).  They are theorems: a step that breaks one is a wrong
+gradient (a stray factor 2 doubles every step) or a wrong step size (one too long overshoots; one too short, as
+from a Gram matrix not divided by n, falls behind the rate its rule promises).
 """
 
 from dataclasses import dataclass, field
@@ -79,11 +81,12 @@ def gradient_descent(impl, X, y, c, rule="1/L", steps=1000):
     model = model_class(np.zeros(X.shape[1]), np.zeros(()), 0.0)
     eps = np.finfo(np.float64).eps
     if rule == "1/L":
-        run = Run(rule, 1.0 / c.L, 1.0 - c.mu / c.L)
+        rate = 1.0 - c.mu / c.L
     elif rule == "2/(mu+L)":
-        run = Run(rule, 2.0 / (c.mu + c.L), (c.kappa - 1.0) / (c.kappa + 1.0))
+        rate = (c.kappa - 1.0) / (c.kappa + 1.0)
     else:
         raise ValueError(f"rule must be '1/L' or '2/(mu+L)', not {rule!r}")
+    run = Run(rule, float(impl.require("step_size")(X, rule)), rate)
     start = None
     for k in range(steps + 1):
         theta = np.append(np.asarray(model.params["w"], dtype=np.float64), float(model.params["b"]))
@@ -103,6 +106,35 @@ def gradient_descent(impl, X, y, c, rule="1/L", steps=1000):
         for key in model.params:
             model.params[key] = model.params[key] - run.step * np.asarray(grads[key])
     return run
+
+
+def draw_problem(seed, n=200, d=4):
+    """A small least-squares problem whose centred columns differ in scale from 0.5 to 2 (kappa near 16 at every
+    seed, so the rates are fast and a step that falls behind them shows within a few steps): the zoo's."""
+    from . import streams
+
+    rng = streams.rng(seed, "regression problem")
+    Z = rng.normal(size=(n, d))
+    X = (Z - Z.mean(axis=0)) * np.geomspace(0.5, 2.0, d)
+    y = X @ rng.normal(size=d) + rng.normal() + 0.5 * rng.normal(size=n)
+    return X, y
+
+
+def check(impl, X, y, rule, steps=300, seed=None, case="drawn least squares", reproduce=""):
+    """[] when the implementation's gradient descent keeps the rule's bound at every step, else one NotRun
+    (verdict "BOUND BROKEN") at the first step that breaks it, blaming step_size."""
+    from .compare import Context, NotRun
+
+    run = gradient_descent(impl, X, y, constants(X, y), rule, steps)
+    k = run.first_violation
+    if k is None:
+        return []
+    what = "f(theta_k) - f*" if rule == "1/L" else "||theta_k - theta*||"
+    context = Context(layer="step_size", tensor=what, step=k, oracle=f"the step {rule} theorem", dtype="float64",
+                      seed=seed, case=case, reproduce=reproduce)
+    return [NotRun(context, f"measured {run.measured[k]:.6e} > bound {run.bound[k]:.6e} (+ rounding "
+                            f"{run.allowance[k]:.1e}) at step {k}; step size {run.step:.6e}, guaranteed rate "
+                            f"{run.rate:.6f} per step", "BOUND BROKEN")]
 
 
 def draw(runs, path, title):

@@ -3,8 +3,13 @@
 For each mutant: every layer check of the case table (both dtypes, one seed),
 the trace of every network the protocol allows and of every public method of the
 network (both dtypes; only each trace's first divergence counts: what follows it
-is inherited), and 100 steps of every optimizer against its twin with drawn
-hyper-parameters (again only the first divergence).  A mutant is *caught* when
+is inherited), 100 steps of every optimizer against its twin with drawn
+hyper-parameters (again only the first divergence), and the routines around the
+models: the housing features against their documented rules, PMF's gradient descent
+and per-rating SGD against their twins, and gradient descent at the implementation's
+step sizes against the convergence theorems.  A routine that steps a model is checked
+only where that model passed its own cases: a wrong gradient makes every routine that
+steps with it part too, and that is inherited, not the routine's bug.  A mutant is *caught* when
 anything fails, and *blamed correctly* when every failure blames the piece its
 BLAME names and one of them names its tensor.
 """
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cases, layer_checks, optimizer_checks, protocol, registry, streams
+from . import cases, convergence, layer_checks, optimizer_checks, pipeline_checks, pmf_parity, protocol, registry, streams
 from .trace import trace_all
 
 MUTANTS = cases.FIXTURES / "mutants"
@@ -95,6 +100,22 @@ def harness_failures(impl, seed, trace_data):
         for dtype in cases.DTYPES:
             run = optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec)
             failures += [r for r in run.results if not r.passed]
+    return failures + routine_failures(impl, seed, failures)
+
+
+def routine_failures(impl, seed, upstream):
+    """The failing checks of the routines around the models (see the module docstring); `upstream`: the failures
+    found so far, whose blamed models are not stepped again."""
+    blamed = {f.context.blamed for f in upstream}
+    failures = [r for r in pipeline_checks.check(impl, seed) if not r.passed]
+    if "PMF" not in blamed:
+        problem = pmf_parity.draw_problem(seed)
+        failures += pmf_parity.run_gd(impl, problem, seed=seed).failures
+        failures += pmf_parity.run_sgd(impl, problem, seed=seed).failures
+    if "LinearRegression" not in blamed:
+        X, y = convergence.draw_problem(seed)
+        for rule in ("1/L", "2/(mu+L)"):
+            failures += convergence.check(impl, X, y, rule, seed=seed)
     return failures
 
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from impl import movielens
+from impl import pmf as pmf_module
 from impl.pmf import schedule
 from impl.pmf import sgd as pmf_sgd
 from reference import finite_diff, pmf_parity, protocol, streams, tolerance, twins
@@ -31,7 +32,11 @@ def test_the_split_is_the_canonical_one(u1_base):
     assert X[:, 0].max() == movielens.USERS - 1 and len({tuple(p) for p in X}) == 80000
 
 
-def test_pmf_gradients_on_ml100k_against_autograd_and_a_directional_difference(u1_base, check):
+@pytest.mark.parametrize("path", ["dense", "grouped"])
+def test_pmf_gradients_on_ml100k_against_autograd_and_a_directional_difference(u1_base, path, monkeypatch, check):
+    """Both ways impl/pmf.py sums the ratings' terms (u1.base takes the dense one by itself)."""
+    if path == "grouped":
+        monkeypatch.setattr(pmf_module, "DENSE_LIMIT", 0)
     X, y = u1_base
     rng = streams.rng(0, "layer inputs")
     U = rng.normal(size=(movielens.USERS, 10)) * 0.3
@@ -58,6 +63,18 @@ def test_pmf_gradients_on_ml100k_against_autograd_and_a_directional_difference(u
                           case="PMF on u1.base")
         check(compare(np.asarray(terms.sum()), np.asarray(derivative), tolerance.finite_differences("float64"),
                       context, extra_atol=rounding + tolerance.directional_allowance(float(np.abs(terms).sum()))))
+
+
+def test_the_grouped_sum_passes_the_case_table_too(monkeypatch, check):
+    """The case table's rating matrices are small, so impl/pmf.py takes its dense path on them; here the other."""
+    from reference import layer_checks, registry
+
+    monkeypatch.setattr(pmf_module, "DENSE_LIMIT", 0)
+    impl = protocol.load("impl")
+    for case in (c for c in registry.cases() if c.layer == "PMF"):
+        for dtype in case.dtypes:
+            for result in layer_checks.run_case(impl, case, dtype, 0).results:
+                check(result)
 
 
 # --- the block schedule of per-rating SGD ---------------------------------------------------------------------------

@@ -127,6 +127,31 @@ def test_a_gradient_twice_too_long_breaks_the_guarantee(housing_data):
     assert run.first_violation is not None and run.first_violation < 10
 
 
+def test_the_step_size_is_the_rule_of_the_computed_constants(housing_data):
+    train, test = housing.split(len(housing_data))
+    (X, y), _, _ = housing.prepare(housing_data, train, test)
+    c = convergence.constants(X, y)
+    step_size = protocol.load("impl").require("step_size")
+    assert np.isclose(step_size(X, "1/L"), 1 / c.L, rtol=1e-12, atol=0)
+    assert np.isclose(step_size(X, "2/(mu+L)"), 2 / (c.mu + c.L), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="rule must be"):
+        step_size(X, "1/mu")
+
+
+def test_a_step_from_the_unscaled_gram_matrix_falls_behind_the_guarantee(housing_data):
+    """n times too short a step still descends, but the distance bound of 2/(mu+L) breaks at the first step, on the
+    real data as on the zoo's drawn problem (which must blame step_size)."""
+    train, test = housing.split(len(housing_data))
+    (X, y), _, _ = housing.prepare(housing_data, train, test)
+    mutant = protocol.load(str(MUTANTS / "step_size_from_the_unscaled_gram.py"))
+    run = convergence.gradient_descent(mutant, X, y, convergence.constants(X, y), "2/(mu+L)", steps=5)
+    assert run.first_violation == 1
+    X, y = convergence.draw_problem(0)
+    assert convergence.check(protocol.load("impl"), X, y, "2/(mu+L)") == []
+    [broken] = convergence.check(mutant, X, y, "2/(mu+L)", seed=0)
+    assert broken.verdict == "BOUND BROKEN" and broken.context.blamed == "step_size" and broken.context.step == 1
+
+
 def test_the_command_prints_both_rates_and_draws_them(tmp_path, capsys, housing_data):
     assert main(["convergence", "--steps", "300", "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
