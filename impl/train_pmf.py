@@ -45,6 +45,10 @@ def latest_small_split(count, seed, test_fraction=0.2):
     return order[:cut], order[cut:]
 
 
+class Diverged(ArithmeticError):
+    """The objective left the finite numbers: the step is too long for these data."""
+
+
 def train_one(name, train, test, shape, args, log=print):
     (X, y), (X_test, y_test) = train, test
     dtype = np.dtype(args.dtype)
@@ -54,14 +58,18 @@ def train_one(name, train, test, shape, args, log=print):
     started = time.perf_counter()
 
     def on_epoch(epoch, model, measured):
+        if not np.isfinite(measured):
+            raise Diverged(f"{name}: the {'squared errors' if args.method == 'sgd' else 'loss'} became {measured} "
+                           f"in epoch {epoch + 1}: --lr {args.lr:g} is too long a step; try a smaller one")
         train_rmse = np.sqrt(measured / len(X)) if args.method == "sgd" else model.rmse(X, y)
         log(f"{name} epoch {epoch + 1:3d}/{args.epochs}: train RMSE {train_rmse:.4f}, test RMSE "
             f"{model.rmse(X_test, y_test):.4f}, {time.perf_counter() - started:.1f} s", flush=True)
 
-    if args.method == "sgd":
-        sgd(model, X, y, args.lr, args.epochs, order_rng(args.seed), on_epoch)
-    else:
-        gd(model, X, y, args.lr, args.epochs, on_epoch)
+    with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported once, by on_epoch
+        if args.method == "sgd":
+            sgd(model, X, y, args.lr, args.epochs, order_rng(args.seed), on_epoch)
+        else:
+            gd(model, X, y, args.lr, args.epochs, on_epoch)
     return model.rmse(X_test, y_test)
 
 
@@ -104,6 +112,9 @@ def main(argv=None):
     except movielens.MovieLensError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Diverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     spread = float(np.std(rmses, ddof=1)) if len(rmses) > 1 else 0.0
     print(f"test RMSE: {np.mean(rmses):.4f} mean over {', '.join(splits)} (standard deviation {spread:.4f}, "
           f"{min(rmses):.4f} to {max(rmses):.4f}); anchors: Surprise SVD {SURPRISE_SVD_RMSE} (its published 5-fold "

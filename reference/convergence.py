@@ -108,6 +108,124 @@ def gradient_descent(impl, X, y, c, rule="1/L", steps=1000):
     return run
 
 
+# --- SGD with a decreasing step: the O(1/k) bound ------------------------------------------------------------------
+#
+# SGD on the same objective draws one row i uniformly (with replacement) per step and moves by gamma_k times that
+# row's gradient g = a_i (a_i . theta - y_i).  With e_k = theta_k - theta*, D_k = E ||e_k||^2, R^2 = max ||a_i||^2
+# and sigma^2 = (1/n) sum ||a_i||^2 r*_i^2 (r* the residuals at the optimum), E ||g||^2 <= 2 R^2 e.G e + 2 sigma^2, so
+# for gamma <= 1/(2 R^2)
+#     D_{k+1} <= (1 - gamma_k mu) D_k + 2 gamma_k^2 sigma^2.
+# With gamma_k = beta / (k + k0), beta mu > 1 and beta / k0 <= 1/(2 R^2), induction gives the O(1/k) bound
+#     D_k <= nu / (k + k0),    nu = max(k0 D_0, 2 beta^2 sigma^2 / (beta mu - 1))
+# (the step: (1 - beta mu / K) nu / K + 2 beta^2 sigma^2 / K^2 <= (K - 1) nu / K^2 <= nu / (K + 1), K = k + k0).
+# D_k itself is computed exactly: S_k = E[e e^T] and m_k = E[e] follow
+#     S' = S - gamma (G S + S G) + gamma^2 (1/n) sum_i E[(a_i . e + r*_i)^2] a_i a_i^T,   m' = (I - gamma G) m
+# (E[(a_i . e + r*_i)^2] = a_i^T S a_i + 2 (a_i . m) r*_i + r*_i^2), and D_k = trace S_k.  The bound is checked on
+# that exact expectation at every step, and R runs of SGD with the implementation's gradient (one row per call) are
+# checked against it: their mean ||e_k||^2 within Z_SGD standard errors of D_k at every checkpoint.
+# The bound needs beta / k0 <= 1/(2 R^2) and beta > 1/mu: on all twelve housing features (mu = 2.4e-4, R^2 = 1,208)
+# k0 would be in the tens of millions and the bound flat over any affordable run, so SGD_FEATURES takes the three
+# best-conditioned columns (mu = 0.86, R^2 = 41: k0 = 191, the bound falls fifty-fold in 10,000 steps).
+
+SGD_FEATURES = ("median_income", "housing_median_age", "latitude")
+Z_SGD = 6.0  # standard errors of the mean over the runs: the measured side is a sample of a fixed-seed stream
+
+
+@dataclass
+class SGDRun:
+    beta: float
+    k0: int
+    nu: float
+    expected: np.ndarray  # D_k, exact
+    bound: np.ndarray  # nu / (k + k0)
+    checkpoints: np.ndarray = None  # steps where the runs were measured
+    measured: np.ndarray = None  # mean ||e_k||^2 over the runs at the checkpoints
+    standard_error: np.ndarray = None
+    runs: int = 0
+
+    @property
+    def bound_violation(self):
+        """The first step where the exact expectation exceeds the bound (beyond rounding), or None."""
+        over = np.flatnonzero(self.expected > self.bound * (1 + 1e-9))
+        return int(over[0]) if len(over) else None
+
+    @property
+    def runs_violation(self):
+        """The first checkpoint where the runs' mean lies more than Z_SGD standard errors from D_k, or None."""
+        if self.measured is None:
+            return None
+        far = np.abs(self.measured - self.expected[self.checkpoints]) > Z_SGD * self.standard_error + 1e-12
+        return int(self.checkpoints[np.flatnonzero(far)[0]]) if far.any() else None
+
+
+def sgd_schedule(X, y):
+    """(beta, k0, nu, theta*, G, r*) of the bound for SGD from theta = 0 on X, y (module comment above)."""
+    A = design(X)
+    n = len(A)
+    G = A.T @ A / n
+    mu = float(np.linalg.eigvalsh(G)[0])
+    theta, *_ = np.linalg.lstsq(A, np.asarray(y, dtype=np.float64), rcond=None)
+    r_star = A @ theta - y
+    norms = np.einsum("ij,ij->i", A, A)
+    R2, sigma2 = float(norms.max()), float(np.mean(norms * r_star * r_star))
+    beta = 2.0 / mu
+    k0 = int(np.ceil(2 * beta * R2))
+    nu = max(k0 * float(theta @ theta), 2 * beta * beta * sigma2 / (beta * mu - 1))
+    return beta, k0, nu, theta, G, r_star
+
+
+def sgd_expected(X, y, steps):
+    """The SGDRun with the exact D_k for k = 0..steps and the bound."""
+    A = design(X)
+    n = len(A)
+    beta, k0, nu, theta, G, r_star = sgd_schedule(X, y)
+    m = -theta.copy()
+    S = np.outer(m, m)
+    expected = np.empty(steps + 1)
+    for k in range(steps + 1):
+        expected[k] = np.trace(S)
+        if k == steps:
+            break
+        gamma = beta / (k + k0)
+        Am = A @ m
+        weight = np.einsum("ij,jk,ik->i", A, S, A) + 2 * Am * r_star + r_star * r_star
+        S = S - gamma * (G @ S + S @ G) + gamma * gamma * (A.T @ (weight[:, None] * A)) / n
+        m = m - gamma * (G @ m)
+    return SGDRun(beta, k0, nu, expected, nu / (np.arange(steps + 1) + k0))
+
+
+def sgd_runs(impl, X, y, run, runs=32, seed=0, checkpoints=20):
+    """`runs` SGD runs from theta = 0 at run's steps, each row's gradient from the implementation's
+    LinearRegression.gradient (one row a call), rows drawn from stream "sgd rows"; fills run.measured."""
+    from . import streams
+
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    steps = len(run.expected) - 1
+    theta_star = sgd_schedule(X, y)[3]
+    run.checkpoints = np.unique(np.geomspace(1, steps, checkpoints).astype(int))
+    rows = streams.rng(seed, "sgd rows").integers(0, len(X), size=(runs, steps))
+    model_class = impl.require("LinearRegression")
+    distances = np.empty((runs, len(run.checkpoints)))
+    for r in range(runs):
+        model = model_class(np.zeros(X.shape[1]), np.zeros(()), 0.0)
+        at = 0
+        for k in range(steps):
+            i = rows[r, k]
+            grads = model.gradient(X[i:i + 1], y[i:i + 1])
+            gamma = run.beta / (k + run.k0)
+            for key in model.params:
+                model.params[key] = model.params[key] - gamma * np.asarray(grads[key])
+            if at < len(run.checkpoints) and k + 1 == run.checkpoints[at]:
+                theta = np.append(np.asarray(model.params["w"], dtype=np.float64), float(model.params["b"]))
+                distances[r, at] = float(np.sum((theta - theta_star) ** 2))
+                at += 1
+    run.measured = distances.mean(axis=0)
+    run.standard_error = distances.std(axis=0, ddof=1) / np.sqrt(runs)
+    run.runs = runs
+    return run
+
+
 def draw_problem(seed, n=200, d=4):
     """A small least-squares problem whose centred columns differ in scale from 0.5 to 2 (kappa near 16 at every
     seed, so the rates are fast and a step that falls behind them shows within a few steps): the zoo's."""
@@ -137,21 +255,35 @@ def check(impl, X, y, rule, steps=300, seed=None, case="drawn least squares", re
                             f"{run.rate:.6f} per step", "BOUND BROKEN")]
 
 
-def draw(runs, path, title):
-    """Each run's measured values and its bound against the step, on a log scale (PNG)."""
+def draw(runs, path, title, sgd=None):
+    """Each run's measured values and its bound against the step, on a log scale (PNG); with `sgd` (an SGDRun) a
+    third panel: the runs' mean ||e_k||^2, the exact expectation and the O(1/k) bound."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 4.2))
-    for axis, run in zip(np.atleast_1d(axes), runs):
+    panels = len(runs) + (sgd is not None)
+    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.2))
+    axes = np.atleast_1d(axes)
+    for axis, run in zip(axes, runs):
         steps = np.arange(len(run.measured))
         label = "f(theta_k) - f*" if run.rule == "1/L" else "||theta_k - theta*||"
         axis.semilogy(steps, np.maximum(run.measured, 1e-300), label=f"measured {label}")
         axis.semilogy(steps, run.bound, "--", label=f"bound: {run.rate:.6f}^k x start")
         axis.set_xlabel("step k")
         axis.set_title(f"gradient descent, step {run.rule}")
+        axis.legend()
+    if sgd is not None:
+        axis = axes[-1]
+        steps = np.arange(1, len(sgd.expected))
+        axis.loglog(steps, sgd.expected[1:], label="E ||theta_k - theta*||^2 (exact)")
+        axis.loglog(steps, sgd.bound[1:], "--", label=f"bound nu/(k + k0), k0 = {sgd.k0}")
+        if sgd.measured is not None:
+            axis.errorbar(sgd.checkpoints, sgd.measured, yerr=Z_SGD * sgd.standard_error, fmt="o", markersize=3,
+                          label=f"mean of {sgd.runs} runs (+- {Z_SGD:g} s.e.)")
+        axis.set_xlabel("step k")
+        axis.set_title(f"SGD, step {sgd.beta:.3g}/(k + {sgd.k0}), {len(SGD_FEATURES)} features")
         axis.legend()
     figure.suptitle(title)
     figure.tight_layout()

@@ -31,6 +31,7 @@ STREAMS = {
     "pmf problem": (16, "the ratings and starting factors of PMF's training parity (reference.pmf_parity)"),
     "housing table": (17, "the drawn housing table the feature pipeline is checked on (reference.pipeline_checks)"),
     "regression problem": (18, "the drawn least-squares problem of the zoo's convergence check"),
+    "sgd rows": (19, "the rows SGD draws with replacement in the O(1/k) check (reference.convergence.sgd_runs)"),
 }
 
 

@@ -223,6 +223,15 @@ def test_the_training_script_prints_every_epoch_and_the_anchors(capsys):
     assert train_pmf.main(["--method", "gd", "--splits", "u1", "--epochs", "1", "--lr", "1e-4"]) == 0
 
 
+def test_a_step_too_long_is_reported_once_as_a_divergence(capsys):
+    from impl import train_pmf
+
+    assert train_pmf.main(["--method", "gd", "--splits", "u1", "--epochs", "40", "--lr", "0.01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: u1: the loss became") and "--lr 0.01 is too long a step" in err
+    assert "RuntimeWarning" not in err
+
+
 def test_sgd_reaches_the_target_rmse_on_all_five_splits(capsys):
     """The README's run: the script's defaults (100 factors, lr 0.007, lam 0.1, 60 epochs, float32) on u1..u5.
     Measured mean 0.9122 (0.9059 to 0.9242); the issue's target is 0.925, the Surprise SVD anchor 0.934."""

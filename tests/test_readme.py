@@ -109,8 +109,9 @@ SHRINK = {  # per command: options set (added where the command as written has n
     "train-parity": {"--steps": "30"}, "optimizers": {"--steps": "20"}, "zoo": {"--mutant": "affine_db_averaged"},
     "train_bp_two_neuralnet.py": {"--iters": "30"}, "overfit_weight_decay.py": {"--epochs": "2", "--every": "1"},
     "train_convnet.py": {"--epochs": "1", "--train-size": "300", "--eval-samples": "50"},
-    "convergence": {"--steps": "50"},
+    "convergence": {"--steps": "50", "--sgd-steps": "300", "--sgd-runs": "4"},
     "train_linear_regression.py": {"--epochs": "2"},
+    "train_pmf.py": {"--splits": "u1", "--epochs": "2", "--factors": "10"},
 }
 WRITES = {"record": "--golden-dir", "train-parity": "--out-dir", "optimizers": "--out-dir", "convergence": "--out-dir",
           "overfit_weight_decay.py": "--png"}
@@ -152,12 +153,14 @@ def test_the_slow_commands_run_at_reduced_sizes(command, tmp_path, capsys):
     if program == "reference":
         code = main(argv)
     else:
-        from impl import overfit_weight_decay, train_bp_two_neuralnet, train_convnet, train_linear_regression
+        from impl import (overfit_weight_decay, train_bp_two_neuralnet, train_convnet, train_linear_regression,
+                          train_pmf)
 
         code = {"impl/train_bp_two_neuralnet.py": train_bp_two_neuralnet.main,
                 "impl/overfit_weight_decay.py": overfit_weight_decay.main,
                 "impl/train_convnet.py": train_convnet.main,
-                "impl/train_linear_regression.py": train_linear_regression.main}[program](argv)
+                "impl/train_linear_regression.py": train_linear_regression.main,
+                "impl/train_pmf.py": train_pmf.main}[program](argv)
     assert code == 0, (argv, capsys.readouterr().out[-2000:])
 
 

@@ -11,6 +11,8 @@ HELP = "gradient descent on California housing against its convergence guarantee
 
 def add_arguments(parser):
     parser.add_argument("--steps", type=int, default=2000, help="gradient-descent steps of each rule (default 2000)")
+    parser.add_argument("--sgd-steps", type=int, default=5000, help="steps of the SGD runs (default 5000)")
+    parser.add_argument("--sgd-runs", type=int, default=32, help="SGD runs averaged (default 32)")
     parser.add_argument("--data-dir", help="the folder holding housing.csv (default: BP_PARITY_DATA, then the cache)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default 0)")
     parser.add_argument("--out-dir", default="runs/convergence", help="where convergence.png goes")
@@ -18,8 +20,8 @@ def add_arguments(parser):
 
 def run(args, out):
     impl = protocol.load(args.impl)  # before torch could be imported (none is: this is NumPy only)
-    if args.steps < 1:
-        raise ValueError("--steps must be at least 1")
+    if args.steps < 1 or args.sgd_steps < 1 or args.sgd_runs < 2:
+        raise ValueError("--steps and --sgd-steps must be at least 1, --sgd-runs at least 2")
     from impl import housing
 
     from .. import convergence
@@ -44,8 +46,26 @@ def run(args, out):
               + ("bound held at every step" if violation is None else
                  f"BOUND BROKEN at step {violation}: {result.measured[violation]:.6g} > {result.bound[violation]:.6g}"),
               file=out, flush=True)
+    columns = [names.index(c) for c in convergence.SGD_FEATURES]
+    started = time.perf_counter()
+    sgd = convergence.sgd_expected(X[:, columns], y, args.sgd_steps)
+    print(f"SGD on {', '.join(convergence.SGD_FEATURES)} and a bias, one row a step, step {sgd.beta:.4g}/(k + "
+          f"{sgd.k0}): E ||theta_k - theta*||^2 (exact) from {sgd.expected[0]:.6g} to {sgd.expected[-1]:.6g} in "
+          f"{args.sgd_steps} steps, bound nu/(k + k0) from {sgd.bound[0]:.6g} to {sgd.bound[-1]:.6g}", file=out,
+          flush=True)
+    convergence.sgd_runs(impl, X[:, columns], y, sgd, runs=args.sgd_runs, seed=args.seed)
+    bound_broken, runs_apart = sgd.bound_violation, sgd.runs_violation
+    failed |= bound_broken is not None or runs_apart is not None
+    last = len(sgd.checkpoints) - 1
+    print(f"  {sgd.runs} runs with the implementation's gradient ({time.perf_counter() - started:.1f} s): mean at step "
+          f"{sgd.checkpoints[last]} {sgd.measured[last]:.6g} (standard error {sgd.standard_error[last]:.2g}); "
+          + ("bound held at every step" if bound_broken is None else f"BOUND BROKEN at step {bound_broken}") + "; "
+          + (f"the runs within {convergence.Z_SGD:g} standard errors of the expectation at every checkpoint"
+             if runs_apart is None else f"THE RUNS PART from the expectation at step {runs_apart}"),
+          file=out, flush=True)
     folder = Path(args.out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    convergence.draw(runs, folder / "convergence.png", f"California housing, {args.impl}: measured against the bounds")
+    convergence.draw(runs, folder / "convergence.png", f"California housing, {args.impl}: measured against the bounds",
+                     sgd=sgd)
     print(f"wrote {folder / 'convergence.png'}", file=out)
     return 1 if failed else 0
