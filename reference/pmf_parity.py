@@ -90,9 +90,36 @@ def _twin_keywords(leaves, settings):
     return {"bu": leaves["bu"], "bi": leaves["bi"], "lam_b": settings["lam_b"], "mean": settings["mean"]}
 
 
-def _context(method, tensor, step, dtype, seed, case, reproduce):
-    return Context(layer=method, tensor=tensor, step=step, oracle="twin training", dtype=dtype, seed=seed, case=case,
-                   reproduce=reproduce)
+class _SideBySide:
+    """What both runs share: the calls counted, and the comparisons of the first step that parts (or of the last)."""
+
+    def __init__(self, method, dtype, seed, case, reproduce, total):
+        self.result = PMFRun(method, dtype)
+        self.where = dict(oracle="twin training", dtype=dtype, seed=seed, case=case, reproduce=reproduce)
+        self.tolerance = tolerance.training(dtype)
+        self.total, self.calls, self.parted = total, 0, False
+
+    def context(self, tensor, step):
+        return Context(layer=self.result.method, tensor=tensor, step=step, **self.where)
+
+    def called(self):
+        """Count a call of the implementation's callback; False once the two have parted (nothing more to see)."""
+        self.calls += 1
+        return not self.parted
+
+    def compare(self, tensor, step, actual, expected):
+        return compare(np.asarray(actual), np.asarray(expected), self.tolerance, self.context(tensor, step))
+
+    def record(self, step, compared):
+        self.result.steps = step + 1
+        self.parted = not all(c.passed for c in compared)
+        if self.parted or step == self.total - 1:
+            self.result.results.extend(compared)
+
+    def finish(self, what):
+        if self.calls != self.total:
+            self.result.results.append(self.compare(what, self.result.steps, self.calls, self.total))
+        return self.result
 
 
 def run_gd(impl, problem, *, lr=0.01, steps=20, dtype="float64", seed=0, case="drawn ratings",
@@ -104,36 +131,25 @@ def run_gd(impl, problem, *, lr=0.01, steps=20, dtype="float64", seed=0, case="d
     problem = problem.astype(dtype)
     model = construct(impl, problem.params, problem.settings)
     gd = impl.require("pmf_gd")
-    result = PMFRun("pmf_gd", dtype)
+    run = _SideBySide("pmf_gd", dtype, seed, case, reproduce, steps)
     leaves = _leaves(problem.params, dtype)
     optimizer = torch.optim.SGD(list(leaves.values()), lr=lr)
     X, y = torch.from_numpy(problem.X), torch.from_numpy(problem.y)
     s = problem.settings
-    tol = tolerance.training(dtype)
-    state = {"failed": False, "calls": 0}
 
     def on_epoch(step, model, loss):
-        state["calls"] += 1
-        if state["failed"]:
+        if not run.called():
             return
         optimizer.zero_grad()
         twin_loss = twins.pmf_loss(X, y, leaves["U"], leaves["V"], s["lam_u"], s["lam_v"], **_twin_keywords(leaves, s))
         twin_loss.backward()
         optimizer.step()
-        compared = [compare(np.asarray(loss, dtype=dtype), np.asarray(twin_loss.item(), dtype=dtype), tol,
-                            _context("pmf_gd", "loss", step, dtype, seed, case, reproduce))]
-        compared += [compare(model.params[k], leaf.detach().numpy(), tol,
-                             _context("pmf_gd", k, step, dtype, seed, case, reproduce)) for k, leaf in leaves.items()]
-        result.steps = step + 1
-        if not all(c.passed for c in compared) or step == steps - 1:
-            result.results.extend(compared)
-            state["failed"] = not all(c.passed for c in compared)
+        compared = [run.compare("loss", step, np.asarray(loss, dtype=dtype), np.asarray(twin_loss.item(), dtype=dtype))]
+        compared += [run.compare(k, step, model.params[k], leaf.detach().numpy()) for k, leaf in leaves.items()]
+        run.record(step, compared)
 
     gd(model, problem.X, problem.y, lr, steps, on_epoch)
-    if state["calls"] != steps:
-        result.results.append(compare(np.asarray(state["calls"]), np.asarray(steps), tol,
-                                      _context("pmf_gd", "steps taken", result.steps, dtype, seed, case, reproduce)))
-    return result
+    return run.finish("steps taken")
 
 
 def twin_sgd_epoch(leaves, X, y, order, lr, settings):
@@ -170,30 +186,18 @@ def run_sgd(impl, problem, *, lr=0.05, epochs=5, dtype="float64", seed=0, case="
     problem = problem.astype(dtype)
     model = construct(impl, problem.params, problem.settings)
     sgd = impl.require("pmf_sgd")
-    result = PMFRun("pmf_sgd", dtype)
+    run = _SideBySide("pmf_sgd", dtype, seed, case, reproduce, epochs)
     leaves = {k: torch.tensor(v) for k, v in problem.params.items()}
     X, y = problem.X, torch.from_numpy(problem.y)
     twin_orders = streams.rng(seed, "pmf orders")  # the same stream as the implementation's: the same permutations
-    tol = tolerance.training(dtype)
-    state = {"failed": False, "calls": 0}
 
     def on_epoch(epoch, model, sse):
-        state["calls"] += 1
-        if state["failed"]:
+        if not run.called():
             return
         twin_sse = twin_sgd_epoch(leaves, X, y, twin_orders.permutation(len(X)), lr, problem.settings)
-        compared = [compare(model.params[k], leaf.numpy(), tol, _context("pmf_sgd", k, epoch, dtype, seed, case,
-                                                                          reproduce)) for k, leaf in leaves.items()]
-        compared.append(compare(np.asarray(sse, dtype=dtype), np.asarray(twin_sse, dtype=dtype), tol,
-                                _context("pmf_sgd", "sse", epoch, dtype, seed, case, reproduce)))
-        result.steps = epoch + 1
-        if not all(c.passed for c in compared) or epoch == epochs - 1:
-            result.results.extend(compared)
-            state["failed"] = not all(c.passed for c in compared)
+        compared = [run.compare(k, epoch, model.params[k], leaf.numpy()) for k, leaf in leaves.items()]
+        compared.append(run.compare("sse", epoch, np.asarray(sse, dtype=dtype), np.asarray(twin_sse, dtype=dtype)))
+        run.record(epoch, compared)
 
     sgd(model, problem.X, problem.y, lr, epochs, streams.rng(seed, "pmf orders"), on_epoch)
-    if state["calls"] != epochs:
-        result.results.append(compare(np.asarray(state["calls"]), np.asarray(epochs), tol,
-                                      _context("pmf_sgd", "epochs taken", result.steps, dtype, seed, case,
-                                               reproduce)))
-    return result
+    return run.finish("epochs taken")

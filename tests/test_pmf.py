@@ -241,3 +241,17 @@ def test_sgd_reaches_the_target_rmse_on_all_five_splits(capsys):
     last = capsys.readouterr().out.splitlines()[-1]
     mean = float(last.split()[2])
     assert mean <= train_pmf.TARGET_RMSE < train_pmf.SURPRISE_SVD_RMSE, last
+
+
+def test_a_run_that_stops_early_is_reported_as_such():
+    import types
+
+    from impl import pmf as module
+
+    def short_sgd(model, X, y, lr, epochs, rng, on_epoch=None):
+        return module.sgd(model, X, y, lr, epochs - 1, rng, on_epoch)
+
+    impl = protocol.Implementation(types.SimpleNamespace(PMF=module.PMF, pmf_sgd=short_sgd), "short")
+    run = pmf_parity.run_sgd(impl, pmf_parity.draw_problem(0), epochs=3)
+    [failure] = run.failures
+    assert failure.context.tensor == "epochs taken" and failure.worst_actual == 2 and failure.worst_expected == 3
