@@ -693,6 +693,12 @@ class CaseRun:
         raise KeyError(f"{self.case.id}: no {oracle} check of {tensor}")
 
 
+def _quoted(impl_spec):
+    """--impl's value for a command line; one that carries its --path/--map options is quoted already."""
+    text = str(impl_spec)
+    return text if " --path " in text or " --map" in text else shlex.quote(text)
+
+
 def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
     """The command that runs exactly this check again.
 
@@ -708,7 +714,7 @@ def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
     source = piece(case.layer).source
     pieces = f" --pieces {shlex.quote(source)}" if source and command == "check" else ""
     return (
-        f"python -m reference {command} --impl {shlex.quote(str(impl_spec))}{pieces} --case {case_id} "
+        f"python -m reference {command} --impl {_quoted(impl_spec)}{pieces} --case {case_id} "
         f"--tensor {shlex.quote(tensor)} --dtype {dtype} --seed {seed}"
     )
 

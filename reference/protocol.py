@@ -2,8 +2,15 @@
 
 The harness never reaches into `impl` directly: it loads a module (a dotted
 name, a .py file or a package folder) and looks the protocol names up in it.
-Extras are ignored; missing names are listed in one message, and the checks
-that need them are reported as not run.
+Extras are ignored; missing names are listed in one message, one name a line
+with what is expected, and the checks that need them are reported as not run.
+
+Where the code lives in several folders or calls the pieces by other names,
+no adapter module is needed: `paths` are put on the import path first (the
+textbook's scripts import `common.*` from the folder above them), and `names`
+binds protocol names to whatever the implementation calls them, each to
+"module:attribute" (imported after the paths) or to "attribute" of the
+implementation's own module; a map file (TOML or JSON) carries both.
 """
 
 import importlib
@@ -26,35 +33,129 @@ class MissingProtocol(LookupError):
         self.names = list(names)
         from .registry import expected
 
-        wanted = "; ".join(f"{n} ({expected(n)})" for n in self.names)
-        super().__init__(f"implementation {impl_name!r} does not define: {wanted}")
+        wanted = "".join(f"\n  {n}: {expected(n)}" for n in self.names)
+        super().__init__(f"implementation {impl_name!r} does not define {len(self.names)} protocol "
+                         f"name{'s' if len(self.names) != 1 else ''}:{wanted}")
 
 
 class Implementation:
-    """An implementation under test: a loaded module and the argument that named it."""
+    """An implementation under test: a loaded module, the argument that named it, and the protocol names bound to
+    objects elsewhere (load's `names`, resolved)."""
 
-    def __init__(self, module, spec):
+    def __init__(self, module, spec, bound=None):
         self.module = module
         self.spec = spec
+        self.bound = dict(bound or {})
 
     def __repr__(self):
         return f"Implementation({self.spec!r})"
 
+    def _has(self, name):
+        return name in self.bound or hasattr(self.module, name)
+
+    def _get(self, name):
+        return self.bound[name] if name in self.bound else getattr(self.module, name)
+
     def missing(self, names=None):
         """The protocol names (all the registry's when none are given) the implementation does not define."""
-        return [n for n in (protocol_names() if names is None else names) if not hasattr(self.module, n)]
+        return [n for n in (protocol_names() if names is None else names) if not self._has(n)]
 
     def require(self, *names):
         """The named protocol objects, or MissingProtocol naming every absent one."""
         absent = self.missing(names)
         if absent:
             raise MissingProtocol(self.spec, absent)
-        objects = [getattr(self.module, n) for n in names]
+        objects = [self._get(n) for n in names]
         return objects[0] if len(objects) == 1 else objects
 
 
-def load(spec="impl"):
-    """Load an implementation from a dotted module name, a .py file or a package folder."""
+def add_paths(paths):
+    """Put folders at the front of the import path (each once), in the order given; a folder that does not exist
+    is a ValueError naming it."""
+    for folder in reversed([Path(p).resolve() for p in paths or ()]):
+        if not folder.is_dir():
+            raise ValueError(f"--path {folder}: no such folder")
+        if str(folder) in sys.path:
+            sys.path.remove(str(folder))
+        sys.path.insert(0, str(folder))
+
+
+def parse_map(items):
+    """{protocol name: target} from "Name=module:attribute" or "Name=attribute" strings."""
+    names = {}
+    for item in items or ():
+        name, sep, target = item.partition("=")
+        if not sep or not name.strip() or not target.strip():
+            raise ValueError(f"--map {item!r}: expected Name=module:attribute (or Name=attribute of --impl)")
+        names[name.strip()] = target.strip()
+    return names
+
+
+def read_map_file(path):
+    """(paths, names) of a map file: TOML with `path = [...]` (folders, relative to the file) and a `[map]` table
+    of Name = "module:attribute", or the same as a JSON object."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"--map-file {path}: cannot read: {error}") from None
+    try:
+        if path.suffix == ".json":
+            import json
+
+            content = json.loads(text)
+        else:
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                raise ValueError(f"--map-file {path}: TOML needs Python 3.11 (give the same as .json)") from None
+            content = tomllib.loads(text)
+    except ValueError as error:
+        raise ValueError(f"--map-file {path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {error}") \
+            from None
+    if not isinstance(content, dict) or not isinstance(content.get("map", {}), dict) or not isinstance(
+            content.get("path", []), list) or set(content) - {"map", "path"}:
+        raise ValueError(f"--map-file {path}: expected `path` (a list of folders) and a `map` table of "
+                         "Name = \"module:attribute\", nothing else")
+    folders = [str((path.parent / p).resolve()) for p in content.get("path", [])]
+    return folders, {str(k): str(v) for k, v in content.get("map", {}).items()}
+
+
+def _resolve(name, target, module):
+    modname, sep, attribute = target.rpartition(":") if ":" in target else ("", "", target)
+    if sep:
+        try:
+            owner = importlib.import_module(modname)
+        except ModuleNotFoundError as error:
+            raise ValueError(f"--map {name}={target}: cannot import {modname!r} ({error}); put its folder on the "
+                             "import path with --path") from None
+    else:
+        owner = module
+    value = owner
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            raise ValueError(f"--map {name}={target}: {getattr(owner, '__name__', modname)!r} has no attribute "
+                             f"{attribute!r}")
+        value = getattr(value, part)
+    return value
+
+
+def load(spec="impl", paths=(), names=None):
+    """Load an implementation from a dotted module name, a .py file or a package folder, after putting `paths` on
+    the import path; `names` binds protocol names to "module:attribute" or "attribute" targets."""
+    add_paths(paths)
+    implementation = _load(spec)
+    if names:
+        known = set(protocol_names())
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise ValueError(f"--map: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a protocol "
+                             f"name; the protocol names: {', '.join(sorted(known))}")
+        implementation.bound = {n: _resolve(n, t, implementation.module) for n, t in names.items()}
+    return implementation
+
+
+def _load(spec):
     path = Path(spec)
     if spec.endswith(".py") or path.is_dir() or path.exists():
         return Implementation(_load_path(path), spec)

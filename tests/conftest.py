@@ -1,6 +1,9 @@
 """Options and shared machinery of the suite.
 
     --impl MODULE_OR_PATH   the implementation under test (default: impl)
+    --path DIR              a folder to put on the import path first (repeatable)
+    --map NAME=MODULE:ATTR  bind a protocol name to what the implementation calls it (repeatable)
+    --map-file FILE         a TOML or JSON file of both (README: Your own implementation)
     --seed N                run the layer checks at this seed (repeatable)
     --seeds N               run them at N seeds of the sweep (also BP_PARITY_SEEDS=N)
     --dump-dir DIR          write an .npz of both sides and the inputs for every mismatch
@@ -13,13 +16,16 @@ import threading
 
 import pytest
 
-from reference import cases, layer_checks, protocol, registry
+from reference import cases, layer_checks, registry
 from reference.compare import assert_parity
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("bp-parity")
     group.addoption("--impl", default="impl", help="implementation under test: module, .py file or package folder")
+    group.addoption("--path", action="append", help="a folder to put on the import path first (repeatable)")
+    group.addoption("--map", action="append", help="NAME=MODULE:ATTR: bind a protocol name (repeatable)")
+    group.addoption("--map-file", help="a TOML or JSON file with path = [...] and a [map] table")
     group.addoption("--seed", type=int, action="append", help="layer-check seed (repeatable)")
     group.addoption("--seeds", type=int, help="N seeds of the sweep in fixtures/seeds.json (or BP_PARITY_SEEDS)")
     group.addoption("--dump-dir", help="write both sides and the inputs of every mismatch here")
@@ -123,7 +129,13 @@ def housing_data():
 
 @pytest.fixture(scope="session")
 def impl_under_test(request):
-    return protocol.load(request.config.getoption("--impl"))
+    from types import SimpleNamespace
+
+    from reference.commands import load_impl
+
+    option = request.config.getoption
+    return load_impl(SimpleNamespace(impl=option("--impl"), path=option("--path"), map=option("--map"),
+                                     map_file=option("--map-file")))
 
 
 @functools.lru_cache(maxsize=4096)

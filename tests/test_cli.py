@@ -27,7 +27,7 @@ def test_check_lists_missing_names_once_and_reports_their_checks_not_run(tmp_pat
     assert main(["check", "--impl", str(partial), "--seed", "7"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("note: implementation")
-    assert "does not define: MulLayer" in out and "NOT RUN (" in out
+    assert "protocol names:\n  MulLayer: class: forward(x, y)" in out and "NOT RUN (" in out
     assert "Relu-2d" in out
 
 

@@ -59,7 +59,11 @@ def test_every_reference_command_parses_and_names_what_exists(command):
         registry.REGISTRY.clear()
         registry.REGISTRY.update(before)
     impl = getattr(args, "impl", "impl")
-    if impl not in PLACEHOLDERS and impl != "impl":
+    for name in ("map_file", "path"):  # then --impl names a module on that path
+        for value in [getattr(args, name, None)] if name == "map_file" else getattr(args, name, None) or ():
+            if value:
+                assert (ROOT / value).exists(), f"{command}: {value} does not exist"
+    if impl not in PLACEHOLDERS and impl != "impl" and not (getattr(args, "map_file", None) or getattr(args, "path", None)):
         assert (ROOT / impl).exists(), f"{command}: {impl} does not exist"
 
 
@@ -76,7 +80,8 @@ def test_every_tox_environment_the_readme_names_exists(command):
 
 # the ones that take seconds: golden, the traces, the homework example, your own pieces, the deviations
 CHEAP = [c for c in REFERENCE if c.split()[3] in ("golden", "deviations") or c.startswith("python -m reference trace")
-         and "my_package" not in c or "examples/homework_adapter.py" in c or "fixtures/pieces/" in c]
+         and "my_package" not in c or "examples/homework_adapter.py" in c or "fixtures/pieces/" in c
+         or "examples/textbook_layout" in c]
 
 
 @pytest.mark.parametrize("command", CHEAP)

@@ -112,7 +112,7 @@ def test_a_network_that_needs_arguments_or_has_no_layers_is_refused_clearly(tmp_
     assert main(["trace", "--impl", str(module), "--net", "NoLayers"]) == 1
     assert "NoLayers has no `layers`" in capsys.readouterr().out
     assert main(["trace", "--impl", str(module), "--net", "Missing"]) == 2
-    assert "does not define: Missing" in capsys.readouterr().err
+    assert "does not define 1 protocol name:\n  Missing: protocol name" in capsys.readouterr().err
 
 
 def test_the_textbook_network_is_built_small_by_its_registry_record():

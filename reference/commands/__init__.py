@@ -6,6 +6,7 @@ filter_parent() (the filters of check and golden).
 """
 
 import argparse
+import shlex
 
 from .. import cases
 
@@ -16,7 +17,37 @@ def impl_parent():
     parent.add_argument("--pieces", action="append", metavar="MODULE",
                         help="a module (dotted name or .py file) that registers your own pieces (repeatable; "
                         "README: Your own pieces)")
+    parent.add_argument("--path", action="append", metavar="DIR",
+                        help="a folder to put on the import path before the implementation is loaded (repeatable)")
+    parent.add_argument("--map", action="append", metavar="NAME=MODULE:ATTR",
+                        help="bind a protocol name to what the implementation calls it: module:attribute, or an "
+                        "attribute of --impl (repeatable)")
+    parent.add_argument("--map-file", metavar="FILE",
+                        help="a TOML (or .json) file with `path = [...]` and a [map] table of NAME = \"module:attr\"")
     return parent
+
+
+def load_impl(args):
+    """The implementation of --impl after --path and --map/--map-file (reference.protocol.load).  With a map, --impl
+    must be named: the names the map leaves unbound are looked up there, and the default (this repository's impl)
+    would answer for them."""
+    from .. import protocol
+
+    paths, names = list(getattr(args, "path", None) or ()), {}
+    if getattr(args, "map_file", None):
+        file_paths, names = protocol.read_map_file(args.map_file)
+        paths = file_paths + paths
+    names.update(protocol.parse_map(getattr(args, "map", None)))
+    if names and args.impl == "impl":
+        raise ValueError("--map binds names of your implementation: name it with --impl too (a module on the import "
+                         "path, a .py file or a package folder); the names the map leaves unbound are looked up there")
+    implementation = protocol.load(args.impl, paths=paths, names=names)
+    extra = [f"--path {shlex.quote(p)}" for p in getattr(args, "path", None) or ()]
+    extra += [f"--map-file {shlex.quote(args.map_file)}"] if getattr(args, "map_file", None) else []
+    extra += [f"--map {shlex.quote(m)}" for m in getattr(args, "map", None) or ()]
+    if extra:  # every reproduce line names the implementation as --impl ...: these go with it
+        implementation.spec = args.impl = " ".join([shlex.quote(args.impl)] + extra)
+    return implementation
 
 
 def filter_parent(case_ids, piece_names, golden=False):

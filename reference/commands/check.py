@@ -6,6 +6,7 @@ could not run."""
 import time
 
 
+from . import load_impl
 from .. import cases, layer_checks, protocol, registry, streams
 from ..tables import report
 
@@ -21,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--drawn", type=int, default=0, metavar="N",
                         help="also N cases of random shape and magnitude per piece that states its magnitudes "
                         "(what tests/test_properties.py draws with Hypothesis), from the stream 'drawn cases'")
+    parser.add_argument("--only-present", action="store_true",
+                        help="check the pieces the implementation defines and report the others SKIPPED (not NOT "
+                        "RUN, which fails the run)")
 
 
 def selected_cases(args):
@@ -66,7 +70,7 @@ def valid_tensors(selected, with_optimizers, with_networks):
 
 
 def run(args, out):
-    impl = protocol.load(args.impl)  # a wrong --impl is reported before torch is imported
+    impl = load_impl(args)  # a wrong --impl is reported before torch is imported
     selected = selected_cases(args)
     wanted = set(args.layer or checked_pieces())
     optimizers = [] if args.case else [n for n in registry.names("optimizer") if n in wanted]
@@ -80,8 +84,22 @@ def run(args, out):
     from ..progress import Progress
 
     missing = impl.missing()
-    if missing:
-        print(f"note: {protocol.MissingProtocol(args.impl, missing)}; their checks are reported NOT RUN\n", file=out)
+    if missing and args.only_present:
+        def present(name, requires):
+            return not impl.missing(requires)
+
+        skipped = sorted({c.layer for c in selected if not present(c.layer, layer_checks.spec_of(c.layer).requires)}
+                         | {n for n in optimizers + networks if not present(n, (n,))})
+        selected = [c for c in selected if c.layer not in skipped]
+        optimizers = [n for n in optimizers if n not in skipped]
+        networks = [n for n in networks if n not in skipped]
+        if skipped:
+            print(f"SKIPPED ({len(skipped)} piece{'s' if len(skipped) != 1 else ''} the implementation does not define,"
+                  " --only-present):" + "".join(f"\n  {n}: {registry.expected(n)}" for n in skipped) + "\n", file=out)
+        if not (selected or optimizers or networks):
+            raise ValueError(f"implementation {args.impl!r} defines none of the pieces chosen: nothing to check")
+    elif missing:
+        print(f"note: {protocol.MissingProtocol(args.impl, missing)}\ntheir checks are reported NOT RUN\n", file=out)
     for name in dict.fromkeys(c.layer for c in selected):
         spec = layer_checks.spec_of(name)
         if spec.fd_tensors and not spec.tensors:

@@ -4,7 +4,7 @@ data, with the implementation's gradient, against the two theorems of reference.
 import time
 from pathlib import Path
 
-from .. import protocol
+from . import load_impl
 
 HELP = "gradient descent on California housing against its convergence guarantees (rates, PNG)"
 
@@ -19,7 +19,7 @@ def add_arguments(parser):
 
 
 def run(args, out):
-    impl = protocol.load(args.impl)  # before torch could be imported (none is: this is NumPy only)
+    impl = load_impl(args)  # before torch could be imported (none is: this is NumPy only)
     if args.steps < 1 or args.sgd_steps < 1 or args.sgd_runs < 2:
         raise ValueError("--steps and --sgd-steps must be at least 1, --sgd-runs at least 2")
     from impl import housing

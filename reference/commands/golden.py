@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from .. import protocol
+from . import load_impl
 from ..tables import report
 
 HELP = "check an implementation against the recorded twin outputs (no torch)"
@@ -21,7 +21,7 @@ def run(args, out):
     from .. import golden
 
     started = time.perf_counter()
-    impl = protocol.load(args.impl)
+    impl = load_impl(args)
     recorded = golden.load(args.golden_dir or golden.GOLDEN)
     made = recorded.manifest["made_by"]
     print(f"golden fixtures recorded with torch {made['torch']}, numpy {made['numpy']}, python {made['python']} "

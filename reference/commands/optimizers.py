@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cases, protocol
+from . import load_impl
+from .. import cases
 from ..compare import FAILED
 from ..tables import print_table
 
@@ -23,7 +24,7 @@ def add_arguments(parser):
 
 
 def run(args, out):
-    impl = protocol.load(args.impl)  # before torch is imported
+    impl = load_impl(args)  # before torch is imported
 
     from .. import optimizer_checks, optimizer_figures
 

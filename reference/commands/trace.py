@@ -6,6 +6,7 @@ MNIST subset.  With --net NAME: that network of the implementation (reference.tr
 any depth, built from layers the registry knows."""
 
 
+from . import load_impl
 from .. import cases, protocol, streams
 from ..tables import num, print_table
 
@@ -73,7 +74,7 @@ def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
 
 
 def run(args, out):
-    impl = protocol.load(args.impl)  # before torch is imported
+    impl = load_impl(args)  # before torch is imported
     command = (f"python -m reference trace --impl {args.impl}" + (f" --net {args.net}" if args.net else "")
                + (f" --dtype {args.dtype}" if args.dtype else "") + f" --seed {args.seed} --batch {args.batch}")
     if args.net:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cases, protocol
+from . import load_impl
+from .. import cases
 
 HELP = "train impl and its twin side by side on MNIST"
 
@@ -34,7 +35,7 @@ def add_arguments(parser):
 def run(args, out):
     from impl.mnist import load_mnist
 
-    impl = protocol.load(args.impl)  # before torch is imported
+    impl = load_impl(args)  # before torch is imported
     if args.deep or args.conv:
         return run_deep(impl, load_mnist(dtype=args.dtype, data_dir=args.data_dir), args, out,
                         net="conv" if args.conv else "deep")

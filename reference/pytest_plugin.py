@@ -1,0 +1,188 @@
+"""The pytest plugin: the parity cases of any implementation inside any project's own test run.
+
+Installing bp-parity registers it (entry point pytest11).  It does nothing until an implementation is named:
+
+    pytest --bp-parity-impl mypkg.layers                     # or, in the project's pytest configuration:
+    [tool.pytest.ini_options]
+    bp_parity_impl = "mypkg.layers"
+    bp_parity_path = ["src"]                                  # folders put on the import path first
+    bp_parity_map_file = "bp-parity.toml"                     # protocol names bound elsewhere (README)
+    bp_parity_only_present = true                             # skip the pieces it does not define
+
+Then the run holds, beside the project's own tests, one test per check this repository's suite runs at the fixed
+seeds: `bp-parity::test_twin_parity[Affine-2d-backward-dW-float32-seed7]`, `test_finite_differences[...]`,
+`test_arguments_unchanged[Affine-2d-float64-seed7]` (and the other checks of that case run), the optimizers'
+100-step checks and the networks' traces; a failure is the harness's report with its reproduce line, and the exit
+code is pytest's.  A piece the implementation does not define fails NOT RUN, or is skipped with
+bp_parity_only_present.
+"""
+
+import functools
+from pathlib import Path
+
+import pytest
+
+OPTIONS = ("impl", "path", "map_file", "only_present", "seed")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("bp-parity", "parity checks of a hand-written implementation (bp-parity)")
+    group.addoption("--bp-parity-impl", help="the implementation to check: module, .py file or package folder")
+    group.addoption("--bp-parity-path", action="append", help="a folder to put on the import path first (repeatable)")
+    group.addoption("--bp-parity-map-file", help="a TOML or JSON file binding protocol names (README)")
+    group.addoption("--bp-parity-only-present", action="store_true", default=None,
+                    help="skip the pieces the implementation does not define (else they fail NOT RUN)")
+    group.addoption("--bp-parity-seed", type=int, action="append", help="a seed instead of the fixed ones")
+    parser.addini("bp_parity_impl", "the implementation bp-parity checks (as --bp-parity-impl)")
+    parser.addini("bp_parity_path", "folders to put on the import path first", type="paths")
+    parser.addini("bp_parity_map_file", "a map file (as --bp-parity-map-file)")
+    parser.addini("bp_parity_only_present", "skip the pieces the implementation does not define", type="bool",
+                  default=False)
+
+
+def _settings(config):
+    impl = config.getoption("--bp-parity-impl") or config.getini("bp_parity_impl")
+    if not impl:
+        return None
+    paths = config.getoption("--bp-parity-path") or [str(p) for p in config.getini("bp_parity_path")]
+    map_file = config.getoption("--bp-parity-map-file") or config.getini("bp_parity_map_file") or None
+    if map_file and not Path(map_file).is_absolute():
+        map_file = str(Path(config.rootpath) / map_file)
+    only_present = config.getoption("--bp-parity-only-present")
+    if only_present is None:
+        only_present = config.getini("bp_parity_only_present")
+    return {"impl": impl, "path": paths, "map_file": map_file, "only_present": bool(only_present),
+            "seeds": config.getoption("--bp-parity-seed")}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    settings = _settings(config)
+    if settings is None:
+        return
+    collector = ParityCollector.from_parent(session, name="bp-parity", nodeid="bp-parity")
+    collector.settings = settings
+    items.extend(collector.collect())
+
+
+@functools.lru_cache(maxsize=4096)
+def _run(impl, case, dtype, seed):
+    from . import layer_checks
+
+    return layer_checks.run_case(impl, case, dtype, seed)
+
+
+def _stage(tensor):
+    return "forward" if tensor == "forward" else f"backward-{tensor}"
+
+
+class ParityCollector(pytest.Collector):
+    settings = None
+
+    def collect(self):
+        from types import SimpleNamespace
+
+        from . import cases, layer_checks, registry
+        from .commands import load_impl
+
+        s = self.settings
+        try:
+            impl = load_impl(SimpleNamespace(impl=s["impl"], path=s["path"], map=None, map_file=s["map_file"]))
+        except Exception as error:  # noqa: BLE001 - one failing item that says why, not an internal error
+            return [ParityItem.from_parent(self, name="load_implementation", impl=None, check=("load", str(error)))]
+        seeds = s["seeds"] or cases.layer_seeds()
+        items = []
+
+        def add(name, check):
+            items.append(ParityItem.from_parent(self, name=name, impl=impl, check=check))
+
+        for case in registry.cases():
+            spec = layer_checks.spec_of(case.layer)
+            absent = impl.missing(spec.requires)
+            for dtype in case.dtypes:
+                for seed in seeds:
+                    key = (case, dtype, seed, absent)
+                    for tensor in spec.case_tensors(case):
+                        add(f"test_twin_parity[{case.id}-{_stage(tensor)}-{dtype}-seed{seed}]",
+                            ("case", key, tensor, ("twin", "golden")))
+                    if dtype == "float64" and case.fd != "none":
+                        for tensor in spec.case_fd_tensors(case):
+                            add(f"test_finite_differences[{case.id}-{_stage(tensor)}-float64-seed{seed}]",
+                                ("case", key, tensor, ("finite differences",)))
+                    add(f"test_arguments_and_calls[{case.id}-{dtype}-seed{seed}]", ("case", key, None, None))
+        for name in registry.names("optimizer"):
+            for dtype in cases.DTYPES:
+                for seed in seeds:
+                    add(f"test_optimizer[{name}-{dtype}-seed{seed}]", ("optimizer", name, dtype, seed))
+        for name in registry.names("network"):
+            for dtype in cases.DTYPES:
+                for seed in seeds:
+                    add(f"test_network[{name}-{dtype}-seed{seed}]", ("network", name, dtype, seed))
+        return items
+
+
+class ParityItem(pytest.Item):
+    def __init__(self, *, impl, check, **kwargs):
+        super().__init__(**kwargs)
+        self.impl, self.check = impl, check
+
+    def _skip_if_absent(self, names):
+        settings = self.parent.settings
+        absent = self.impl.missing(names)
+        if absent and settings["only_present"]:
+            pytest.skip(f"not defined by the implementation: {', '.join(absent)} (bp_parity_only_present)")
+
+    def runtest(self):
+        from .compare import Comparison, NotRun, assert_parity
+
+        kind = self.check[0]
+        if kind == "load":
+            raise ParityFailure(f"bp-parity cannot load the implementation: {self.check[1]}")
+        results = []
+        if kind == "case":
+            (case, dtype, seed, absent), tensor, oracles = self.check[1:]
+            from . import layer_checks
+
+            self._skip_if_absent(layer_checks.spec_of(case.layer).requires)
+            run = _run(self.impl, case, dtype, seed)
+            if tensor is None:  # everything the per-tensor items do not cover
+                results = [r for r in run.results if r.context.call or r.context.step is not None
+                           or r.context.oracle not in ("twin", "golden", "finite differences")]
+            else:
+                results = [r for r in run.results if r.context.tensor == tensor and not r.context.call
+                           and r.context.oracle in oracles]
+                if not results:
+                    raise ParityFailure(f"{case.id}: no {oracles[0]} check of {tensor} was made")
+        elif kind == "optimizer":
+            from . import optimizer_checks
+
+            _, name, dtype, seed = self.check
+            self._skip_if_absent((name,))
+            results = optimizer_checks.run_optimizer(self.impl, name, dtype, seed, impl_spec=self.impl.spec).results
+        else:
+            from .commands.trace import network_traces
+
+            _, name, dtype, seed = self.check
+            self._skip_if_absent((name,))
+            for trace in network_traces(self.impl, name, dtype, seed, impl_spec=self.impl.spec):
+                results += trace.results
+        failed = [r for r in results if not r.passed and not r.skipped]
+        if not failed:
+            return
+        first = failed[0]
+        if isinstance(first, NotRun):
+            raise ParityFailure(first.render())
+        assert isinstance(first, Comparison)
+        assert_parity(first)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, (ParityFailure, AssertionError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return Path(__file__), None, f"bp-parity: {self.name}"
+
+
+class ParityFailure(Exception):
+    """A check that failed or could not run; its text is the harness's report."""

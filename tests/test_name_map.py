@@ -1,0 +1,106 @@
+"""Import paths and names without glue: --path, --map, --map-file and --only-present (reference.protocol.load)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reference import protocol
+from reference.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYOUT = ROOT / "examples" / "textbook_layout"
+MAP_FILE = LAYOUT / "bp-parity.toml"
+
+
+def _check(*args, cwd=ROOT):
+    command = [sys.executable, "-m", "reference", "check", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_textbook_layout_is_checked_with_its_map_file_and_no_adapter():
+    done = _check("--impl", "common.layers", "--map-file", str(MAP_FILE), "--only-present", "--seed", "7")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert "0 failed or not run" in done.stdout and "NOT RUN" not in done.stdout
+    skipped = done.stdout.split("\n\n")[0]
+    assert skipped.startswith("SKIPPED (17 pieces") and "\n  Adam: class Adam" in skipped
+    for name in ("MulLayer-", "Affine-", "SoftmaxWithLoss-", "numerical_gradient", "TwoLayerNet"):
+        assert name in done.stdout, name
+
+
+def test_path_and_map_on_the_command_line_do_the_same():
+    done = _check("--path", str(LAYOUT), "--path", str(LAYOUT / "ch05"), "--impl", "common.layers",
+                  "--map", "MulLayer=layer_naive:MulLayer", "--map", "softmax=common.functions:softmax",
+                  "--layer", "MulLayer", "--layer", "Relu", "--layer", "softmax", "--seed", "7")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert "MulLayer-scalar" in done.stdout and "0 failed or not run" in done.stdout
+
+
+def test_a_bug_in_the_layout_is_blamed_and_its_reproduce_line_carries_the_map(tmp_path):
+    copy = tmp_path / "layout"
+    shutil.copytree(LAYOUT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    layers = copy / "common" / "layers.py"
+    layers.write_text(layers.read_text().replace("self.dW = self.x.T @ dout", "self.dW = (self.x.T @ dout) * 2"))
+    done = _check("--impl", "common.layers", "--map-file", str(copy / "bp-parity.toml"), "--layer", "Affine",
+                  "--seed", "7")
+    assert done.returncode == 1
+    assert "MISMATCH: Affine dW" in done.stdout
+    assert (f"reproduce: python -m reference check --impl common.layers --map-file {copy / 'bp-parity.toml'} "
+            "--case Affine-") in done.stdout
+
+
+def test_without_the_path_the_map_says_what_to_do(tmp_path, capsys):
+    config = tmp_path / "map.json"
+    config.write_text(json.dumps({"map": {"MulLayer": "layer_naive_nowhere:MulLayer"}}))
+    assert main(["check", "--impl", str(LAYOUT / "ch05" / "layer_naive.py"), "--map-file", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "--map MulLayer=layer_naive_nowhere:MulLayer: cannot import 'layer_naive_nowhere'" in err
+    assert "with --path" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--map", "MulLayer"], "expected Name=module:attribute"),
+    (["--map", "Mullayer=layer_naive:MulLayer"], "Mullayer is not a protocol name; the protocol names: "),
+    (["--map", "MulLayer=MulLayr"], "has no attribute 'MulLayr'"),
+    (["--path", "/no/such/folder"], "--path /no/such/folder: no such folder"),
+])
+def test_a_wrong_path_or_map_is_one_clear_error(argv, message, capsys):
+    assert main(["check", "--impl", str(LAYOUT / "ch05" / "layer_naive.py"), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_map_needs_the_implementation_named(capsys):
+    assert main(["check", "--map", "MulLayer=impl:MulLayer"]) == 2
+    assert "name it with --impl too" in capsys.readouterr().err
+
+
+def test_map_files_in_toml_and_json_read_the_same(tmp_path):
+    toml_paths, toml_names = protocol.read_map_file(MAP_FILE)
+    as_json = tmp_path / "map.json"
+    as_json.write_text(json.dumps({"path": [str(LAYOUT), str(LAYOUT / "ch05")], "map": toml_names}))
+    assert protocol.read_map_file(as_json) == (toml_paths, toml_names)
+    assert toml_paths == [str(LAYOUT), str(LAYOUT / "ch05")]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[map\nMulLayer = 1\n")
+    with pytest.raises(ValueError, match="bad.toml: not valid TOML"):
+        protocol.read_map_file(bad)
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"map": {}, "impl": "x"}))
+    with pytest.raises(ValueError, match="nothing else"):
+        protocol.read_map_file(extra)
+
+
+def test_only_present_skips_what_is_missing_instead_of_failing(tmp_path, capsys):
+    partial = tmp_path / "partial_two.py"
+    partial.write_text("from impl import Relu, Affine\n")
+    assert main(["check", "--impl", str(partial), "--seed", "7", "--only-present"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SKIPPED (26 pieces") and "\n  MulLayer: class: forward(x, y)" in out
+    assert "Relu-2d" in out and "NOT RUN" not in out
+    nothing = tmp_path / "nothing_here.py"
+    nothing.write_text("x = 1\n")
+    assert main(["check", "--impl", str(nothing), "--only-present"]) == 2
+    assert "defines none of the pieces chosen" in capsys.readouterr().err

@@ -1,0 +1,98 @@
+"""The pytest plugin (reference/pytest_plugin.py) from a project outside this repository: a small implementation
+and a pyproject.toml, once correct and once broken."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+LAYERS = textwrap.dedent('''
+    """A project's own layers: ReLU and a fully connected layer, in the textbook's names."""
+    import numpy as np
+
+
+    class Relu:
+        def forward(self, x):
+            self.keep = x > 0
+            return x * self.keep
+
+        def backward(self, dout):
+            return dout * self.keep
+
+
+    class Affine:
+        def __init__(self, W, b):
+            self.W, self.b = W, b
+
+        def forward(self, x):
+            self.shape = x.shape
+            self.x = x.reshape(len(x), -1)
+            return self.x @ self.W + self.b
+
+        def backward(self, dout):
+            self.dW = self.x.T @ dout
+            self.db = dout.sum(axis=0)
+            return (dout @ self.W.T).reshape(self.shape)
+''')
+
+PYPROJECT = textwrap.dedent('''
+    [project]
+    name = "my-homework"
+    version = "0.1"
+
+    [tool.pytest.ini_options]
+    bp_parity_impl = "mylayers"
+    bp_parity_only_present = true
+''')
+
+
+def _project(tmp_path, layers):
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    (tmp_path / "mylayers.py").write_text(layers)
+    (tmp_path / "test_own.py").write_text("def test_the_projects_own_test():\n    assert True\n")
+    return tmp_path
+
+
+def _pytest(project, *args):
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", *args]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_a_correct_implementation_passes_inside_the_projects_own_run(tmp_path):
+    done = _pytest(_project(tmp_path, LAYERS), "-rs")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    summary = done.stdout.strip().splitlines()[-1]
+    passed = int(summary.split(" passed")[0].split()[-1])
+    assert passed > 100 and " skipped" in summary  # the project's test and the parity checks of Relu and Affine
+    assert "not defined by the implementation: MulLayer (bp_parity_only_present)" in done.stdout
+
+
+def test_a_broken_implementation_fails_the_projects_run_with_the_report(tmp_path):
+    broken = LAYERS.replace("self.dW = self.x.T @ dout", "self.dW = 2 * self.x.T @ dout")
+    done = _pytest(_project(tmp_path, broken), "-x", "-rf", "-k", "Affine-2d and dW")
+    assert done.returncode == 1, done.stdout[-3000:]
+    out = done.stdout
+    assert "FAILED bp-parity::test_twin_parity[Affine-2d-backward-dW-float" in out
+    assert "MISMATCH: Affine dW" in out and "reproduce: python -m reference check --impl mylayers --case Affine-2d" in out
+
+
+def test_without_an_implementation_named_the_plugin_adds_nothing(tmp_path):
+    project = _project(tmp_path, LAYERS)
+    (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = ""\n')
+    done = _pytest(project)
+    assert done.returncode == 0 and "1 passed" in done.stdout.splitlines()[-1], done.stdout[-2000:]
+
+
+def test_an_implementation_that_cannot_load_is_one_failing_test(tmp_path):
+    done = _pytest(_project(tmp_path, LAYERS), "--bp-parity-impl", "no_such_module_anywhere")
+    assert done.returncode == 1
+    assert "bp-parity cannot load the implementation: cannot import implementation 'no_such_module_anywhere'" in \
+        done.stdout
+
+
+@pytest.mark.parametrize("flag", ["--bp-parity-impl", "--bp-parity-map-file", "--bp-parity-path"])
+def test_its_options_are_in_pytest_help(flag):
+    done = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert flag in done.stdout
