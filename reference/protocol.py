@@ -46,6 +46,17 @@ class Implementation:
         self.module = module
         self.spec = spec
         self.bound = dict(bound or {})
+        self.functional = {}  # piece -> the functions it stands for (reference.functional)
+
+    @property
+    def detected(self):
+        """Which protocol the implementation follows, in words."""
+        if not self.functional:
+            return "the textbook's classes"
+        forms = "; ".join(f"{' + '.join(names)} as {piece}" for piece, names in self.functional.items())
+        textbook = [n for n in protocol_names() if n not in self.functional and self._has(n)]
+        return f"functional (CS231n style): {forms}" + (f"; the textbook's classes for the rest ({len(textbook)})"
+                                                       if textbook else "")
 
     def __repr__(self):
         return f"Implementation({self.spec!r})"
@@ -145,13 +156,17 @@ def load(spec="impl", paths=(), names=None):
     the import path; `names` binds protocol names to "module:attribute" or "attribute" targets."""
     add_paths(paths)
     implementation = _load(spec)
+    from . import functional
+
+    implementation.functional = functional.detect(implementation.module)
+    implementation.bound.update(functional.adapters(implementation.module))
     if names:
         known = set(protocol_names())
         unknown = sorted(set(names) - known)
         if unknown:
             raise ValueError(f"--map: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a protocol "
                              f"name; the protocol names: {', '.join(sorted(known))}")
-        implementation.bound = {n: _resolve(n, t, implementation.module) for n, t in names.items()}
+        implementation.bound.update({n: _resolve(n, t, implementation.module) for n, t in names.items()})
     return implementation
 
 

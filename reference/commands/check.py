@@ -83,6 +83,8 @@ def run(args, out):
     from .. import optimizer_checks
     from ..progress import Progress
 
+    if impl.functional:
+        print(f"protocol detected: {impl.detected}\n", file=out)
     missing = impl.missing()
     if missing and args.only_present:
         def present(name, requires):

@@ -1,0 +1,97 @@
+"""A CS231n-style implementation, written here: layers as pairs of functions, forward returning (out, cache) and
+backward taking (dout, cache).  The harness recognises the form and checks it with no adapter:
+
+    python -m reference check --impl examples/cs231n_style/layers.py --only-present
+"""
+
+import numpy as np
+
+
+def affine_forward(x, w, b):
+    out = x.reshape(x.shape[0], -1) @ w + b
+    return out, (x, w)
+
+
+def affine_backward(dout, cache):
+    x, w = cache
+    flat = x.reshape(x.shape[0], -1)
+    return (dout @ w.T).reshape(x.shape), flat.T @ dout, dout.sum(axis=0)
+
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+
+
+def sigmoid_forward(x):
+    out = np.exp(-np.logaddexp(0, -x))
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    return dout * cache * (1 - cache)
+
+
+def softmax_loss(x, y):
+    """Mean cross-entropy of softmax(x) against integer labels y, and its gradient with respect to x."""
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = x.shape[0]
+    rows = np.arange(n)
+    loss = -log_probs[rows, y].sum() / n
+    dx = np.exp(log_probs)
+    dx[rows, y] -= 1
+    return loss, dx / n
+
+
+def _windows(x, height, width, stride):
+    """(N, C, out_h, out_w, height, width) strided view of x."""
+    view = np.lib.stride_tricks.sliding_window_view(x, (height, width), axis=(2, 3))
+    return view[:, :, ::stride, ::stride]
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = _windows(padded, w.shape[2], w.shape[3], stride)
+    out = np.einsum("nchwij,fcij->nfhw", windows, w) + b[None, :, None, None]
+    return out, (x, w, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    x, w, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = _windows(padded, w.shape[2], w.shape[3], stride)
+    dw = np.einsum("nchwij,nfhw->fcij", windows, dout)
+    db = dout.sum(axis=(0, 2, 3))
+    dpadded = np.zeros_like(padded)
+    out_h, out_w = dout.shape[2], dout.shape[3]
+    for i in range(w.shape[2]):
+        for j in range(w.shape[3]):
+            dpadded[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += np.einsum(
+                "nfhw,fc->nchw", dout, w[:, :, i, j])
+    return dpadded[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], dw, db
+
+
+def max_pool_forward_naive(x, pool_param):
+    height, width, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    windows = _windows(x, height, width, stride)
+    return windows.max(axis=(4, 5)), (x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    x, pool_param = cache
+    height, width, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    windows = _windows(x, height, width, stride)
+    n, c, out_h, out_w = dout.shape
+    flat = windows.reshape(n, c, out_h, out_w, height * width)
+    first = flat.argmax(axis=4)  # the first maximum in row-major order takes the gradient
+    dx = np.zeros_like(x)
+    for k in range(height * width):
+        i, j = divmod(k, width)
+        dx[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += dout * (first == k)
+    return dx

@@ -1,0 +1,149 @@
+"""The functional protocol: layers written as functions that return (out, cache) (the CS231n style), checked as
+the registry's pieces through adapters.  Not a second copy of any check: each adapter is a class of the textbook's
+protocol that calls the functions, so the Affine cases check affine_forward/affine_backward, and so on.
+
+    affine_forward(x, w, b) -> (out, cache);          affine_backward(dout, cache) -> (dx, dw, db)     as Affine
+    relu_forward(x) -> (out, cache);                  relu_backward(dout, cache) -> dx                 as Relu
+    sigmoid_forward(x) -> (out, cache);               sigmoid_backward(dout, cache) -> dx              as Sigmoid
+    softmax_loss(x, y) -> (loss, dx)                  (y integer labels, the loss averaged)            as SoftmaxWithLoss
+    conv_forward_naive(x, w, b, {"stride", "pad"}) -> (out, cache); conv_backward_naive(dout, cache)
+        -> (dx, dw, db)                                                                                 as Convolution
+    max_pool_forward_naive(x, {"pool_height", "pool_width", "stride"}) -> (out, cache);
+        max_pool_backward_naive(dout, cache) -> dx                                                     as Pooling
+
+What each adapter does beyond calling, and why it cannot hide a bug of the functions: SoftmaxWithLoss hands
+softmax_loss integer labels (a one-hot case's argmax: the form takes labels only) and a batch (one sample given as a
+vector becomes a batch of one, and its dx a vector again), and multiplies dx by the upstream gradient (the form's dx
+is d loss / dx); Pooling pads with minus infinity itself where a case asks for padding (the form has none), which
+never wins a window, and cuts the padding's rows off dx.  The update rules of the same family (sgd, sgd_momentum,
+rmsprop, adam with their own epsilons and forms) are not mapped yet.
+
+detect(module) names the functions found and the pieces they stand for; protocol.load binds those pieces where the
+module does not define the textbook's classes itself.
+"""
+
+import numpy as np
+
+FORMS = {  # piece -> the functions that make it (all of them needed)
+    "Affine": ("affine_forward", "affine_backward"),
+    "Relu": ("relu_forward", "relu_backward"),
+    "Sigmoid": ("sigmoid_forward", "sigmoid_backward"),
+    "SoftmaxWithLoss": ("softmax_loss",),
+    "Convolution": ("conv_forward_naive", "conv_backward_naive"),
+    "Pooling": ("max_pool_forward_naive", "max_pool_backward_naive"),
+}
+
+
+def detect(module):
+    """{piece: (function, ...)} of every functional form the module defines in full, for the pieces it does not
+    define as classes."""
+    return {piece: names for piece, names in FORMS.items()
+            if not hasattr(module, piece) and all(callable(getattr(module, n, None)) for n in names)}
+
+
+def adapters(module):
+    """{piece: adapter class} for detect(module)."""
+    makers = {"Affine": _affine, "Relu": _elementwise("relu"), "Sigmoid": _elementwise("sigmoid"),
+              "SoftmaxWithLoss": _softmax_loss, "Convolution": _convolution, "Pooling": _pooling}
+    return {piece: makers[piece](module) for piece in detect(module)}
+
+
+def _affine(m):
+    class Affine:
+        """affine_forward / affine_backward as the textbook's Affine (dW and db kept)."""
+
+        def __init__(self, W, b):
+            self.W, self.b = W, b
+            self.dW = self.db = None
+
+        def forward(self, x):
+            out, self.cache = m.affine_forward(x, self.W, self.b)
+            return out
+
+        def backward(self, dout):
+            dx, self.dW, self.db = m.affine_backward(dout, self.cache)
+            return dx
+
+    return Affine
+
+
+def _elementwise(name):
+    def make(m):
+        forward, backward = getattr(m, f"{name}_forward"), getattr(m, f"{name}_backward")
+
+        class Layer:
+            __doc__ = f"{name}_forward / {name}_backward as the textbook's layer"
+
+            def forward(self, x):
+                out, self.cache = forward(x)
+                return out
+
+            def backward(self, dout):
+                return backward(dout, self.cache)
+
+        Layer.__name__ = "Relu" if name == "relu" else "Sigmoid"
+        return Layer
+
+    return make
+
+
+def _softmax_loss(m):
+    class SoftmaxWithLoss:
+        """softmax_loss as the textbook's SoftmaxWithLoss (see the module docstring for what it adds)."""
+
+        def forward(self, x, t):
+            self.shape = np.shape(x)
+            batch = np.reshape(x, (-1, self.shape[-1]))
+            t = np.asarray(t)
+            labels = t.reshape(batch.shape).argmax(axis=1) if t.size == batch.size else t.reshape(-1)
+            loss, self.dx = m.softmax_loss(batch, labels)
+            return loss
+
+        def backward(self, dout=1):
+            return np.reshape(self.dx * dout, self.shape)
+
+    return SoftmaxWithLoss
+
+
+def _convolution(m):
+    class Convolution:
+        """conv_forward_naive / conv_backward_naive as the textbook's Convolution (dW and db kept)."""
+
+        def __init__(self, W, b, stride=1, pad=0):
+            self.W, self.b, self.stride, self.pad = W, b, stride, pad
+            self.dW = self.db = None
+
+        def forward(self, x):
+            out, self.cache = m.conv_forward_naive(x, self.W, self.b, {"stride": self.stride, "pad": self.pad})
+            return out
+
+        def backward(self, dout):
+            dx, self.dW, self.db = m.conv_backward_naive(dout, self.cache)
+            return dx
+
+    return Convolution
+
+
+def _pooling(m):
+    class Pooling:
+        """max_pool_forward_naive / max_pool_backward_naive as the textbook's Pooling; padding by the adapter."""
+
+        def __init__(self, pool_h, pool_w, stride=2, pad=0):
+            self.param = {"pool_height": pool_h, "pool_width": pool_w, "stride": stride}
+            self.pad = pad
+
+        def forward(self, x):
+            if self.pad:
+                p = self.pad
+                x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+            out, self.cache = m.max_pool_forward_naive(x, self.param)
+            return out
+
+        def backward(self, dout):
+            dx = m.max_pool_backward_naive(dout, self.cache)
+            if self.pad:
+                p = self.pad
+                dx = dx[:, :, p:-p, p:-p]
+            return dx
+
+    return Pooling
