@@ -10,19 +10,34 @@ protocol that calls the functions, so the Affine cases check affine_forward/affi
         -> (dx, dw, db)                                                                                 as Convolution
     max_pool_forward_naive(x, {"pool_height", "pool_width", "stride"}) -> (out, cache);
         max_pool_backward_naive(dout, cache) -> dx                                                     as Pooling
+    sgd, sgd_momentum, rmsprop, adam: rule(w, dw, config) -> (next_w, config)       as SGD, Momentum, RMSprop, Adam
 
 What each adapter does beyond calling, and why it cannot hide a bug of the functions: SoftmaxWithLoss hands
 softmax_loss integer labels (a one-hot case's argmax: the form takes labels only) and a batch (one sample given as a
 vector becomes a batch of one, and its dx a vector again), and multiplies dx by the upstream gradient (the form's dx
 is d loss / dx); Pooling pads with minus infinity itself where a case asks for padding (the form has none), which
-never wins a window, and cuts the padding's rows off dx.  The update rules of the same family (sgd, sgd_momentum,
-rmsprop, adam with their own epsilons and forms) are not mapped yet.
+never wins a window, and cuts the padding's rows off dx; an update rule's adapter keeps one config per parameter
+(the rule's state: velocity, cache, m, v, t), passes the check's hyper-parameters as the family names them
+(learning_rate, momentum, decay_rate, beta1, beta2) and writes next_w into the caller's array.
+
+The family's update rules are checked against the family's forms (FAMILY_TWINS): its sgd and sgd_momentum are the
+textbook's SGD and Momentum (v = momentum v - lr dw; w + v), so the textbook's twins serve; its rmsprop and adam
+keep epsilon 1e-8 where the textbook has 1e-7, and its adam adds epsilon to the square root of the bias-corrected v
+(the textbook: to the uncorrected one, the step scaled by lr_t).  Both are torch.optim's own RMSprop and Adam with
+eps=1e-8, term for term: tests/test_functional.py predicts no difference beyond rounding between the forms written
+out in NumPy and torch.optim, and measures the textbook's twin parting from them.
 
 detect(module) names the functions found and the pieces they stand for; protocol.load binds those pieces where the
 module does not define the textbook's classes itself.
 """
 
 import numpy as np
+
+RULES = {"SGD": ("sgd", {"lr": "learning_rate"}), "Momentum": ("sgd_momentum", {"lr": "learning_rate", "momentum":
+                                                                                "momentum"}),
+         "RMSprop": ("rmsprop", {"lr": "learning_rate", "decay_rate": "decay_rate"}),
+         "Adam": ("adam", {"lr": "learning_rate", "beta1": "beta1", "beta2": "beta2"})}
+EPSILON = 1e-8  # the family's epsilon of rmsprop and adam
 
 FORMS = {  # piece -> the functions that make it (all of them needed)
     "Affine": ("affine_forward", "affine_backward"),
@@ -31,7 +46,19 @@ FORMS = {  # piece -> the functions that make it (all of them needed)
     "SoftmaxWithLoss": ("softmax_loss",),
     "Convolution": ("conv_forward_naive", "conv_backward_naive"),
     "Pooling": ("max_pool_forward_naive", "max_pool_backward_naive"),
+    **{piece: (rule,) for piece, (rule, _) in RULES.items()},
 }
+
+
+def family_twin(name, params, **hyper):
+    """The twin of the family's update rule `name` in torch (None where the textbook's twin is the family's form)."""
+    import torch
+
+    if name == "RMSprop":
+        return torch.optim.RMSprop(params, lr=hyper["lr"], alpha=hyper["decay_rate"], eps=EPSILON)
+    if name == "Adam":
+        return torch.optim.Adam(params, lr=hyper["lr"], betas=(hyper["beta1"], hyper["beta2"]), eps=EPSILON)
+    return None
 
 
 def detect(module):
@@ -44,7 +71,8 @@ def detect(module):
 def adapters(module):
     """{piece: adapter class} for detect(module)."""
     makers = {"Affine": _affine, "Relu": _elementwise("relu"), "Sigmoid": _elementwise("sigmoid"),
-              "SoftmaxWithLoss": _softmax_loss, "Convolution": _convolution, "Pooling": _pooling}
+              "SoftmaxWithLoss": _softmax_loss, "Convolution": _convolution, "Pooling": _pooling,
+              **{piece: _rule(piece) for piece in RULES}}
     return {piece: makers[piece](module) for piece in detect(module)}
 
 
@@ -147,3 +175,30 @@ def _pooling(m):
             return dx
 
     return Pooling
+
+
+def _rule(piece):
+    name, names = RULES[piece]
+
+    def make(m):
+        rule = getattr(m, name)
+
+        class Rule:
+            __doc__ = f"{name}(w, dw, config) as the textbook's {piece}: one config per parameter"
+            family = "cs231n"  # optimizer_checks takes the family's twin (family_twin) where it has one
+
+            def __init__(self, **hyper):
+                self.config = {names[k]: v for k, v in hyper.items()}
+                self.configs = {}
+
+            def update(self, params, grads):
+                for key in params:
+                    config = self.configs.get(key)
+                    next_w, self.configs[key] = rule(params[key], grads[key],
+                                                     dict(self.config) if config is None else config)
+                    params[key][...] = next_w
+
+        Rule.__name__ = piece
+        return Rule
+
+    return make

@@ -96,7 +96,13 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
     params = {k: v.copy() for k, v in initial.items()}
     held = dict(params)  # what a network's layers hold: the same arrays
     leaves = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in initial.items()}
-    twin_optimizer = piece(name).optimizer.twin(list(leaves.values()), **hyper)
+    twin_optimizer = None
+    if getattr(optimizer, "family", None) == "cs231n":  # a functional update rule: its family's form (reference.functional)
+        from .functional import family_twin
+
+        twin_optimizer = family_twin(name, list(leaves.values()), **hyper)
+    if twin_optimizer is None:
+        twin_optimizer = piece(name).optimizer.twin(list(leaves.values()), **hyper)
 
     for step, grad in enumerate(grads):
         try:

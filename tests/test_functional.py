@@ -47,3 +47,56 @@ def test_classes_win_over_functions_and_half_a_form_is_no_form():
 def test_the_textbooks_own_implementation_is_detected_as_such():
     impl = protocol.load("impl")
     assert impl.functional == {} and impl.detected == "the textbook's classes"
+
+
+def _example():
+    return protocol.load(str(EXAMPLE))
+
+
+def test_the_familys_update_rules_hold_parity_with_their_twins_at_drawn_hyper_parameters():
+    from reference import optimizer_checks
+
+    impl = _example()
+    assert impl.require("Adam").family == "cs231n"
+    for name in ("SGD", "Momentum", "RMSprop", "Adam"):
+        for dtype in ("float64", "float32"):
+            run = optimizer_checks.run_optimizer(impl, name, dtype, 7)
+            assert run.passed and len(run.trajectory) == 100, (name, dtype)
+
+
+def test_the_family_parts_from_the_textbook_by_the_predicted_first_step():
+    """The family's rmsprop and adam differ from the textbook's RMSprop and Adam in epsilon (1e-8 against 1e-7) and,
+    for adam, in where it goes; at the first step both have closed forms, and the measured difference between the two
+    updates is that difference, to the rounding of w."""
+    import numpy as np
+
+    from impl import Adam, RMSprop
+
+    rng = np.random.default_rng(0)
+    w, g = rng.normal(size=200), rng.normal(size=200) * np.geomspace(1e-6, 1, 200)  # small gradients show epsilon
+    module = _example().module
+    lr, b1, b2, decay = 1e-3, 0.9, 0.999, 0.99
+    family, _ = module.adam(w.copy(), g, {"learning_rate": lr, "beta1": b1, "beta2": b2})
+    textbook = {"w": w.copy()}
+    Adam(lr, b1, b2).update(textbook, {"w": g.copy()})
+    predicted = lr * g / (np.abs(g) + 1e-8) - lr * np.sqrt(1 - b2) * g / (np.sqrt(1 - b2) * np.abs(g) + 1e-7)
+    assert np.abs((textbook["w"] - family) - predicted).max() <= 8 * np.finfo(float).eps * np.abs(w).max()
+    assert np.abs(predicted).max() > 1e-5  # a difference the float64 twin bound (1e-10 of the scale) would see
+    family, _ = module.rmsprop(w.copy(), g, {"learning_rate": lr, "decay_rate": decay})
+    textbook = {"w": w.copy()}
+    RMSprop(lr, decay).update(textbook, {"w": g.copy()})
+    root = np.sqrt((1 - decay) * g * g)
+    predicted = lr * g / (root + 1e-8) - lr * g / (root + 1e-7)
+    assert np.abs((textbook["w"] - family) - predicted).max() <= 8 * np.finfo(float).eps * np.abs(w).max()
+
+
+def test_an_adam_with_the_textbooks_epsilon_is_caught_against_the_familys_twin(tmp_path):
+    from reference import optimizer_checks
+
+    broken = tmp_path / "adam_textbook_epsilon.py"
+    broken.write_text(EXAMPLE.read_text().replace('config.setdefault("epsilon", 1e-8)\n    m = ',
+                                                  'config.setdefault("epsilon", 1e-7)\n    m = '))
+    impl = protocol.load(str(broken))
+    failed = [r for r in optimizer_checks.run_optimizer(impl, "Adam", "float64", 7).results if not r.passed]
+    assert failed and {r.context.blamed for r in failed} == {"Adam"}
+    assert optimizer_checks.run_optimizer(impl, "RMSprop", "float64", 7).passed

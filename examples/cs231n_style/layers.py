@@ -95,3 +95,47 @@ def max_pool_backward_naive(dout, cache):
         i, j = divmod(k, width)
         dx[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += dout * (first == k)
     return dx
+
+
+def sgd(w, dw, config=None):
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    return w - config["learning_rate"] * dw, config
+
+
+def sgd_momentum(w, dw, config=None):
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    v = config.get("velocity", np.zeros_like(w))
+    v = config["momentum"] * v - config["learning_rate"] * dw
+    config["velocity"] = v
+    return w + v, config
+
+
+def rmsprop(w, dw, config=None):
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("decay_rate", 0.99)
+    config.setdefault("epsilon", 1e-8)
+    cache = config.get("cache", np.zeros_like(w))
+    cache = config["decay_rate"] * cache + (1 - config["decay_rate"]) * dw * dw
+    config["cache"] = cache
+    return w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"]), config
+
+
+def adam(w, dw, config=None):
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    m = config.get("m", np.zeros_like(w))
+    v = config.get("v", np.zeros_like(w))
+    t = config.get("t", 0) + 1
+    beta1, beta2 = config["beta1"], config["beta2"]
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw * dw
+    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    config.update(m=m, v=v, t=t)
+    return w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"]), config
