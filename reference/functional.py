@@ -61,11 +61,30 @@ def family_twin(name, params, **hyper):
     return None
 
 
+def _takes(function, count):
+    """Whether `function` can be called with `count` positional arguments (an update rule: w, dw, config)."""
+    import inspect
+
+    try:
+        inspect.signature(function).bind(*range(count))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def detect(module):
     """{piece: (function, ...)} of every functional form the module defines in full, for the pieces it does not
-    define as classes."""
-    return {piece: names for piece, names in FORMS.items()
-            if not hasattr(module, piece) and all(callable(getattr(module, n, None)) for n in names)}
+    define as classes.  An update rule must take (w, dw, config): a linear regression's `sgd(model, X, y, lr, ...)`
+    is no rule."""
+    found = {}
+    for piece, names in FORMS.items():
+        functions = [getattr(module, n, None) for n in names]
+        if hasattr(module, piece) or not all(callable(f) for f in functions):
+            continue
+        if piece in RULES and not _takes(functions[0], 3):
+            continue
+        found[piece] = names
+    return found
 
 
 def adapters(module):

@@ -42,6 +42,10 @@ def test_classes_win_over_functions_and_half_a_form_is_no_form():
     assert functional.detect(module) == {"Affine": ("affine_forward", "affine_backward")}
     half = types.SimpleNamespace(affine_forward=lambda x, w, b: (x, None))
     assert functional.detect(half) == {}
+    from impl.linear_regression import sgd  # sgd(model, X, y, lr, epochs, batch_size, rng, ...): no update rule
+
+    assert functional.detect(types.SimpleNamespace(sgd=sgd)) == {}
+    assert functional.detect(types.SimpleNamespace(sgd=lambda w, dw, config=None: (w, config))) == {"SGD": ("sgd",)}
 
 
 def test_the_textbooks_own_implementation_is_detected_as_such():
