@@ -4,7 +4,7 @@ Exposes the implementation protocol (see DESIGN.md) by name; the modules keep
 the textbook's file names.
 """
 
-from .functions import cross_entropy_error, sigmoid, softmax
+from .functions import cross_entropy_error, sigmoid, softmax, svm_loss
 from .gradient import numerical_gradient
 from .layer_naive import AddLayer, MulLayer
 from .net_layer import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
@@ -27,6 +27,7 @@ __all__ = [
     "numerical_gradient",
     "sigmoid",
     "softmax",
+    "svm_loss",
 ]
 
 from .bp_two_layer_net import TwoLayerNet  # noqa: E402

@@ -88,3 +88,25 @@ def cross_entropy_of_indices(y, idx):
     n = y.shape[0]
     # divided by n in y's own dtype: a NumPy 1.x scalar op would otherwise give float64
     return -np.sum(np.log(y[np.arange(n), idx] + 1e-7)) / y.dtype.type(n)
+
+
+def svm_loss(x, y):
+    """The multiclass SVM (hinge) loss and its gradient, the form CS231n's assignments use: for each row i,
+    sum over the classes j != y_i of max(0, x_ij - x_iy + 1), averaged over the batch; returns (loss, dx).
+
+    dx_ij = 1/N where that margin is positive (j != y_i), and dx_iy = -1/N times the number of positive margins in
+    row i.  x of shape (N, C), y of shape (N,) integer labels; the dtype of x is kept."""
+    x = _as_float_array(x, "x")
+    y = np.asarray(y)
+    if x.ndim != 2 or y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"svm_loss: x must be (N, C) and y (N,) integer labels, got {x.shape} and {y.dtype} "
+                         f"{y.shape}")
+    n = x.shape[0]
+    rows = np.arange(n)
+    margins = x - x[rows, y][:, None] + x.dtype.type(1)
+    margins[rows, y] = 0
+    positive = margins > 0
+    loss = np.sum(np.where(positive, margins, 0)) / x.dtype.type(n)
+    dx = positive.astype(x.dtype)
+    dx[rows, y] = -positive.sum(axis=1)
+    return loss, dx / x.dtype.type(n)

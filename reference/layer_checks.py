@@ -633,6 +633,49 @@ class CrossEntropySpec(Spec):
         return {"forward": _numpy(self.twin(_tensor(inp["y"]), index))}
 
 
+class SvmLossSpec(Spec):
+    """svm_loss(x, y) -> (loss, dx): the multiclass hinge loss averaged over the batch and its gradient (the CS231n
+    form; reference.twins.svm_loss).  Scores are drawn with every margin x_j - x_y + 1 at least KINK_MARGIN from 0,
+    where the hinge's derivative jumps; finite differences differentiate the returned loss."""
+
+    requires = ("svm_loss",)
+    tensors = ("forward", "dx")
+    fd_tensors = ("dx",)
+
+    def __init__(self, twin):
+        self.twin = twin
+
+    def inputs(self, case, rng):
+        n, classes = case.shape
+        x = rng.normal(size=(n, classes)) * case.scale
+        y = rng.integers(0, classes, size=n)
+        rows = np.arange(n)
+        for _ in range(100):
+            margins = x - x[rows, y][:, None] + 1
+            near = np.abs(margins) < KINK_MARGIN
+            near[rows, y] = False
+            if not near.any():
+                break
+            x = np.where(near, x + np.where(margins >= 0, 2, -2) * KINK_MARGIN, x)  # only off-label scores move
+        return {"x": x, "y": y}
+
+    def run_impl(self, impl, inp):
+        outputs = {}
+        with phase("call", outputs):
+            outputs["forward"], outputs["dx"] = impl.require("svm_loss")(inp["x"], inp["y"])
+        return outputs
+
+    def run_twin(self, inp):
+        x = _tensor(inp["x"], True)
+        loss = self.twin(x, _tensor(inp["y"]))
+        loss.backward()
+        return {"forward": _numpy(loss), "dx": _numpy(x.grad)}
+
+    def fd_losses(self, impl, inp):
+        svm_loss = impl.require("svm_loss")
+        return {"dx": (lambda value: svm_loss(value, inp["y"])[0], inp["x"])}
+
+
 class NumericalGradientSpec(Spec):
     """numerical_gradient(f, x) on f(x) = sum(c sin x), against autograd's c cos x."""
 

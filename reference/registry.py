@@ -31,7 +31,7 @@ from .deviations import EPSILON_FREE_LOSS, LOG_EPSILON, OPTIMIZER_EPSILON, Devia
 from .conv_checks import Col2imSpec, Im2colSpec, draw_convolution, draw_pooling
 from .model_checks import ModelSpec, draw_ratings, draw_regression
 from .layer_checks import (BatchNormSpec, BinarySpec, CrossEntropySpec, DropoutSpec, FunctionSpec, LayerSpec,
-                           NumericalGradientSpec, SoftmaxWithLossSpec, draw_affine, draw_elementwise)
+                           NumericalGradientSpec, SoftmaxWithLossSpec, SvmLossSpec, draw_affine, draw_elementwise)
 
 KINDS = ("layer", "function", "loss", "optimizer", "network", "model")
 
@@ -594,6 +594,14 @@ def _builtins():
                        C("cross_entropy_error-1sample", "cross_entropy_error", shape=(10,), labels="index"),
                        C("cross_entropy_error-1sample-onehot", "cross_entropy_error", shape=(10,),
                          labels="onehot"))))
+    register(Piece("svm_loss", "loss", "function svm_loss(x, y) -> (loss, dx): the multiclass hinge loss, sum over "
+                   "j != y of max(0, x_j - x_y + 1), averaged over the batch, and its gradient",
+                   spec=SvmLossSpec(twins.svm_loss), cases=(
+                       C("svm_loss-batch", "svm_loss", shape=(8, 10)),
+                       C("svm_loss-1sample", "svm_loss", shape=(1, 6)),
+                       C("svm_loss-2class", "svm_loss", shape=(7, 2)),
+                       # scores far apart: most margins are 0 and their gradient too
+                       C("svm_loss-wide", "svm_loss", shape=(6, 5), scale=4.0))))
     register(Piece("numerical_gradient", "function", "function numerical_gradient(f, x) by central differences",
                    spec=NumericalGradientSpec(), cases=(
                        C("numerical_gradient", "numerical_gradient", shape=(3, 4), dtypes=("float64",)),

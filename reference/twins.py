@@ -143,6 +143,15 @@ def max_pooling(x, pool_h, pool_w, stride=2, pad=0):
     return F.max_pool2d(x, (pool_h, pool_w), stride=stride, padding=pad)
 
 
+def svm_loss(x, y):
+    """The multiclass hinge loss in torch operations: sum over j != y_i of max(0, x_ij - x_iy + 1), the mean over the
+    batch.  torch's own F.multi_margin_loss (p=1, margin=1) divides that sum by the number of classes too: a factor
+    tests/test_functional.py predicts and measures; this twin is the form without it."""
+    correct = x.gather(1, y[:, None])
+    margins = torch.clamp(x - correct + 1, min=0).scatter(1, y[:, None], 0.0)
+    return margins.sum() / x.shape[0]
+
+
 # --- models with their own loss (reference.model_checks) -----------------------------------------------------------
 
 def linear_regression_loss(X, y, w, b, l2=0.0):

@@ -104,3 +104,31 @@ def test_an_adam_with_the_textbooks_epsilon_is_caught_against_the_familys_twin(t
     failed = [r for r in optimizer_checks.run_optimizer(impl, "Adam", "float64", 7).results if not r.passed]
     assert failed and {r.context.blamed for r in failed} == {"Adam"}
     assert optimizer_checks.run_optimizer(impl, "RMSprop", "float64", 7).passed
+
+
+def test_the_hinge_twin_is_torchs_multi_margin_loss_times_the_classes():
+    """torch's F.multi_margin_loss (p=1, margin=1) averages the hinge terms over the classes as well as the batch:
+    the twin (the CS231n form) is that loss times C, to rounding, and so is its gradient."""
+    import torch
+    import torch.nn.functional as F
+
+    from reference import twins
+
+    generator = torch.Generator().manual_seed(0)
+    for classes in (2, 5, 10):
+        x = torch.randn(9, classes, dtype=torch.float64, generator=generator, requires_grad=True)
+        y = torch.randint(0, classes, (9,), generator=generator)
+        ours = twins.svm_loss(x, y)
+        (ours_grad,) = torch.autograd.grad(ours, x)
+        theirs = F.multi_margin_loss(x, y) * classes
+        (theirs_grad,) = torch.autograd.grad(theirs, x)
+        torch.testing.assert_close(ours, theirs, rtol=1e-14, atol=1e-14)
+        torch.testing.assert_close(ours_grad, theirs_grad, rtol=1e-14, atol=1e-14)
+
+
+def test_a_hinge_loss_that_counts_the_true_class_is_off_by_one_and_blamed_on_its_forward():
+    mutant = protocol.load(str(ROOT / "fixtures" / "mutants" / "svm_loss_counts_the_true_class.py"))
+    case = registry.case("svm_loss-batch")
+    failed = [r for r in layer_checks.run_case(mutant, case, "float64", 7).results if not r.passed]
+    assert [(r.context.tensor, r.context.oracle) for r in failed] == [("forward", "twin")]
+    assert abs(failed[0].worst_actual - failed[0].worst_expected - 1.0) < 1e-12

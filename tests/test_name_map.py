@@ -26,7 +26,7 @@ def test_the_textbook_layout_is_checked_with_its_map_file_and_no_adapter():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert "0 failed or not run" in done.stdout and "NOT RUN" not in done.stdout
     skipped = done.stdout.split("\n\n")[0]
-    assert skipped.startswith("SKIPPED (17 pieces") and "\n  Adam: class Adam" in skipped
+    assert skipped.startswith("SKIPPED (18 pieces") and "\n  Adam: class Adam" in skipped
     for name in ("MulLayer-", "Affine-", "SoftmaxWithLoss-", "numerical_gradient", "TwoLayerNet"):
         assert name in done.stdout, name
 
@@ -98,7 +98,7 @@ def test_only_present_skips_what_is_missing_instead_of_failing(tmp_path, capsys)
     partial.write_text("from impl import Relu, Affine\n")
     assert main(["check", "--impl", str(partial), "--seed", "7", "--only-present"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("SKIPPED (26 pieces") and "\n  MulLayer: class: forward(x, y)" in out
+    assert out.startswith("SKIPPED (27 pieces") and "\n  MulLayer: class: forward(x, y)" in out
     assert "Relu-2d" in out and "NOT RUN" not in out
     nothing = tmp_path / "nothing_here.py"
     nothing.write_text("x = 1\n")

@@ -47,6 +47,18 @@ def softmax_loss(x, y):
     return loss, dx / n
 
 
+def svm_loss(x, y):
+    """Mean multiclass hinge loss (margin 1) against integer labels y, and its gradient with respect to x."""
+    n = x.shape[0]
+    rows = np.arange(n)
+    margins = np.maximum(0, x - x[rows, y][:, None] + 1)
+    margins[rows, y] = 0
+    loss = margins.sum() / n
+    dx = (margins > 0).astype(x.dtype)
+    dx[rows, y] -= dx.sum(axis=1)
+    return loss, dx / n
+
+
 def _windows(x, height, width, stride):
     """(N, C, out_h, out_w, height, width) strided view of x."""
     view = np.lib.stride_tricks.sliding_window_view(x, (height, width), axis=(2, 3))
