@@ -10,13 +10,19 @@ protocol that calls the functions, so the Affine cases check affine_forward/affi
         -> (dx, dw, db)                                                                                 as Convolution
     max_pool_forward_naive(x, {"pool_height", "pool_width", "stride"}) -> (out, cache);
         max_pool_backward_naive(dout, cache) -> dx                                                     as Pooling
+    batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache); batchnorm_backward(dout, cache)
+        -> (dx, dgamma, dbeta)                                                                          as BatchNormalization
     sgd, sgd_momentum, rmsprop, adam: rule(w, dw, config) -> (next_w, config)       as SGD, Momentum, RMSprop, Adam
 
 What each adapter does beyond calling, and why it cannot hide a bug of the functions: SoftmaxWithLoss hands
 softmax_loss integer labels (a one-hot case's argmax: the form takes labels only) and a batch (one sample given as a
 vector becomes a batch of one, and its dx a vector again), and multiplies dx by the upstream gradient (the form's dx
 is d loss / dx); Pooling pads with minus infinity itself where a case asks for padding (the form has none), which
-never wins a window, and cuts the padding's rows off dx; an update rule's adapter keeps one config per parameter
+never wins a window, and cuts the padding's rows off dx; BatchNormalization hands batchnorm_forward the textbook's
+epsilon and momentum through bn_param (the form takes both from there: eps 1e-5 is only its default), its mode from
+train_flg, the running statistics in and out of bn_param, and a 4-D input flattened to (N, C*H*W) as the textbook
+does; the form has no backward after a test-mode forward, so those checks are SKIPPED (NotInForm), not failed; an
+update rule's adapter keeps one config per parameter
 (the rule's state: velocity, cache, m, v, t), passes the check's hyper-parameters as the family names them
 (learning_rate, momentum, decay_rate, beta1, beta2) and writes next_w into the caller's array.
 
@@ -46,6 +52,7 @@ FORMS = {  # piece -> the functions that make it (all of them needed)
     "SoftmaxWithLoss": ("softmax_loss",),
     "Convolution": ("conv_forward_naive", "conv_backward_naive"),
     "Pooling": ("max_pool_forward_naive", "max_pool_backward_naive"),
+    "BatchNormalization": ("batchnorm_forward", "batchnorm_backward"),
     **{piece: (rule,) for piece, (rule, _) in RULES.items()},
 }
 
@@ -91,6 +98,7 @@ def adapters(module):
     """{piece: adapter class} for detect(module)."""
     makers = {"Affine": _affine, "Relu": _elementwise("relu"), "Sigmoid": _elementwise("sigmoid"),
               "SoftmaxWithLoss": _softmax_loss, "Convolution": _convolution, "Pooling": _pooling,
+              "BatchNormalization": _batchnorm,
               **{piece: _rule(piece) for piece in RULES}}
     return {piece: makers[piece](module) for piece in detect(module)}
 
@@ -221,3 +229,37 @@ def _rule(piece):
         return Rule
 
     return make
+
+
+def _batchnorm(m):
+    from .layer_checks import NotInForm
+    from .twins import BATCH_NORM_EPSILON
+
+    class BatchNormalization:
+        """batchnorm_forward / batchnorm_backward as the textbook's BatchNormalization (see the module docstring)."""
+
+        def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+            self.gamma, self.beta = gamma, beta
+            self.bn_param = {"eps": BATCH_NORM_EPSILON, "momentum": momentum}
+            if running_mean is not None:
+                self.bn_param.update(running_mean=running_mean, running_var=running_var)
+            self.dgamma = self.dbeta = None
+
+        running_mean = property(lambda self: self.bn_param.get("running_mean"))
+        running_var = property(lambda self: self.bn_param.get("running_var"))
+
+        def forward(self, x, train_flg=True):
+            self.shape, self.train = np.shape(x), bool(train_flg)
+            self.bn_param["mode"] = "train" if self.train else "test"
+            out, self.cache = m.batchnorm_forward(np.reshape(x, (self.shape[0], -1)), self.gamma, self.beta,
+                                                  self.bn_param)
+            return np.reshape(out, self.shape)
+
+        def backward(self, dout):
+            if not self.train:
+                raise NotInForm("batchnorm_backward has no form after a test-mode forward (CS231n's differentiates "
+                                "the batch statistics); the textbook's test-mode backward is not checked")
+            dx, self.dgamma, self.dbeta = m.batchnorm_backward(np.reshape(dout, (self.shape[0], -1)), self.cache)
+            return np.reshape(dx, self.shape)
+
+    return BatchNormalization

@@ -168,6 +168,8 @@ class ParityItem(pytest.Item):
                 results += trace.results
         failed = [r for r in results if not r.passed and not r.skipped]
         if not failed:
+            if results and all(r.skipped for r in results):  # a call the implementation's form does not have
+                pytest.skip(results[0].reason)
             return
         first = failed[0]
         if isinstance(first, NotRun):

@@ -27,16 +27,17 @@ def report(rows, out, dump_dir=None):
     table = [header]
     failures = []
     for (case_id, tensor, dtype, oracle), results in rows.items():
-        bad = [r for r in results if not r.passed]
+        bad = [r for r in results if not r.passed and not r.skipped]
         failures.extend(bad)
         compared = [r for r in results if r.compared]
         max_abs = max((r.max_abs for r in compared), default=float("nan"))
         max_rel = max((r.max_rel for r in compared), default=float("nan"))
         used = max((r.used for r in compared if not np.isnan(r.used)), default=float("nan"))
         tol = compared[0].tolerance.describe() if compared else "-"
-        verdict = "ok" if not bad else bad[0].verdict
-        if len(results) > 1 and bad:
-            verdict += f" ({len(bad)} of {len(results)} results)"
+        skipped = [r for r in results if r.skipped]
+        verdict = bad[0].verdict if bad else "SKIPPED" if skipped else "ok"
+        if len(results) > 1 and (bad or skipped):
+            verdict += f" ({len(bad or skipped)} of {len(results)} results)"
         table.append((case_id, tensor, dtype, oracle, num(max_abs), num(max_rel), pct(used), tol, verdict))
     print_table(table, out)
     notes = {}
@@ -47,6 +48,14 @@ def report(rows, out, dump_dir=None):
     for (piece, tensor, note), judged in notes.items():
         print(f"\nconvention: {piece} {tensor} judged as {note} ({len(judged)} results)", file=out)
     print_failures(failures, out, dump_dir)
+    reasons = {}
+    for results in rows.values():
+        for r in results:
+            if r.skipped:
+                reasons.setdefault(r.reason, []).append(r)
+    for reason, skipped in reasons.items():
+        pieces = sorted({r.context.layer for r in skipped})
+        print(f"\nSKIPPED ({len(skipped)} checks of {', '.join(pieces)}): {reason}", file=out)
     return failures
 
 

@@ -158,6 +158,8 @@ def check(request):
         if not result.passed and dump_dir:
             result.dump(dump_dir)
         if isinstance(result, layer_checks.NotRun):
+            if result.skipped:  # a call the implementation's form does not have (reference.functional)
+                pytest.skip(result.reason)
             pytest.fail("\n" + result.render(), pytrace=False)
         assert_parity(result)
 

@@ -132,3 +132,24 @@ def test_a_hinge_loss_that_counts_the_true_class_is_off_by_one_and_blamed_on_its
     failed = [r for r in layer_checks.run_case(mutant, case, "float64", 7).results if not r.passed]
     assert [(r.context.tensor, r.context.oracle) for r in failed] == [("forward", "twin")]
     assert abs(failed[0].worst_actual - failed[0].worst_expected - 1.0) < 1e-12
+
+
+def test_batch_norm_as_functions_is_checked_in_train_mode_and_skipped_where_the_form_has_no_backward(tmp_path):
+    impl = _example()
+    results = {case.id: layer_checks.run_case(impl, case, "float64", 7).results
+               for case in registry.cases() if case.layer == "BatchNormalization"}
+    train = [r for r in results["BatchNormalization-4d"] if r.context.oracle in ("twin", "finite differences")]
+    assert train and all(r.passed for r in train) and {"dx", "dgamma", "running_var"} <= {r.context.tensor
+                                                                                          for r in train}
+    test_mode = results["BatchNormalization-test"]
+    skipped = sorted(r.context.tensor for r in test_mode if r.skipped)
+    assert skipped == ["dbeta", "dgamma", "dx"] and all(r.passed for r in test_mode if not r.skipped)
+    # a backward without the variance path is caught in train mode
+    broken = tmp_path / "bn_without_variance_path.py"
+    broken.write_text(EXAMPLE.read_text().replace("dx = (dxn - dxn.mean(axis=0) - xn * (dxn * xn).mean(axis=0)) / std",
+                                                  "dx = (dxn - dxn.mean(axis=0)) / std"))
+    case = registry.case("BatchNormalization-2d")
+    failed = [r for r in layer_checks.run_case(protocol.load(str(broken)), case, "float64", 7).results
+              if not r.passed and not r.skipped]
+    assert failed and {r.context.blamed for r in failed} == {"BatchNormalization"}
+    assert {r.context.tensor for r in failed} == {"dx"}

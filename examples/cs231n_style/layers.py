@@ -151,3 +151,31 @@ def adam(w, dw, config=None):
     m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
     config.update(m=m, v=v, t=t)
     return w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"]), config
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation of x (N, D): in "train" mode by the batch's mean and (biased) variance, moving the
+    running statistics kept in bn_param; in "test" mode by those."""
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    running_mean = bn_param.get("running_mean", np.zeros(x.shape[1], dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(x.shape[1], dtype=x.dtype))
+    if bn_param["mode"] == "train":
+        mean = x.mean(axis=0)
+        var = x.var(axis=0)
+        std = np.sqrt(var + eps)
+        xn = (x - mean) / std
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+        return gamma * xn + beta, (xn, gamma, std)
+    out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+    bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
+    return out, None
+
+
+def batchnorm_backward(dout, cache):
+    xn, gamma, std = cache
+    dgamma = (dout * xn).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    dxn = dout * gamma
+    dx = (dxn - dxn.mean(axis=0) - xn * (dxn * xn).mean(axis=0)) / std
+    return dx, dgamma, dbeta

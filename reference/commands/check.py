@@ -158,6 +158,8 @@ def run(args, out):
         raise ValueError("no check matches the filters as given (--case, --layer, --tensor and --dtype together)")
     failures = report(rows, out, args.dump_dir)
     checks = sum(len(r) for r in rows.values())
-    print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run "
-          f"({elapsed:.1f} s, implementation {args.impl!r})", file=out)
+    skipped = sum(r.skipped for results in rows.values() for r in results)
+    print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run"
+          + (f", {skipped} skipped (not in the implementation's form)" if skipped else "")
+          + f" ({elapsed:.1f} s, implementation {args.impl!r})", file=out)
     return 1 if failures or not rows else 0
