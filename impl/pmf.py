@@ -177,12 +177,13 @@ def schedule(users, items):
     the vectorised update computes each rating from the same values the sequence would.
 
     The block numbers come from one pass over the indices (integer bookkeeping; the arithmetic is vectorised)."""
-    users, items = np.asarray(users).tolist(), np.asarray(items).tolist()
-    last_user, last_item = {}, {}
+    users, items = np.asarray(users), np.asarray(items)
+    last_user = [-1] * (int(users.max()) + 1 if len(users) else 0)  # indices are non-negative (PMF._check)
+    last_item = [-1] * (int(items.max()) + 1 if len(items) else 0)
     level = [0] * len(users)
-    for position, (u, i) in enumerate(zip(users, items)):
-        block = max(last_user.get(u, -1), last_item.get(i, -1)) + 1
-        level[position] = last_user[u] = last_item[i] = block
+    for position, (u, i) in enumerate(zip(users.tolist(), items.tolist())):
+        a, b = last_user[u], last_item[i]
+        level[position] = last_user[u] = last_item[i] = (a if a > b else b) + 1
     level = np.asarray(level, dtype=np.int64)
     order = np.argsort(level, kind="stable")
     starts = np.concatenate([[0], np.cumsum(np.bincount(level))]) if len(level) else np.zeros(1, dtype=np.int64)

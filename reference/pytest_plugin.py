@@ -22,9 +22,6 @@ from pathlib import Path
 
 import pytest
 
-OPTIONS = ("impl", "path", "map_file", "only_present", "seed")
-
-
 def pytest_addoption(parser):
     group = parser.getgroup("bp-parity", "parity checks of a hand-written implementation (bp-parity)")
     group.addoption("--bp-parity-impl", help="the implementation to check: module, .py file or package folder")
@@ -98,10 +95,9 @@ class ParityCollector(pytest.Collector):
 
         for case in registry.cases():
             spec = layer_checks.spec_of(case.layer)
-            absent = impl.missing(spec.requires)
             for dtype in case.dtypes:
                 for seed in seeds:
-                    key = (case, dtype, seed, absent)
+                    key = (case, dtype, seed)
                     for tensor in spec.case_tensors(case):
                         add(f"test_twin_parity[{case.id}-{_stage(tensor)}-{dtype}-seed{seed}]",
                             ("case", key, tensor, ("twin", "golden")))
@@ -140,7 +136,7 @@ class ParityItem(pytest.Item):
             raise ParityFailure(f"bp-parity cannot load the implementation: {self.check[1]}")
         results = []
         if kind == "case":
-            (case, dtype, seed, absent), tensor, oracles = self.check[1:]
+            (case, dtype, seed), tensor, oracles = self.check[1:]
             from . import layer_checks
 
             self._skip_if_absent(layer_checks.spec_of(case.layer).requires)

@@ -87,11 +87,8 @@ def run(args, out):
         print(f"protocol detected: {impl.detected}\n", file=out)
     missing = impl.missing()
     if missing and args.only_present:
-        def present(name, requires):
-            return not impl.missing(requires)
-
-        skipped = sorted({c.layer for c in selected if not present(c.layer, layer_checks.spec_of(c.layer).requires)}
-                         | {n for n in optimizers + networks if not present(n, (n,))})
+        skipped = sorted({c.layer for c in selected if impl.missing(layer_checks.spec_of(c.layer).requires)}
+                         | {n for n in optimizers + networks if impl.missing((n,))})
         selected = [c for c in selected if c.layer not in skipped]
         optimizers = [n for n in optimizers if n not in skipped]
         networks = [n for n in networks if n not in skipped]
