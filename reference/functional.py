@@ -12,6 +12,7 @@ protocol that calls the functions, so the Affine cases check affine_forward/affi
         max_pool_backward_naive(dout, cache) -> dx                                                     as Pooling
     batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache); batchnorm_backward(dout, cache)
         -> (dx, dgamma, dbeta)                                                                          as BatchNormalization
+    dropout_forward(x, {"p", "mode"}) -> (out, cache); dropout_backward(dout, cache) -> dx            as Dropout
     sgd, sgd_momentum, rmsprop, adam: rule(w, dw, config) -> (next_w, config)       as SGD, Momentum, RMSprop, Adam
 
 What each adapter does beyond calling, and why it cannot hide a bug of the functions: SoftmaxWithLoss hands
@@ -21,10 +22,21 @@ is d loss / dx); Pooling pads with minus infinity itself where a case asks for p
 never wins a window, and cuts the padding's rows off dx; BatchNormalization hands batchnorm_forward the textbook's
 epsilon and momentum through bn_param (the form takes both from there: eps 1e-5 is only its default), its mode from
 train_flg, the running statistics in and out of bn_param, and a 4-D input flattened to (N, C*H*W) as the textbook
-does; the form has no backward after a test-mode forward, so those checks are SKIPPED (NotInForm), not failed; an
-update rule's adapter keeps one config per parameter
+does; the form has no backward after a test-mode forward, so those checks are SKIPPED (NotInForm), not failed;
+Dropout hands dropout_forward p = 1 - dropout_ratio (p is the probability of keeping a unit, as the course's current
+assignment has it; some older copies call p the probability of dropping one, and fail the mask) and its mode from
+train_flg, and no seed: the function draws from NumPy's global generator, which the harness puts in a state of its
+own before every forward, as for the textbook's Dropout; an update rule's adapter keeps one config per parameter
 (the rule's state: velocity, cache, m, v, t), passes the check's hyper-parameters as the family names them
 (learning_rate, momentum, decay_rate, beta1, beta2) and writes next_w into the caller's array.
+
+The family's dropout is inverted dropout, checked against its own twin (DropoutSpec.for_impl, reference.twins.
+inverted_dropout): the mask rand(*x.shape) < p drawn from the same state (the course notes' draw; a mask drawn
+otherwise, np.random.binomial for one, is reported as the tensor "mask"), the kept units scaled by 1/p in training,
+x itself at test time.  tests/test_functional.py predicts its difference from the textbook's Dropout (on draws u the
+family keeps what the textbook keeps on 1 - u, and scales by 1/p, at test time too) and from torch's F.dropout (none
+beyond rounding, on the mask torch drew).  The course's usual mask, (rand < p) / p, is float64: with a float32 x the
+output is float64, and the float32 cases report that as a dtype.
 
 The family's update rules are checked against the family's forms (FAMILY_TWINS): its sgd and sgd_momentum are the
 textbook's SGD and Momentum (v = momentum v - lr dw; w + v), so the textbook's twins serve; its rmsprop and adam
@@ -53,6 +65,7 @@ FORMS = {  # piece -> the functions that make it (all of them needed)
     "Convolution": ("conv_forward_naive", "conv_backward_naive"),
     "Pooling": ("max_pool_forward_naive", "max_pool_backward_naive"),
     "BatchNormalization": ("batchnorm_forward", "batchnorm_backward"),
+    "Dropout": ("dropout_forward", "dropout_backward"),
     **{piece: (rule,) for piece, (rule, _) in RULES.items()},
 }
 
@@ -98,7 +111,7 @@ def adapters(module):
     """{piece: adapter class} for detect(module)."""
     makers = {"Affine": _affine, "Relu": _elementwise("relu"), "Sigmoid": _elementwise("sigmoid"),
               "SoftmaxWithLoss": _softmax_loss, "Convolution": _convolution, "Pooling": _pooling,
-              "BatchNormalization": _batchnorm,
+              "BatchNormalization": _batchnorm, "Dropout": _dropout,
               **{piece: _rule(piece) for piece in RULES}}
     return {piece: makers[piece](module) for piece in detect(module)}
 
@@ -263,3 +276,23 @@ def _batchnorm(m):
             return np.reshape(dx, self.shape)
 
     return BatchNormalization
+
+
+def _dropout(m):
+    class Dropout:
+        """dropout_forward / dropout_backward as the textbook's Dropout(dropout_ratio): p = 1 - dropout_ratio."""
+
+        family = "cs231n"  # layer_checks.DropoutSpec.for_impl takes the family's twin (inverted dropout)
+
+        def __init__(self, dropout_ratio=0.5):
+            self.dropout_ratio = dropout_ratio
+
+        def forward(self, x, train_flg=True):
+            param = {"p": 1.0 - self.dropout_ratio, "mode": "train" if train_flg else "test"}
+            out, self.cache = m.dropout_forward(x, param)
+            return out
+
+        def backward(self, dout):
+            return m.dropout_backward(dout, self.cache)
+
+    return Dropout

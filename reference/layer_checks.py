@@ -138,6 +138,11 @@ class Spec:
         """A fresh instance of the layer under test (stateful specs)."""
         raise NotImplementedError
 
+    def for_impl(self, impl):
+        """The spec this implementation's piece is checked by: itself, or a family's form where the piece's class
+        says it follows one (reference.functional) and the spec has a twin of that form."""
+        return self
+
     def forward(self, layer, inp):
         raise NotImplementedError
 
@@ -439,7 +444,13 @@ class DropoutSpec(Spec):
     at every point, see one mask throughout, never a new draw.  The mask the implementation used is read
     from its output (x is never 0) and compared with the textbook's draw as the tensor "mask".
     Options: ratio (default 0.5), train (default True).
+
+    A piece whose class has family "cs231n" (reference.functional's adapter of dropout_forward/dropout_backward)
+    is checked against that family's form instead (for_impl): inverted dropout, the mask rand(*x.shape) < p drawn
+    from the same state, kept units scaled by 1/p, p = 1 - ratio; x itself at test time.
     """
+
+    family = None
 
     tensors = ("forward", "mask", "dx")
     fd_tensors = ("dx",)
@@ -463,6 +474,15 @@ class DropoutSpec(Spec):
 
     def make(self, impl, inp):
         return impl.require(self.name)(float(inp["ratio"]))
+
+    def for_impl(self, impl):
+        if getattr(impl.require(self.name), "family", None) != "cs231n":
+            return self
+        from . import twins
+
+        family = DropoutSpec(self.name, twins.inverted_dropout, twins.inverted_dropout_mask)
+        family.family = "cs231n"
+        return family
 
     def forward(self, layer, inp):
         train = bool(inp["_train"])
@@ -808,6 +828,13 @@ def run_case(impl, case, dtype, seed, recorded=None):
     except MissingProtocol as missing:
         not_run(tensors, twin_oracle, str(missing))
         return run
+    own = spec.for_impl(impl)
+    if own is not spec:  # the piece follows a family's form
+        spec = own
+        if recorded is not None:
+            not_run(tensors, twin_oracle, f"{case.layer} follows the {spec.family} family's form; the golden arrays "
+                    "were recorded from the textbook's twin (check compares it with its family's twin)", "SKIPPED")
+            return run
 
     given = copy_inputs(pristine)
     raised = None

@@ -116,6 +116,20 @@ def textbook_dropout_mask(generator, shape, ratio):
     return generator.rand(*shape) > ratio
 
 
+def inverted_dropout(x, mask, ratio, train=True):
+    """The CS231n family's dropout (reference.functional): x * mask / p in training, with p = 1 - ratio the
+    probability of keeping a unit; x itself at test time.  torch's F.dropout(x, ratio) is this form with its own
+    draw (tests/test_functional.py predicts the two equal to rounding on the mask torch drew)."""
+    return x * mask / (1.0 - ratio) if train else x
+
+
+def inverted_dropout_mask(generator, shape, ratio):
+    """The mask the family draws from NumPy's global generator: rand(*shape) < p, p = 1 - ratio (the course notes'
+    draw), replayed from `generator` as textbook_dropout_mask is.  On the same draws u it is the textbook's mask of
+    the reflected draws 1 - u (exact: 1 - u is representable for every u that rand returns)."""
+    return generator.rand(*shape) < 1.0 - ratio
+
+
 # --- convolution and pooling (layouts: reference.conv_checks) ---------------------------------------------------
 
 def im2col(x, filter_h, filter_w, stride=1, pad=0):

@@ -17,7 +17,7 @@ def test_the_cs231n_style_example_passes_with_no_adapter_and_says_what_it_detect
     assert out.startswith("protocol detected: functional (CS231n style): affine_forward + affine_backward as Affine;")
     assert "max_pool_forward_naive + max_pool_backward_naive as Pooling" in out
     for case in ("Affine-4d", "SoftmaxWithLoss-1sample-onehot", "Convolution-stride2-pad1", "Pooling-pad1",
-                 "Pooling-ties"):
+                 "Pooling-ties", "Dropout-ratio0.8", "Dropout-test"):
         assert f"\n{case} " in out, case
     assert "0 failed or not run" in out
 
@@ -153,3 +153,103 @@ def test_batch_norm_as_functions_is_checked_in_train_mode_and_skipped_where_the_
               if not r.passed and not r.skipped]
     assert failed and {r.context.blamed for r in failed} == {"BatchNormalization"}
     assert {r.context.tensor for r in failed} == {"dx"}
+
+
+def _dropout_results(module_path, case_id, dtype):
+    return layer_checks.run_case(protocol.load(str(module_path)), registry.case(case_id), dtype, 7).results
+
+
+def test_the_familys_dropout_parts_from_the_textbooks_by_the_predicted_reflection_and_scale(monkeypatch):
+    """The textbook keeps a unit where its draw u > ratio and never rescales (x (1 - ratio) at test time); the family
+    keeps it where u < p = 1 - ratio and scales by 1/p (x at test time).  Predicted: the family's output on draws u
+    is the textbook's output on the reflected draws 1 - u, divided by p, in training and at test time, dx likewise;
+    measured on the two implementations, the example's functions and impl's class, to the rounding of x / p."""
+    import numpy as np
+
+    import impl
+
+    module = _example().module
+    rng = np.random.default_rng(0)
+    x, dout = rng.normal(size=(40, 30)), rng.normal(size=(40, 30))
+    draw = np.random.rand
+    for ratio in (0.2, 0.5, 0.75):
+        keep = 1.0 - ratio
+        np.random.seed(11)
+        family, cache = module.dropout_forward(x, {"p": keep, "mode": "train"})
+        family_dx = module.dropout_backward(dout, cache)
+        layer = impl.Dropout(ratio)
+        np.random.seed(11)
+        plain = layer.forward(x, True)
+        assert np.mean((plain != 0) != (family != 0)) > 0.2  # unreflected, the masks part
+        with monkeypatch.context() as patch:
+            patch.setattr(np.random, "rand", lambda *shape: 1.0 - draw(*shape))
+            np.random.seed(11)
+            reflected = layer.forward(x, True)
+        reflected_dx = layer.backward(dout)
+        np.testing.assert_allclose(family, reflected / keep, rtol=2 * np.finfo(float).eps, atol=0)
+        np.testing.assert_allclose(family_dx, reflected_dx / keep, rtol=2 * np.finfo(float).eps, atol=0)
+        test_out, test_cache = module.dropout_forward(x, {"p": keep, "mode": "test"})
+        np.testing.assert_allclose(test_out, layer.forward(x, False) / keep, rtol=2 * np.finfo(float).eps, atol=0)
+        np.testing.assert_array_equal(module.dropout_backward(dout, test_cache), dout)
+
+
+def test_the_familys_dropout_twin_is_torchs_dropout_on_the_mask_torch_drew():
+    """torch's F.dropout is inverted dropout with its own generator: on the mask it drew (read from its output, x never
+    0) the family's twin gives the same output and gradient, to rounding (torch multiplies by 1/p, the twin divides)."""
+    import torch
+    import torch.nn.functional as F
+
+    from reference import twins
+
+    generator = torch.Generator().manual_seed(0)
+    for ratio in (0.2, 0.5, 0.75):
+        x = (torch.rand(50, 40, dtype=torch.float64, generator=generator) + 0.5).requires_grad_()
+        torch.manual_seed(1)
+        theirs = F.dropout(x, ratio, training=True)
+        mask = (theirs != 0).detach()
+        assert 0 < mask.double().mean() < 1
+        ours = twins.inverted_dropout(x, mask.double(), ratio)
+        torch.testing.assert_close(ours, theirs, rtol=2 * torch.finfo(torch.float64).eps, atol=0)
+        dout = torch.randn(50, 40, dtype=torch.float64, generator=generator)
+        (our_grad,) = torch.autograd.grad(ours, x, dout)
+        (their_grad,) = torch.autograd.grad(theirs, x, dout)
+        torch.testing.assert_close(our_grad, their_grad, rtol=2 * torch.finfo(torch.float64).eps, atol=0)
+        torch.testing.assert_close(twins.inverted_dropout(x, None, ratio, train=False), F.dropout(x, ratio, False))
+
+
+def test_dropout_slips_of_the_family_are_caught_and_blamed_on_dropout(tmp_path):
+    scaled = "mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / x.dtype.type(p)"
+    source = EXAMPLE.read_text()
+    assert scaled in source
+
+    def broken(name, replacement):
+        path = tmp_path / f"{name}.py"
+        path.write_text(source.replace(scaled, replacement))
+        return path
+
+    # the course notes' "vanilla" dropout, never scaled: forward and dx off by 1/p, the mask right
+    failed = {(r.context.tensor, r.context.oracle) for r in _dropout_results(
+        broken("unscaled", "mask = (np.random.rand(*x.shape) < p).astype(x.dtype)"), "Dropout-2d", "float64")
+        if not r.passed}
+    assert {("forward", "twin"), ("dx", "twin")} <= failed and ("mask", "twin") not in failed
+    # p read as the probability of dropping (older copies): the scale is right at p = 0.5, the mask is not
+    results = _dropout_results(broken("p_drops", "mask = (np.random.rand(*x.shape) >= p).astype(x.dtype) / "
+                                                 "x.dtype.type(1 - p)"), "Dropout-2d", "float64")
+    failed = [r for r in results if not r.passed]
+    assert ("mask", "twin") in {(r.context.tensor, r.context.oracle) for r in failed}
+    assert {r.context.blamed for r in failed} == {"Dropout"}
+    # the course's usual (rand < p) / p: right in float64, a float64 output for a float32 x
+    promoted = broken("float64_mask", "mask = (np.random.rand(*x.shape) < p) / p")
+    assert all(r.passed for r in _dropout_results(promoted, "Dropout-4d", "float64"))
+    failed = [r for r in _dropout_results(promoted, "Dropout-4d", "float32") if not r.passed]
+    assert failed and {r.problem for r in failed} == {"dtype"} and {r.context.tensor for r in failed} == {"forward",
+                                                                                                        "dx"}
+
+
+def test_the_golden_arrays_skip_the_familys_dropout_they_were_not_recorded_for():
+    from reference import golden
+
+    runs = [run for run in golden.check_layers(_example(), golden.load()) if run.case.layer == "Dropout"]
+    results = [r for run in runs for r in run.results]
+    assert results and all(r.skipped for r in results)
+    assert "recorded from the textbook's twin" in results[0].reason

@@ -179,3 +179,20 @@ def batchnorm_backward(dout, cache):
     dxn = dout * gamma
     dx = (dxn - dxn.mean(axis=0) - xn * (dxn * xn).mean(axis=0)) / std
     return dx, dgamma, dbeta
+
+
+def dropout_forward(x, dropout_param):
+    """Inverted dropout: in "train" mode each unit kept with probability p and scaled by 1/p, so that "test" mode
+    is x itself.  A "seed" in dropout_param fixes the draw."""
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    if mode == "train":
+        mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / x.dtype.type(p)  # x's dtype, not float64
+        return x * mask, (dropout_param, mask)
+    return x, (dropout_param, None)
+
+
+def dropout_backward(dout, cache):
+    dropout_param, mask = cache
+    return dout * mask if dropout_param["mode"] == "train" else dout
