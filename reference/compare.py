@@ -36,6 +36,7 @@ class Location:
     piece: str = ""  # the protocol name to blame, where `layer` is a position ("Affine1")
     phase: str = ""
     step: object = None
+    step_unit: str = "step"  # what `step` counts: "epoch" where a run is compared at the end of every epoch
     call: str = ""
 
     @property
@@ -55,7 +56,7 @@ class Location:
         if self.call:
             text += f" ({self.call})"
         if self.step is not None:
-            text += f" at step {self.step}"
+            text += f" at {self.step_unit} {self.step}"
         return text
 
     def names(self, tensor):

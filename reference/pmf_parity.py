@@ -93,9 +93,10 @@ def _twin_keywords(leaves, settings):
 class _SideBySide:
     """What both runs share: the calls counted, and the comparisons of the first step that parts (or of the last)."""
 
-    def __init__(self, method, dtype, seed, case, reproduce, total):
+    def __init__(self, method, dtype, seed, case, reproduce, total, unit="step"):
         self.result = PMFRun(method, dtype)
-        self.where = dict(oracle="twin training", dtype=dtype, seed=seed, case=case, reproduce=reproduce)
+        self.where = dict(oracle="twin training", dtype=dtype, seed=seed, case=case, reproduce=reproduce,
+                          step_unit=unit)
         self.tolerance = tolerance.training(dtype)
         self.total, self.calls, self.parted = total, 0, False
 
@@ -186,7 +187,7 @@ def run_sgd(impl, problem, *, lr=0.05, epochs=5, dtype="float64", seed=0, case="
     problem = problem.astype(dtype)
     model = construct(impl, problem.params, problem.settings)
     sgd = impl.require("pmf_sgd")
-    run = _SideBySide("pmf_sgd", dtype, seed, case, reproduce, epochs)
+    run = _SideBySide("pmf_sgd", dtype, seed, case, reproduce, epochs, unit="epoch")
     leaves = {k: torch.tensor(v) for k, v in problem.params.items()}
     X, y = problem.X, torch.from_numpy(problem.y)
     twin_orders = streams.rng(seed, "pmf orders")  # the same stream as the implementation's: the same permutations

@@ -186,6 +186,7 @@ def test_an_item_moved_with_the_updated_user_parts_from_the_twin_in_the_first_ep
     failed = {r.context.tensor for r in run.failures}
     assert "V" in failed and {r.context.step for r in run.failures} == {0} and run.steps == 1
     assert all(r.context.blamed == "pmf_sgd" for r in run.failures)
+    assert "V at epoch 0" in {r.context.shown for r in run.failures}  # compared at the end of every epoch
 
 
 # --- the training script and the RMSE it reaches ---------------------------------------------------------------------
