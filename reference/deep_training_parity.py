@@ -20,6 +20,7 @@ import torch
 
 from . import streams, tolerance
 from .compare import Context, compare
+from .protocol import shell_argument
 from .threads import one_thread_each
 from .trace import NotANetwork, _indices, _layer_piece, _loss_piece, last_layer, ordered_layers
 from .training_parity import ParityRun, _loss_after_gradient, batch_indices
@@ -146,7 +147,7 @@ def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make,
     result = ParityRun(dtype=dtype, steps=steps, seed=seed, batches=batches, exact_steps=exact_steps)
     tol = tolerance.training(dtype)
     checkpoint_every = checkpoint_every or steps
-    reproduce = (f"python -m reference train-parity {option} --impl {impl_spec} --dtype {dtype} --seed {seed} "
+    reproduce = (f"python -m reference train-parity {option} --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed} "
                  f"--batch-size {batch_size}")
 
     def context(tensor, step):

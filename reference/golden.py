@@ -25,6 +25,7 @@ import numpy as np
 
 from . import cases, layer_checks, registry, streams, tolerance
 from .compare import Context, compare
+from .protocol import shell_argument
 from .weights import PARAMS, initial_weights, load_into_impl, make_impl_network
 
 FORMAT = 1
@@ -258,7 +259,7 @@ def check_network(impl, golden):
         def context(tensor):
             phase, _, key = tensor.rpartition(" ")  # "gradient W1": the phase gradient, the tensor W1
             return Context(layer="TwoLayerNet", tensor=key, phase=phase or key, oracle="golden", dtype=dtype, seed=seed,
-                           case="TwoLayerNet", reproduce=f"python -m reference golden --impl {impl.spec} "
+                           case="TwoLayerNet", reproduce=f"python -m reference golden --impl {shell_argument(impl.spec)} "
                                                          f"--case TwoLayerNet --dtype {dtype}")
 
         try:

@@ -23,7 +23,7 @@ import numpy as np
 from . import deviations, finite_diff, streams, tolerance
 from .compare import Context, NotRun, compare, compare_conventions  # noqa: F401 - NotRun re-exported
 from .limits import CheckTimeout, time_limit
-from .protocol import MissingProtocol
+from .protocol import MissingProtocol, shell_argument
 
 # ReLU inputs are kept at least this far from the kink at 0: the finite
 # difference step (~6e-6 |x|) then never crosses it.
@@ -761,12 +761,6 @@ class CaseRun:
         raise KeyError(f"{self.case.id}: no {oracle} check of {tensor}")
 
 
-def _quoted(impl_spec):
-    """--impl's value for a command line; one that carries its --path/--map options is quoted already."""
-    text = str(impl_spec)
-    return text if " --path " in text or " --map" in text else shlex.quote(text)
-
-
 def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
     """The command that runs exactly this check again.
 
@@ -778,11 +772,11 @@ def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
     case = find_case(case_id)
     if case is None:
         layer = case_id.split("-")[0]
-        return f"pytest tests/test_properties.py --impl {impl_spec} -k {layer}"
+        return f"pytest tests/test_properties.py --impl {shell_argument(impl_spec)} -k {layer}"
     source = piece(case.layer).source
     pieces = f" --pieces {shlex.quote(source)}" if source and command == "check" else ""
     return (
-        f"python -m reference {command} --impl {_quoted(impl_spec)}{pieces} --case {case_id} "
+        f"python -m reference {command} --impl {shell_argument(impl_spec)}{pieces} --case {case_id} "
         f"--tensor {shlex.quote(tensor)} --dtype {dtype} --seed {seed}"
     )
 

@@ -16,7 +16,7 @@ from . import streams, tolerance, twins
 from .compare import Context, compare
 from .layer_checks import NotRun, raised_where
 from .limits import CheckTimeout, time_limit
-from .protocol import MissingProtocol
+from .protocol import MissingProtocol, shell_argument
 from .weights import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
 
 LABEL_FORMS = ("index", "one-hot")
@@ -48,7 +48,7 @@ def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
 
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
-    command = f"python -m reference trace --impl {impl_spec} --dtype {dtype} --seed {seed}"
+    command = f"python -m reference trace --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}"
 
     def context(tensor, oracle="twin", phase="", call=""):
         return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed, phase=phase or tensor,
@@ -167,7 +167,7 @@ def check_init(impl, name, dtype, seed, impl_spec="impl"):
     inputs, hidden, outputs = INIT_SIZES
     sizes = [inputs, *hidden, outputs]
     results = []
-    command = f"python -m reference check --impl {impl_spec} --layer {name} --dtype {dtype} --seed {seed}"
+    command = f"python -m reference check --impl {shell_argument(impl_spec)} --layer {name} --dtype {dtype} --seed {seed}"
     for scheme in record.network.init_schemes:
         def context(tensor):
             return Context(layer=name, tensor=tensor, oracle="scheme", dtype=dtype, seed=seed, phase="init",

@@ -16,6 +16,7 @@ from . import streams, tolerance
 from .compare import Context, compare
 from .layer_checks import NotRun
 from .limits import CheckTimeout, time_limit
+from .protocol import shell_argument
 from .registry import hyper as defaults
 from .registry import names, piece
 from .protocol import MissingProtocol
@@ -76,7 +77,7 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
     shown = ", ".join(f"{k}={v:.6g}" for k, v in hyper.items())
     run = OptimizerRun(name, dtype, seed)
     tol = tolerance.twin(dtype)
-    command = f"python -m reference optimizers --check --impl {impl_spec} --optimizer {name} --dtype {dtype} --seed {seed}"
+    command = f"python -m reference optimizers --check --impl {shell_argument(impl_spec)} --optimizer {name} --dtype {dtype} --seed {seed}"
 
     def context(tensor, step=None):
         return Context(layer=name, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, step=step,

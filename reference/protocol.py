@@ -15,8 +15,27 @@ implementation's own module; a map file (TOML or JSON) carries both.
 
 import importlib
 import importlib.util
+import shlex
 import sys
 from pathlib import Path
+
+_SHELL_READY = set()  # --impl values made by with_options: shell words already
+
+
+def with_options(spec, options):
+    """--impl's value together with the options that load it (--path, --map, --map-file, as shell words): one
+    shell-ready string, which every reproduce line puts after --impl as it stands (commands.load_impl makes it)."""
+    text = " ".join([shlex.quote(str(spec)), *options])
+    _SHELL_READY.add(text)
+    return text
+
+
+def shell_argument(spec):
+    """--impl's value on a command line: a string made by with_options as it stands, any other quoted (a path with
+    a space in it stays one argument)."""
+    text = str(spec)
+    return text if text in _SHELL_READY else shlex.quote(text)
+
 
 def protocol_names():
     """Every protocol name the registry knows (reference.registry), in its order."""

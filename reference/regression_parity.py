@@ -14,6 +14,7 @@ import numpy as np
 
 from . import streams, tolerance, twins
 from .compare import Context, compare
+from .protocol import shell_argument
 
 
 @dataclass
@@ -52,7 +53,7 @@ def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0
             twin_losses.append(loss.item())
     result = RegressionRun(dtype=dtype, steps=len(twin_losses))
     tol = tolerance.training(dtype)
-    reproduce = f"pytest tests/test_regression.py --impl {impl_spec} -k parity"
+    reproduce = f"pytest tests/test_regression.py --impl {shell_argument(impl_spec)} -k parity"
 
     def context(tensor, step):
         return Context(layer="LinearRegression", tensor=tensor, step=step, oracle="twin training", dtype=dtype,

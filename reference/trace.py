@@ -24,6 +24,7 @@ from .compare import Context, NotRun, compare, compare_conventions
 from .layer_checks import raised_where
 from .lazy_torch import torch
 from .limits import CheckTimeout, time_limit
+from .protocol import shell_argument
 from .tolerance import tensor_scale
 
 
@@ -103,7 +104,7 @@ def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=Non
     tol = tolerance.twin(dtype)
     label = name or type(network).__name__
     results = []
-    command = reproduce or f"python -m reference trace --impl {impl_spec} --dtype {dtype} --seed {seed}"
+    command = reproduce or f"python -m reference trace --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}"
 
     def context(position, tensor, piece="", phase=""):
         return Context(layer=position, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=label,

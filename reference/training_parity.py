@@ -27,6 +27,7 @@ import torch
 from . import registry, streams, tolerance
 from .compare import Context, compare
 from .network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl, make_impl_network
+from .protocol import shell_argument
 from .threads import one_thread_each
 
 
@@ -132,7 +133,7 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
     tol = tolerance.training(dtype)
     checkpoint_every = checkpoint_every or steps
     if reproduce is None:
-        reproduce = f"python -m reference train-parity --impl {impl_spec} --dtype {dtype} --seed {seed}" + (
+        reproduce = f"python -m reference train-parity --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}" + (
             f" --batch-size {batch_size} --hidden {hidden}"
             + (f" --lr {lr}" if optimizer is None else f" --optimizer {optimizer}"))
 

@@ -168,6 +168,33 @@ def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
     assert failure.context.shown in capsys.readouterr().out
 
 
+def test_reproduce_lines_keep_a_path_with_spaces_one_argument(tmp_path, capsys):
+    """--impl's value is quoted on every reproduce line (protocol.shell_argument), so a path with a space in it
+    reruns as written: a layer's check, an optimizer's and a network's trace."""
+    import shlex
+    import shutil
+
+    from reference import layer_checks, optimizer_checks, protocol, registry
+    from reference.commands.trace import network_traces
+
+    folder = tmp_path / "my mutants"
+    folder.mkdir()
+    layer = shutil.copy(ROOT / "fixtures" / "mutants" / "affine_db_averaged.py", folder / "affine slip.py")
+    rule = shutil.copy(ROOT / "fixtures" / "mutants" / "momentum_literal_momentum.py", folder / "momentum slip.py")
+    impl = protocol.load(str(layer))
+    failures = [next(r for r in layer_checks.run_case(impl, registry.case("Affine-2d"), "float64", 7).results
+                     if not r.passed)]
+    run = optimizer_checks.run_optimizer(protocol.load(str(rule)), "Momentum", "float32", 42, impl_spec=str(rule))
+    failures.append(next(r for r in run.results if not r.passed))
+    traced = network_traces(impl, "TwoLayerNet", "float64", 7, impl_spec=str(layer))
+    failures.append(next(r for t in traced for r in t.results if not r.passed))
+    for failure in failures:
+        argv = shlex.split(failure.context.reproduce)
+        assert argv[argv.index("--impl") + 1] in (str(layer), str(rule)), failure.context.reproduce
+        assert main(argv[3:]) == 1, failure.context.reproduce
+        assert failure.context.shown in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv, listed", [
     (["check", "--layer", "Afine"], "invalid choice: 'Afine' (choose from 'MulLayer'"),
     (["check", "--layer", "relu"], "'Relu'"),

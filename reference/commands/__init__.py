@@ -46,7 +46,7 @@ def load_impl(args):
     extra += [f"--map-file {shlex.quote(args.map_file)}"] if getattr(args, "map_file", None) else []
     extra += [f"--map {shlex.quote(m)}" for m in getattr(args, "map", None) or ()]
     if extra:  # every reproduce line names the implementation as --impl ...: these go with it
-        implementation.spec = args.impl = " ".join([shlex.quote(args.impl)] + extra)
+        implementation.spec = args.impl = protocol.with_options(args.impl, extra)
     return implementation
 
 

@@ -68,14 +68,14 @@ def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
     except (NotANetwork, protocol.MissingProtocol) as error:
         context = Context(layer=name, tensor="construction", oracle="twin", dtype=dtype or "-", seed=seed, case=name)
         return Trace(name, [NotRun(context, str(error))])
-    command = reproduce or (f"python -m reference trace --impl {impl_spec} --net {name} --seed {seed} --batch {batch}"
+    command = reproduce or (f"python -m reference trace --impl {protocol.shell_argument(impl_spec)} --net {name} --seed {seed} --batch {batch}"
                             + (f" --dtype {dtype}" if dtype else ""))
     return trace_network(network, x, t, seed=seed, dtype=made, impl_spec=impl_spec, reproduce=command, name=name)
 
 
 def run(args, out):
     impl = load_impl(args)  # before torch is imported
-    command = (f"python -m reference trace --impl {args.impl}" + (f" --net {args.net}" if args.net else "")
+    command = (f"python -m reference trace --impl {protocol.shell_argument(args.impl)}" + (f" --net {args.net}" if args.net else "")
                + (f" --dtype {args.dtype}" if args.dtype else "") + f" --seed {args.seed} --batch {args.batch}")
     if args.net:
         impl.require(args.net)
