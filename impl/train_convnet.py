@@ -46,14 +46,19 @@ def _parser():
 
 
 class _Progress:
-    """A line on stderr counting the iterations of the epoch, rewritten in place, on a terminal only."""
+    """A line on stderr counting the iterations of the epoch: rewritten in place on a terminal, a plain line every
+    15 seconds elsewhere (a log), so a long epoch is never silent."""
 
     def __init__(self, total):
         self.total, self.shown = total, sys.stderr.isatty()
+        self.last = time.perf_counter()
 
     def update(self, epoch, done):
         if self.shown and (done % 20 == 0 or done == self.total):
             print(f"\repoch {epoch}: {done}/{self.total} iterations", end="", file=sys.stderr, flush=True)
+        elif not self.shown and done < self.total and time.perf_counter() - self.last >= 15.0:
+            self.last = time.perf_counter()
+            print(f"epoch {epoch}: {done}/{self.total} iterations", file=sys.stderr, flush=True)
 
     def clear(self):
         if self.shown:
