@@ -35,6 +35,19 @@ def _given(value):
     return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
+def _takes_an_argument(method):
+    """Whether `method` can be called with one positional argument (an unintrospectable one is assumed to)."""
+    import inspect
+
+    try:
+        inspect.signature(method).bind(None)
+    except TypeError:
+        return False
+    except ValueError:
+        return True
+    return True
+
+
 def _tensor(value, grad=False):
     import torch
 
@@ -532,7 +545,9 @@ class DropoutSpec(Spec):
 class SoftmaxWithLossSpec(Spec):
     """SoftmaxWithLoss: forward(x, t) -> loss; backward(dout) -> dx (see reference.deviations).
 
-    dout is drawn (magnitude 0.5 to 2, either sign), never 1, so a backward that ignores it is caught.
+    dout is drawn (magnitude 0.5 to 2, either sign), never 1, so a backward that ignores it is caught.  A backward
+    that takes no argument at all (backward() -> d loss / dx, the form of many homework and autograd-style losses)
+    cannot ignore one: the harness multiplies what it returns by dout itself, the chain rule's one product.
     """
 
     requires = ("SoftmaxWithLoss",)
@@ -561,6 +576,8 @@ class SoftmaxWithLossSpec(Spec):
         return {"forward": layer.forward(inp["x"], _given(inp["t"]))}
 
     def backward(self, layer, inp):
+        if not _takes_an_argument(layer.backward):  # backward() -> d loss / dx (see the docstring)
+            return {"dx": np.asarray(layer.backward()) * inp["dout"]}
         return {"dx": layer.backward(_given(inp["dout"]))}
 
     def run_twin(self, inp):

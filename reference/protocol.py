@@ -10,7 +10,10 @@ no adapter module is needed: `paths` are put on the import path first (the
 textbook's scripts import `common.*` from the folder above them), and `names`
 binds protocol names to whatever the implementation calls them, each to
 "module:attribute" (imported after the paths) or to "attribute" of the
-implementation's own module; a map file (TOML or JSON) carries both.
+implementation's own module; a "Piece.attribute" key binds an attribute the
+harness reads of a piece's instances (Affine.dW) to the one they keep
+(grad_weight).  A map file (TOML or JSON) carries paths and names.  Names
+only: where behaviour differs, an adapter module does it.
 """
 
 import importlib
@@ -172,21 +175,50 @@ def _resolve(name, target, module):
 
 def load(spec="impl", paths=(), names=None):
     """Load an implementation from a dotted module name, a .py file or a package folder, after putting `paths` on
-    the import path; `names` binds protocol names to "module:attribute" or "attribute" targets."""
+    the import path; `names` binds protocol names to "module:attribute" or "attribute" targets, and "Piece.attribute"
+    keys bind an attribute the harness reads (Affine.dW) to the one the piece's instances keep (grad_weight)."""
     add_paths(paths)
     implementation = _load(spec)
     from . import functional
 
     implementation.functional = functional.detect(implementation.module)
     implementation.bound.update(functional.adapters(implementation.module))
-    if names:
-        known = set(protocol_names())
-        unknown = sorted(set(names) - known)
-        if unknown:
-            raise ValueError(f"--map: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a protocol "
-                             f"name; the protocol names: {', '.join(sorted(known))}")
-        implementation.bound.update({n: _resolve(n, t, implementation.module) for n, t in names.items()})
+    names = dict(names or {})
+    aliases = {}  # piece -> {protocol attribute: the implementation's attribute}, from "Piece.attribute" keys
+    for key in [k for k in names if "." in k]:
+        piece, _, attribute = key.partition(".")
+        target = names.pop(key)
+        if not attribute.isidentifier() or not target.isidentifier():
+            raise ValueError(f"--map {key}={target}: an attribute is bound to another attribute of the same "
+                             "instance, both plain names (Affine.dW=grad_weight)")
+        aliases.setdefault(piece, {})[attribute] = target
+    known = set(protocol_names())
+    unknown = sorted((set(names) | set(aliases)) - known)
+    if unknown:
+        raise ValueError(f"--map: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a protocol "
+                         f"name; the protocol names: {', '.join(sorted(known))}")
+    implementation.bound.update({n: _resolve(n, t, implementation.module) for n, t in names.items()})
+    for piece, attributes in aliases.items():
+        if implementation.missing([piece]):
+            raise ValueError(f"--map {piece}.{next(iter(attributes))}=...: the implementation has no {piece}; bind "
+                             f"it too ({piece}=module:attribute)")
+        implementation.bound[piece] = _aliased(piece, implementation.require(piece), attributes)
     return implementation
+
+
+def _aliased(piece, cls, attributes):
+    """`cls` with each protocol attribute an alias of the implementation's own (read and written through): the
+    textbook's Affine keeps its gradients as dW and db, a class that calls them grad_weight and grad_bias is the
+    same layer under other names.  Names only: no method is wrapped, no value changed."""
+    if not isinstance(cls, type):
+        raise ValueError(f"--map {piece}.{next(iter(attributes))}=...: {piece} is {cls!r}, not a class")
+
+    def alias(target):
+        return property(lambda self: getattr(self, target), lambda self, value: setattr(self, target, value),
+                        doc=f"the implementation's {target}")
+
+    return type(cls.__name__, (cls,), {"__module__": cls.__module__, "__doc__": cls.__doc__,
+                                       **{a: alias(t) for a, t in attributes.items()}})
 
 
 def _load(spec):

@@ -80,7 +80,7 @@ def test_every_tox_environment_the_readme_names_exists(command):
 
 # the ones that take seconds: golden, the traces, the homework example, your own pieces, the deviations
 CHEAP = [c for c in REFERENCE if c.split()[3] in ("golden", "deviations") or c.startswith("python -m reference trace")
-         and "my_package" not in c or "examples/homework_adapter.py" in c or "fixtures/pieces/" in c
+         and "my_package" not in c or "examples/homework/" in c or "fixtures/pieces/" in c
          or "examples/textbook_layout" in c or "examples/cs231n_style" in c]
 
 
