@@ -11,7 +11,8 @@ step sizes against the convergence theorems.  A routine that steps a model is ch
 only where that model passed its own cases: a wrong gradient makes every routine that
 steps with it part too, and that is inherited, not the routine's bug.  A mutant is *caught* when
 anything fails, and *blamed correctly* when every failure blames the piece its
-BLAME names and one of them names its tensor.
+BLAME names and one of them names its tensor.  A mutant may also take a piece out of impl and give it as functions
+in the CS231n style (reference.functional): the same checks reach it through the functional protocol's adapters.
 """
 
 import ast
