@@ -15,15 +15,15 @@ prepare() turns a split into a design matrix, using the training rows' statistic
 """
 
 import csv
-import hashlib
 import os
-import tempfile
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from impl.download import cache_dir as user_cache
+from impl.download import fetch_verified, folder_made
 
 FILE = "housing.csv"
 SHA256 = "8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e"
@@ -86,8 +86,7 @@ def read_housing(path):
 
 
 def cache_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bp-parity" / "california-housing"
+    return user_cache() / "california-housing"
 
 
 def find_housing(data_dir=None, download=True, mirrors=MIRRORS, timeout=30):
@@ -112,35 +111,15 @@ def find_housing(data_dir=None, download=True, mirrors=MIRRORS, timeout=30):
                "or into $BP_PARITY_DATA/california-housing.")
     if not download:
         raise HousingError(f"{FILE} not found in " + "; ".join(tried) + ". " + by_hand)
-    created = [p for p in (cached.parent, *cached.parent.parents) if not p.exists()]
-    cached.parent.mkdir(parents=True, exist_ok=True)
     failures = []
-    for url in mirrors:
-        try:
-            _download_verified(url, cached, timeout)
-            return cached
-        except (OSError, urllib.error.URLError, HousingError) as error:
-            failures.append(f"{url}: {error}")
-    for made in created:  # a failed download leaves no empty folder behind
-        try:
-            made.rmdir()
-        except OSError:
-            break
-    raise HousingError(f"could not obtain {FILE}. Tried:\n  " + "\n  ".join(tried + failures) + "\n" + by_hand)
-
-
-def _download_verified(url, target, timeout):
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            out.write(response.read())
-        digest = hashlib.sha256(Path(temporary).read_bytes()).hexdigest()
-        if digest != SHA256:
-            raise HousingError(f"SHA-256 {digest}, expected {SHA256}")
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with folder_made(cached.parent):  # a failed download leaves no empty folder behind
+        for url in mirrors:
+            try:
+                fetch_verified(url, cached, SHA256, HousingError, timeout=timeout)
+                return cached
+            except (OSError, urllib.error.URLError, HousingError) as error:
+                failures.append(f"{url}: {error}")
+        raise HousingError(f"could not obtain {FILE}. Tried:\n  " + "\n  ".join(tried + failures) + "\n" + by_hand)
 
 
 def load_housing(data_dir=None, download=True):

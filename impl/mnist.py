@@ -9,15 +9,13 @@ decompressed content checked against its SHA-256.
 """
 
 import gzip
-import hashlib
 import os
-import sys
-import tempfile
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
+
+from impl.download import cache_dir, fetch_verified, folder_made
 
 FILES = {
     "train_img": "train-images-idx3-ubyte",
@@ -99,12 +97,6 @@ def _read_bytes(path):
     return path.read_bytes()
 
 
-def cache_dir():
-    """$XDG_CACHE_HOME/bp-parity, else ~/.cache/bp-parity."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bp-parity"
-
-
 def _find(folder, name):
     for candidate in (folder / f"{name}.gz", folder / name):
         if candidate.is_file():
@@ -151,78 +143,30 @@ def _by_hand(folder):
 
 
 def download_mnist(folder, mirrors=MIRRORS, tried=None, progress=True, timeout=30):
-    """Download the four files into `folder`, verifying each one's decompressed SHA-256.
+    """Download the four files into `folder`, verifying each one's decompressed SHA-256 (impl.download).
 
     Each file is written to a temporary name beside its final one and moved into
-    place only once verified: no partial file is ever left behind.  A failing
-    mirror (unreachable, 404/403, truncated, corrupted) is skipped for the next.
+    place only once verified: no partial file is ever left behind, nor a folder
+    the download created.  A failing mirror (unreachable, 404/403, truncated,
+    corrupted) is skipped for the next.
     """
-    folder = Path(folder)
-    created = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
-    folder.mkdir(parents=True, exist_ok=True)
     tried = list(tried or [])
-    try:
-        _download_all(folder, mirrors, tried, progress, timeout)
-    except BaseException:
-        for made in created:  # a failed download leaves no empty folder behind
-            try:
-                made.rmdir()
-            except OSError:
-                break
-        raise
-
-
-def _download_all(folder, mirrors, tried, progress, timeout):
-    for name in FILES.values():
-        if _find(folder, name):
-            continue
-        failures = []
-        for mirror in mirrors:
-            url = f"{mirror.rstrip('/')}/{name}.gz"
-            try:
-                _download_verified(url, folder / f"{name}.gz", SHA256[name], progress, timeout)
-                break
-            except (OSError, urllib.error.URLError, MnistError, EOFError, gzip.BadGzipFile) as error:
-                failures.append(f"{url}: {error}")
-        else:
-            attempts = tried + failures
-            raise MnistError(
-                f"could not obtain {name}. Tried:\n  " + "\n  ".join(attempts) + "\n" + _by_hand(folder)
-            )
-
-
-def _download_verified(url, target, sha256, progress, timeout):
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                done += len(chunk)
-                if progress:
-                    _progress(target.name, done, total)
-            if progress:
-                print(file=sys.stderr)
-        if total and done != total:
-            raise MnistError(f"truncated download: {done} of {total} bytes")
-        content = gzip.decompress(Path(temporary).read_bytes())
-        digest = hashlib.sha256(content).hexdigest()
-        if digest != sha256:
-            raise MnistError(f"SHA-256 of the content is {digest}, expected {sha256}")
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def _progress(name, done, total):
-    if total:
-        filled = int(30 * done / total)
-        bar = "#" * filled + "." * (30 - filled)
-        print(f"\r{name} [{bar}] {done / 2**20:.1f}/{total / 2**20:.1f} MiB", end="", file=sys.stderr)
-    else:
-        print(f"\r{name} {done / 2**20:.1f} MiB", end="", file=sys.stderr)
+    with folder_made(folder) as folder:
+        for name in FILES.values():
+            if _find(folder, name):
+                continue
+            failures = []
+            for mirror in mirrors:
+                url = f"{mirror.rstrip('/')}/{name}.gz"
+                try:
+                    fetch_verified(url, folder / f"{name}.gz", SHA256[name], MnistError, gzip.decompress, progress,
+                                   timeout)
+                    break
+                except (OSError, urllib.error.URLError, MnistError, EOFError, gzip.BadGzipFile) as error:
+                    failures.append(f"{url}: {error}")
+            else:
+                raise MnistError(f"could not obtain {name}. Tried:\n  " + "\n  ".join(tried + failures) + "\n"
+                                 + _by_hand(folder))
 
 
 def load_mnist(normalize=True, flatten=True, one_hot_label=False, dtype=np.float32, data_dir=None, download=True):
