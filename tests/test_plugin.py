@@ -96,3 +96,17 @@ def test_its_options_are_in_pytest_help(flag):
     done = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, timeout=120,
                           check=False)
     assert flag in done.stdout
+
+
+def test_the_cs231n_style_example_passes_through_the_plugin_with_its_skips(tmp_path):
+    """The functional protocol inside a project's run: batch norm's test-mode backward (no form) is skipped for the
+    twin and for finite differences alike, the family's dropout holds against its own twin."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "cs231n_style" / "layers.py"
+    project = _project(tmp_path, example.read_text())
+    done = _pytest(project, "-rs", "-k", "BatchNormalization or Dropout or own")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    summary = done.stdout.strip().splitlines()[-1]
+    assert int(summary.split(" passed")[0].split()[-1]) > 100 and " skipped" in summary
+    assert "batchnorm_backward has no form after a test-mode forward" in done.stdout
