@@ -154,3 +154,13 @@ def test_an_attribute_map_binds_names_only_and_says_what_is_wrong():
         protocol.load(nn, names={"Afine.dW": "grad_weight"})
     with pytest.raises(ValueError, match="not a class"):
         protocol.load(nn, names={"softmax.dW": "x"})
+
+
+def test_golden_takes_only_present_too(capsys):
+    argv = ["golden", "--impl", str(HOMEWORK / "nn.py"), "--map-file", str(HOMEWORK / "bp-parity.toml")]
+    assert main(argv) == 1  # the pieces the homework lacks are NOT RUN
+    assert "NOT RUN (" in capsys.readouterr().out
+    assert main([*argv, "--only-present"]) == 0
+    out = capsys.readouterr().out
+    assert "SKIPPED (10 pieces the implementation does not define, --only-present):\n  BatchNormalization:" in out
+    assert "NOT RUN" not in out and "0 failed or not run" in out

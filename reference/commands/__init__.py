@@ -50,6 +50,22 @@ def load_impl(args):
     return implementation
 
 
+def print_skipped(names, out):
+    """The note of --only-present: the pieces left out, one a line with what is expected."""
+    from .. import registry
+
+    if names:
+        print(f"SKIPPED ({len(names)} piece{'s' if len(names) != 1 else ''} the implementation does not define,"
+              " --only-present):" + "".join(f"\n  {n}: {registry.expected(n)}" for n in sorted(names)) + "\n",
+              file=out)
+
+
+def only_present_argument(parser):
+    parser.add_argument("--only-present", action="store_true",
+                        help="check the pieces the implementation defines and report the others SKIPPED (not NOT "
+                        "RUN, which fails the run)")
+
+
 def filter_parent(case_ids, piece_names, golden=False):
     """--case, --layer, --tensor, --dtype, --seed/--seeds: the filters of check (and golden)."""
     parent = argparse.ArgumentParser(add_help=False)

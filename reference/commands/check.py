@@ -6,7 +6,7 @@ could not run."""
 import time
 
 
-from . import load_impl
+from . import load_impl, only_present_argument, print_skipped
 from .. import cases, layer_checks, protocol, registry, streams
 from ..tables import report
 
@@ -22,9 +22,7 @@ def add_arguments(parser):
     parser.add_argument("--drawn", type=int, default=0, metavar="N",
                         help="also N cases of random shape and magnitude per piece that states its magnitudes "
                         "(what tests/test_properties.py draws with Hypothesis), from the stream 'drawn cases'")
-    parser.add_argument("--only-present", action="store_true",
-                        help="check the pieces the implementation defines and report the others SKIPPED (not NOT "
-                        "RUN, which fails the run)")
+    only_present_argument(parser)
 
 
 def selected_cases(args):
@@ -92,9 +90,7 @@ def run(args, out):
         selected = [c for c in selected if c.layer not in skipped]
         optimizers = [n for n in optimizers if n not in skipped]
         networks = [n for n in networks if n not in skipped]
-        if skipped:
-            print(f"SKIPPED ({len(skipped)} piece{'s' if len(skipped) != 1 else ''} the implementation does not define,"
-                  " --only-present):" + "".join(f"\n  {n}: {registry.expected(n)}" for n in skipped) + "\n", file=out)
+        print_skipped(skipped, out)
         if not (selected or optimizers or networks):
             raise ValueError(f"implementation {args.impl!r} defines none of the pieces chosen: nothing to check")
     elif missing:

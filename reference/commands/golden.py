@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from . import load_impl
+from . import load_impl, only_present_argument, print_skipped
 from ..tables import report
 
 HELP = "check an implementation against the recorded twin outputs (no torch)"
@@ -14,6 +14,7 @@ DRIFT_HELP = "compare the recorded twin outputs with the live twins"
 
 def add_arguments(parser):
     parser.add_argument("--golden-dir", help="the golden folder (default: fixtures/golden)")
+    only_present_argument(parser)
 
 
 def run(args, out):
@@ -32,17 +33,30 @@ def run(args, out):
         return ((not args.case or case_id in args.case) and (not args.tensor or context.names(args.tensor))
                 and (not args.dtype or dtype in args.dtype) and (not args.seed or seed in args.seed))
 
+    absent = set()
+
+    def present(name, requires):
+        if args.only_present and impl.missing(requires):
+            absent.add(name)
+            return False
+        return True
+
+    from ..layer_checks import spec_of
+
     for run in golden.check_layers(impl, recorded):
+        if not present(run.case.layer, spec_of(run.case.layer).requires):
+            continue
         for result in run.results:
             c = result.context
             if not wanted(run.case.id, c, run.dtype, run.seed):
                 continue
             key = (run.case.layer, "*", run.dtype, c.oracle) if args.summary else (run.case.id, c.shown, run.dtype, c.oracle)
             rows.setdefault(key, []).append(result)
-    for result in golden.check_network(impl, recorded):
+    for result in golden.check_network(impl, recorded) if present("TwoLayerNet", ("TwoLayerNet",)) else ():
         c = result.context
         if wanted("TwoLayerNet", c, c.dtype, c.seed):
             rows.setdefault(("TwoLayerNet", "*" if args.summary else c.shown, c.dtype, "golden"), []).append(result)
+    print_skipped(absent, out)
     failures = report(rows, out, args.dump_dir)
     checks = sum(len(r) for r in rows.values())
     print(f"\n{checks} checks against golden fixtures: {len(failures)} failed or not run "
