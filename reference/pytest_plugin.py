@@ -41,6 +41,9 @@ def _settings(config):
     impl = config.getoption("--bp-parity-impl") or config.getini("bp_parity_impl")
     if not impl:
         return None
+    beside_root = Path(config.rootpath) / impl
+    if not Path(impl).is_absolute() and not Path(impl).exists() and (impl.endswith(".py") or beside_root.is_dir()):
+        impl = str(beside_root)  # a file or folder named relative to the project, wherever pytest runs from
     paths = config.getoption("--bp-parity-path") or [str(p) for p in config.getini("bp_parity_path")]
     map_file = config.getoption("--bp-parity-map-file") or config.getini("bp_parity_map_file") or None
     if map_file and not Path(map_file).is_absolute():

@@ -110,3 +110,14 @@ def test_the_cs231n_style_example_passes_through_the_plugin_with_its_skips(tmp_p
     summary = done.stdout.strip().splitlines()[-1]
     assert int(summary.split(" passed")[0].split()[-1]) > 100 and " skipped" in summary
     assert "batchnorm_backward has no form after a test-mode forward" in done.stdout
+
+
+def test_a_file_named_in_the_ini_is_found_from_a_subfolder_of_the_project(tmp_path):
+    project = _project(tmp_path, LAYERS)
+    (project / "pyproject.toml").write_text(PYPROJECT.replace('bp_parity_impl = "mylayers"',
+                                                              'bp_parity_impl = "mylayers.py"'))
+    (project / "tests").mkdir()
+    (project / "test_own.py").rename(project / "tests" / "test_own.py")
+    done = _pytest(project / "tests", "-k", "Relu-2d or own")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert int(done.stdout.strip().splitlines()[-1].split(" passed")[0].split()[-1]) > 10
