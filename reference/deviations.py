@@ -17,6 +17,12 @@ LOG_EPSILON = 1e-7
 # compare_conventions): the exact loss, -log softmax(x)[t], as F.cross_entropy and log-softmax code compute it.
 EPSILON_FREE_LOSS = "the loss without the textbook's 1e-7 inside the log (log-softmax, as F.cross_entropy)"
 
+# The other mask the CS231n family's dropout_forward may draw, and be judged by (its own twin draws rand(*x.shape) < p,
+# the course notes' draw): NumPy's legacy binomial(1, p, shape) takes one uniform u a unit, as rand does, and keeps it
+# where u > 1 - p for p <= 1/2 (inversion) but where u < p above (it draws 1 - binomial(1, 1 - p)), so the two draws
+# part for p <= 1/2 only (tests/test_functional.py measures both).
+BINOMIAL_MASK = "the mask drawn as np.random.binomial(1, p, x.shape)"
+
 # The textbook's optimizers add this outside the square root of their
 # accumulated squared gradients (AdaGrad, RMSprop, Adam).
 OPTIMIZER_EPSILON = 1e-7

@@ -31,12 +31,13 @@ own before every forward, as for the textbook's Dropout; an update rule's adapte
 (learning_rate, momentum, decay_rate, beta1, beta2) and writes next_w into the caller's array.
 
 The family's dropout is inverted dropout, checked against its own twin (DropoutSpec.for_impl, reference.twins.
-inverted_dropout): the mask rand(*x.shape) < p drawn from the same state (the course notes' draw; a mask drawn
-otherwise, np.random.binomial for one, is reported as the tensor "mask"), the kept units scaled by 1/p in training,
-x itself at test time.  tests/test_functional.py predicts its difference from the textbook's Dropout (on draws u the
-family keeps what the textbook keeps on 1 - u, and scales by 1/p, at test time too) and from torch's F.dropout (none
-beyond rounding, on the mask torch drew).  The course's usual mask, (rand < p) / p, is float64: with a float32 x the
-output is float64, and the float32 cases report that as a dtype.
+inverted_dropout): the mask rand(*x.shape) < p drawn from the same state (the course notes' draw;
+np.random.binomial(1, p, x.shape), the other draw such code uses, is a documented convention,
+reference.deviations.BINOMIAL_MASK; any other draw is reported as the tensor "mask"), the kept units scaled by 1/p
+in training, x itself at test time. tests/test_functional.py predicts its difference from the textbook's Dropout (on
+draws u the family keeps what the textbook keeps on 1 - u, and scales by 1/p, at test time too) and from torch's
+F.dropout (none beyond rounding, on the mask torch drew). The course's usual mask, (rand < p) / p, is float64: with
+a float32 x the output is float64, and the float32 cases report that as a dtype.
 
 The family's update rules are checked against the family's forms (FAMILY_TWINS): its sgd and sgd_momentum are the
 textbook's SGD and Momentum (v = momentum v - lr dw; w + v), so the textbook's twins serve; its rmsprop and adam

@@ -463,7 +463,7 @@ class DropoutSpec(Spec):
     from the same state, kept units scaled by 1/p, p = 1 - ratio; x itself at test time.
     """
 
-    family = None
+    family = None  # FamilyDropoutSpec names its family
 
     tensors = ("forward", "mask", "dx")
     fd_tensors = ("dx",)
@@ -493,9 +493,7 @@ class DropoutSpec(Spec):
             return self
         from . import twins
 
-        family = DropoutSpec(self.name, twins.inverted_dropout, twins.inverted_dropout_mask)
-        family.family = "cs231n"
-        return family
+        return FamilyDropoutSpec(self.name, twins.inverted_dropout, twins.inverted_dropout_mask)
 
     def forward(self, layer, inp):
         train = bool(inp["_train"])
@@ -540,6 +538,24 @@ class DropoutSpec(Spec):
             return self.twin(x, _tensor(mask.astype(_numpy(x).dtype)), ratio, True)
 
         return twin
+
+
+class FamilyDropoutSpec(DropoutSpec):
+    """The CS231n family's dropout (DropoutSpec.for_impl): its twin draws the course notes' mask, rand(*x.shape) < p;
+    a mask drawn as np.random.binomial(1, p, x.shape) from the same state is the other documented convention
+    (reference.deviations.BINOMIAL_MASK), with forward and dx computed on it."""
+
+    family = "cs231n"
+    conventions = {t: ((f"{t} (binomial mask)", deviations.BINOMIAL_MASK),) for t in ("forward", "mask", "dx")}
+
+    def run_twin(self, inp):
+        from . import twins
+
+        outputs = super().run_twin(inp)
+        if bool(inp["_train"]):
+            other = DropoutSpec(self.name, self.twin, twins.binomial_dropout_mask).run_twin(inp)
+            outputs.update({f"{k} (binomial mask)": v for k, v in other.items()})
+        return outputs
 
 
 class SoftmaxWithLossSpec(Spec):

@@ -130,6 +130,12 @@ def inverted_dropout_mask(generator, shape, ratio):
     return generator.rand(*shape) < 1.0 - ratio
 
 
+def binomial_dropout_mask(generator, shape, ratio):
+    """The other mask the family's code draws: np.random.binomial(1, p, shape) from the same state
+    (reference.deviations.BINOMIAL_MASK)."""
+    return generator.binomial(1, 1.0 - ratio, shape).astype(bool)
+
+
 # --- convolution and pooling (layouts: reference.conv_checks) ---------------------------------------------------
 
 def im2col(x, filter_h, filter_w, stride=1, pad=0):

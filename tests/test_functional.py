@@ -233,9 +233,10 @@ def test_dropout_slips_of_the_family_are_caught_and_blamed_on_dropout(tmp_path):
         broken("unscaled", "mask = (np.random.rand(*x.shape) < p).astype(x.dtype)"), "Dropout-2d", "float64")
         if not r.passed}
     assert {("forward", "twin"), ("dx", "twin")} <= failed and ("mask", "twin") not in failed
-    # p read as the probability of dropping (older copies): the scale is right at p = 0.5, the mask is not
+    # p read as the probability of dropping (older copies): at p = 0.7 the mask keeps 30% and the scale is 1/0.3
+    # (at p = 0.5 it is the binomial draw, a correct one: reference.deviations.BINOMIAL_MASK)
     results = _dropout_results(broken("p_drops", "mask = (np.random.rand(*x.shape) >= p).astype(x.dtype) / "
-                                                 "x.dtype.type(1 - p)"), "Dropout-2d", "float64")
+                                                 "x.dtype.type(1 - p)"), "Dropout-4d", "float64")
     failed = [r for r in results if not r.passed]
     assert ("mask", "twin") in {(r.context.tensor, r.context.oracle) for r in failed}
     assert {r.context.blamed for r in failed} == {"Dropout"}
@@ -254,3 +255,29 @@ def test_the_golden_arrays_skip_the_familys_dropout_they_were_not_recorded_for()
     results = [r for run in runs for r in run.results]
     assert results and all(r.skipped for r in results)
     assert "recorded from the textbook's twin" in results[0].reason
+
+
+def test_a_binomial_mask_is_the_documented_other_draw_and_is_judged_by_it_where_the_draws_part(tmp_path):
+    """reference.deviations.BINOMIAL_MASK: NumPy's legacy binomial(1, p) takes one uniform u a unit, as rand does,
+    and keeps u > 1 - p for p <= 1/2 but u < p above; a copy of the example that draws so passes every Dropout case,
+    judged by that convention exactly where the two draws part (p <= 1/2: Dropout-2d and the 0.8 ratio)."""
+    import numpy as np
+
+    for p in (0.2, 0.5, 0.7, 0.8):
+        np.random.seed(5)
+        drawn = np.random.binomial(1, p, (300, 40)).astype(bool)
+        np.random.seed(5)
+        u = np.random.rand(300, 40)
+        np.testing.assert_array_equal(drawn, u > 1 - p if p <= 0.5 else u < p)
+    binomial = tmp_path / "binomial_dropout.py"
+    binomial.write_text(EXAMPLE.read_text().replace(
+        "mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / x.dtype.type(p)",
+        "mask = np.random.binomial(1, p, x.shape).astype(x.dtype) / x.dtype.type(p)"))
+    judged = {}
+    for case in [c for c in registry.cases() if c.layer == "Dropout"]:
+        for dtype in case.dtypes:
+            results = _dropout_results(binomial, case.id, dtype)
+            assert all(r.passed for r in results), (case.id, dtype)
+            judged[case.id] = judged.get(case.id, set()) | {getattr(r, "note", "") for r in results}
+    by_convention = {case for case, notes in judged.items() if any("binomial" in n for n in notes)}
+    assert by_convention == {"Dropout-2d", "Dropout-ratio0.8"}
