@@ -117,6 +117,17 @@ def adapters(module):
     return {piece: makers[piece](module) for piece in detect(module)}
 
 
+def _parts(returned, function, names):
+    """What `function` returned, as the parts its form names ("dx, dw, db"); anything else is a TypeError that says
+    what came back (a function left unfinished returns None), not the adapter's unpacking error."""
+    count = names.count(",") + 1
+    if isinstance(returned, (tuple, list)) and len(returned) == count:
+        return returned
+    what = "None" if returned is None else (f"{len(returned)} values" if isinstance(returned, (tuple, list))
+                                            else type(returned).__name__)
+    raise TypeError(f"{function} returned {what}, not ({names})")
+
+
 def _affine(m):
     class Affine:
         """affine_forward / affine_backward as the textbook's Affine (dW and db kept)."""
@@ -126,11 +137,11 @@ def _affine(m):
             self.dW = self.db = None
 
         def forward(self, x):
-            out, self.cache = m.affine_forward(x, self.W, self.b)
+            out, self.cache = _parts(m.affine_forward(x, self.W, self.b), "affine_forward", "out, cache")
             return out
 
         def backward(self, dout):
-            dx, self.dW, self.db = m.affine_backward(dout, self.cache)
+            dx, self.dW, self.db = _parts(m.affine_backward(dout, self.cache), "affine_backward", "dx, dw, db")
             return dx
 
     return Affine
@@ -144,7 +155,7 @@ def _elementwise(name):
             __doc__ = f"{name}_forward / {name}_backward as the textbook's layer"
 
             def forward(self, x):
-                out, self.cache = forward(x)
+                out, self.cache = _parts(forward(x), f"{name}_forward", "out, cache")
                 return out
 
             def backward(self, dout):
@@ -165,7 +176,7 @@ def _softmax_loss(m):
             batch = np.reshape(x, (-1, self.shape[-1]))
             t = np.asarray(t)
             labels = t.reshape(batch.shape).argmax(axis=1) if t.size == batch.size else t.reshape(-1)
-            loss, self.dx = m.softmax_loss(batch, labels)
+            loss, self.dx = _parts(m.softmax_loss(batch, labels), "softmax_loss", "loss, dx")
             return loss
 
         def backward(self, dout=1):
@@ -183,11 +194,13 @@ def _convolution(m):
             self.dW = self.db = None
 
         def forward(self, x):
-            out, self.cache = m.conv_forward_naive(x, self.W, self.b, {"stride": self.stride, "pad": self.pad})
+            out, self.cache = _parts(m.conv_forward_naive(x, self.W, self.b, {"stride": self.stride, "pad": self.pad}),
+                                     "conv_forward_naive", "out, cache")
             return out
 
         def backward(self, dout):
-            dx, self.dW, self.db = m.conv_backward_naive(dout, self.cache)
+            dx, self.dW, self.db = _parts(m.conv_backward_naive(dout, self.cache), "conv_backward_naive",
+                                           "dx, dw, db")
             return dx
 
     return Convolution
@@ -205,12 +218,13 @@ def _pooling(m):
             if self.pad:
                 p = self.pad
                 x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
-            out, self.cache = m.max_pool_forward_naive(x, self.param)
+            out, self.cache = _parts(m.max_pool_forward_naive(x, self.param), "max_pool_forward_naive",
+                                     "out, cache")
             return out
 
         def backward(self, dout):
             dx = m.max_pool_backward_naive(dout, self.cache)
-            if self.pad:
+            if self.pad and dx is not None:  # None is reported as what it is, not as the adapter's slicing error
                 p = self.pad
                 dx = dx[:, :, p:-p, p:-p]
             return dx
@@ -235,8 +249,9 @@ def _rule(piece):
             def update(self, params, grads):
                 for key in params:
                     config = self.configs.get(key)
-                    next_w, self.configs[key] = rule(params[key], grads[key],
-                                                     dict(self.config) if config is None else config)
+                    next_w, self.configs[key] = _parts(rule(params[key], grads[key],
+                                                            dict(self.config) if config is None else config),
+                                                       name, "next_w, config")
                     params[key][...] = next_w
 
         Rule.__name__ = piece
@@ -265,15 +280,16 @@ def _batchnorm(m):
         def forward(self, x, train_flg=True):
             self.shape, self.train = np.shape(x), bool(train_flg)
             self.bn_param["mode"] = "train" if self.train else "test"
-            out, self.cache = m.batchnorm_forward(np.reshape(x, (self.shape[0], -1)), self.gamma, self.beta,
-                                                  self.bn_param)
+            out, self.cache = _parts(m.batchnorm_forward(np.reshape(x, (self.shape[0], -1)), self.gamma, self.beta,
+                                                         self.bn_param), "batchnorm_forward", "out, cache")
             return np.reshape(out, self.shape)
 
         def backward(self, dout):
             if not self.train:
                 raise NotInForm("batchnorm_backward has no form after a test-mode forward (CS231n's differentiates "
                                 "the batch statistics); the textbook's test-mode backward is not checked")
-            dx, self.dgamma, self.dbeta = m.batchnorm_backward(np.reshape(dout, (self.shape[0], -1)), self.cache)
+            returned = m.batchnorm_backward(np.reshape(dout, (self.shape[0], -1)), self.cache)
+            dx, self.dgamma, self.dbeta = _parts(returned, "batchnorm_backward", "dx, dgamma, dbeta")
             return np.reshape(dx, self.shape)
 
     return BatchNormalization
@@ -290,7 +306,7 @@ def _dropout(m):
 
         def forward(self, x, train_flg=True):
             param = {"p": 1.0 - self.dropout_ratio, "mode": "train" if train_flg else "test"}
-            out, self.cache = m.dropout_forward(x, param)
+            out, self.cache = _parts(m.dropout_forward(x, param), "dropout_forward", "out, cache")
             return out
 
         def backward(self, dout):

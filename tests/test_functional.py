@@ -281,3 +281,24 @@ def test_a_binomial_mask_is_the_documented_other_draw_and_is_judged_by_it_where_
             judged[case.id] = judged.get(case.id, set()) | {getattr(r, "note", "") for r in results}
     by_convention = {case for case, notes in judged.items() if any("binomial" in n for n in notes)}
     assert by_convention == {"Dropout-2d", "Dropout-ratio0.8"}
+
+
+def test_an_unfinished_function_is_reported_as_what_it_returned(tmp_path):
+    """A function left as its template leaves it returns None: the report says so, for the function by name, not the
+    adapter's unpacking or slicing error."""
+    unfinished = tmp_path / "unfinished.py"
+    source = EXAMPLE.read_text()
+    source = source.replace("def affine_backward(dout, cache):\n", "def affine_backward(dout, cache):\n    return None\n")
+    source = source.replace("def max_pool_backward_naive(dout, cache):\n",
+                            "def max_pool_backward_naive(dout, cache):\n    return None\n")
+    unfinished.write_text(source)
+    impl = protocol.load(str(unfinished))
+    affine = [r for r in layer_checks.run_case(impl, registry.case("Affine-2d"), "float64", 7).results
+              if not r.passed]
+    assert affine and all("affine_backward returned None, not (dx, dw, db)" in r.reason for r in affine
+                          if r.verdict == "RAISED")
+    assert any(r.verdict == "RAISED" for r in affine)
+    pooled = [r for r in layer_checks.run_case(impl, registry.case("Pooling-pad1"), "float64", 7).results
+              if not r.passed]
+    assert pooled and {r.verdict for r in pooled} == {"MISMATCH"}  # "impl returned NoneType", the padding untouched
+    assert all(r.problem == "type" for r in pooled)
