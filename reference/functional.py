@@ -23,12 +23,13 @@ never wins a window, and cuts the padding's rows off dx; BatchNormalization hand
 epsilon and momentum through bn_param (the form takes both from there: eps 1e-5 is only its default), its mode from
 train_flg, the running statistics in and out of bn_param, and a 4-D input flattened to (N, C*H*W) as the textbook
 does; the form has no backward after a test-mode forward, so those checks are SKIPPED (NotInForm), not failed;
-Dropout hands dropout_forward p = 1 - dropout_ratio (p is the probability of keeping a unit, as the course's current
-assignment has it; some older copies call p the probability of dropping one, and fail the mask) and its mode from
-train_flg, and no seed: the function draws from NumPy's global generator, which the harness puts in a state of its
-own before every forward, as for the textbook's Dropout; an update rule's adapter keeps one config per parameter
-(the rule's state: velocity, cache, m, v, t), passes the check's hyper-parameters as the family names them
-(learning_rate, momentum, decay_rate, beta1, beta2) and writes next_w into the caller's array.
+Convolution and Pooling skip the cases whose windows do not tile the padded input, which the form may assume away
+(_whole_windows); Dropout hands dropout_forward p = 1 - dropout_ratio (p is the probability of keeping a unit, as
+the course's current assignment has it; some older copies call p the probability of dropping one, and fail the mask)
+and its mode from train_flg, and no seed: the function draws from NumPy's global generator, which the harness puts
+in a state of its own before every forward, as for the textbook's Dropout; an update rule's adapter keeps one config
+per parameter (the rule's state: velocity, cache, m, v, t), passes the check's hyper-parameters as the family names
+them (learning_rate, momentum, decay_rate, beta1, beta2) and writes next_w into the caller's array.
 
 The family's dropout is inverted dropout, checked against its own twin (DropoutSpec.for_impl, reference.twins.
 inverted_dropout): the mask rand(*x.shape) < p drawn from the same state (the course notes' draw;
@@ -128,6 +129,18 @@ def _parts(returned, function, names):
     raise TypeError(f"{function} returned {what}, not ({names})")
 
 
+def _whole_windows(function, size, window, stride, pad):
+    """The family's convolution and pooling may assume the windows tile the (padded) input exactly: H' = 1 + (H + 2 pad
+    - HH) / stride is a whole number (the pooling docstring says so; the fast layers assert it).  A case where it is
+    not (the textbook floors) is outside the form: NotInForm, so its checks are SKIPPED."""
+    from .layer_checks import NotInForm
+
+    for length, extent in zip(size, window):
+        if (length + 2 * pad - extent) % stride:
+            raise NotInForm(f"{function} may assume whole windows, (H + 2 pad - HH) % stride == 0; this case has "
+                            f"{length} + 2*{pad} - {extent} not a multiple of stride {stride} (the textbook floors)")
+
+
 def _affine(m):
     class Affine:
         """affine_forward / affine_backward as the textbook's Affine (dW and db kept)."""
@@ -194,6 +207,7 @@ def _convolution(m):
             self.dW = self.db = None
 
         def forward(self, x):
+            _whole_windows("conv_forward_naive", np.shape(x)[2:], np.shape(self.W)[2:], self.stride, self.pad)
             out, self.cache = _parts(m.conv_forward_naive(x, self.W, self.b, {"stride": self.stride, "pad": self.pad}),
                                      "conv_forward_naive", "out, cache")
             return out
@@ -215,6 +229,8 @@ def _pooling(m):
             self.pad = pad
 
         def forward(self, x):
+            window = (self.param["pool_height"], self.param["pool_width"])
+            _whole_windows("max_pool_forward_naive", np.shape(x)[2:], window, self.param["stride"], self.pad)
             if self.pad:
                 p = self.pad
                 x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
