@@ -18,10 +18,11 @@ LOG_EPSILON = 1e-7
 EPSILON_FREE_LOSS = "the loss without the textbook's 1e-7 inside the log (log-softmax, as F.cross_entropy)"
 
 # The other mask the CS231n family's dropout_forward may draw, and be judged by (its own twin draws rand(*x.shape) < p,
-# the course notes' draw): NumPy's legacy binomial(1, p, shape) takes one uniform u a unit, as rand does, and keeps it
-# where u > 1 - p for p <= 1/2 (inversion) but where u < p above (it draws 1 - binomial(1, 1 - p)), so the two draws
-# part for p <= 1/2 only (tests/test_functional.py measures both).
-BINOMIAL_MASK = "the mask drawn as np.random.binomial(1, p, x.shape)"
+# the course notes' draw): the reflected draw, u > 1 - p from the same uniforms.  It is the textbook's own mask
+# (rand > ratio) and the older form's natural one (p the drop probability: rand >= p), and it is what NumPy's legacy
+# binomial(1, p, shape) draws for p <= 1/2 (above 1/2 binomial draws u < p, the notes' mask: tests/test_functional.py
+# measures both), so every usual way of drawing the mask is one of the two.
+REFLECTED_MASK = "the mask drawn as u > 1 - p (rand > 1 - p; np.random.binomial(1, p) for p <= 1/2)"
 
 # The textbook's optimizers add this outside the square root of their
 # accumulated squared gradients (AdaGrad, RMSprop, Adam).

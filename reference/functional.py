@@ -25,16 +25,17 @@ train_flg, the running statistics in and out of bn_param, and a 4-D input flatte
 does; the form has no backward after a test-mode forward, so those checks are SKIPPED (NotInForm), not failed;
 Convolution and Pooling skip the cases whose windows do not tile the padded input, which the form may assume away
 (_whole_windows); Dropout hands dropout_forward p = 1 - dropout_ratio (p is the probability of keeping a unit, as
-the course's current assignment has it; some older copies call p the probability of dropping one, and fail the mask)
-and its mode from train_flg, and no seed: the function draws from NumPy's global generator, which the harness puts
-in a state of its own before every forward, as for the textbook's Dropout; an update rule's adapter keeps one config
-per parameter (the rule's state: velocity, cache, m, v, t), passes the check's hyper-parameters as the family names
-them (learning_rate, momentum, decay_rate, beta1, beta2) and writes next_w into the caller's array.
+the course's current assignment has it; where the function's docstring says "We drop each neuron output with
+probability p", the older assignment's, p = dropout_ratio, and check says so) and its mode from train_flg, and no
+seed: the function draws from NumPy's global generator, which the harness puts in a state of its own before every
+forward, as for the textbook's Dropout; an update rule's adapter keeps one config per parameter (the rule's state:
+velocity, cache, m, v, t), passes the check's hyper-parameters as the family names them (learning_rate, momentum,
+decay_rate, beta1, beta2) and writes next_w into the caller's array.
 
 The family's dropout is inverted dropout, checked against its own twin (DropoutSpec.for_impl, reference.twins.
-inverted_dropout): the mask rand(*x.shape) < p drawn from the same state (the course notes' draw;
-np.random.binomial(1, p, x.shape), the other draw such code uses, is a documented convention,
-reference.deviations.BINOMIAL_MASK; any other draw is reported as the tensor "mask"), the kept units scaled by 1/p
+inverted_dropout): the mask rand(*x.shape) < p drawn from the same state (the course notes' draw; the reflected draw
+u > 1 - p, which rand >= 1 - p and np.random.binomial(1, p) for p <= 1/2 make, is a documented convention,
+reference.deviations.REFLECTED_MASK; any other draw is reported as the tensor "mask"), the kept units scaled by 1/p
 in training, x itself at test time. tests/test_functional.py predicts its difference from the textbook's Dropout (on
 draws u the family keeps what the textbook keeps on 1 - u, and scales by 1/p, at test time too) and from torch's
 F.dropout (none beyond rounding, on the mask torch drew). The course's usual mask, (rand < p) / p, is float64: with
@@ -311,18 +312,31 @@ def _batchnorm(m):
     return BatchNormalization
 
 
+OLD_DROPOUT_P = "we drop each neuron output with probability p"  # the older assignment's docstring (2017 and before)
+
+
+def _p_drops(function):
+    """Whether `function`'s docstring says p is the probability of dropping a unit (the older form), not of keeping."""
+    return OLD_DROPOUT_P in " ".join((function.__doc__ or "").split()).lower()
+
+
 def _dropout(m):
+    drops = _p_drops(m.dropout_forward)
+
     class Dropout:
-        """dropout_forward / dropout_backward as the textbook's Dropout(dropout_ratio): p = 1 - dropout_ratio."""
+        """dropout_forward / dropout_backward as the textbook's Dropout(dropout_ratio): p = 1 - dropout_ratio, or
+        dropout_ratio itself where the function's docstring says p is the probability of dropping (the older form)."""
 
         family = "cs231n"  # layer_checks.DropoutSpec.for_impl takes the family's twin (inverted dropout)
+        note = "p the drop probability, as its docstring says" if drops else ""
 
         def __init__(self, dropout_ratio=0.5):
             self.dropout_ratio = dropout_ratio
 
         def forward(self, x, train_flg=True):
-            param = {"p": 1.0 - self.dropout_ratio, "mode": "train" if train_flg else "test"}
-            out, self.cache = _parts(m.dropout_forward(x, param), "dropout_forward", "out, cache")
+            p = self.dropout_ratio if drops else 1.0 - self.dropout_ratio
+            out, self.cache = _parts(m.dropout_forward(x, {"p": p, "mode": "train" if train_flg else "test"}),
+                                     "dropout_forward", "out, cache")
             return out
 
         def backward(self, dout):

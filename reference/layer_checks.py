@@ -542,19 +542,19 @@ class DropoutSpec(Spec):
 
 class FamilyDropoutSpec(DropoutSpec):
     """The CS231n family's dropout (DropoutSpec.for_impl): its twin draws the course notes' mask, rand(*x.shape) < p;
-    a mask drawn as np.random.binomial(1, p, x.shape) from the same state is the other documented convention
-    (reference.deviations.BINOMIAL_MASK), with forward and dx computed on it."""
+    the reflected draw from the same uniforms, u > 1 - p, is the other documented convention
+    (reference.deviations.REFLECTED_MASK), with forward and dx computed on it."""
 
     family = "cs231n"
-    conventions = {t: ((f"{t} (binomial mask)", deviations.BINOMIAL_MASK),) for t in ("forward", "mask", "dx")}
+    conventions = {t: ((f"{t} (reflected mask)", deviations.REFLECTED_MASK),) for t in ("forward", "mask", "dx")}
 
     def run_twin(self, inp):
         from . import twins
 
         outputs = super().run_twin(inp)
         if bool(inp["_train"]):
-            other = DropoutSpec(self.name, self.twin, twins.binomial_dropout_mask).run_twin(inp)
-            outputs.update({f"{k} (binomial mask)": v for k, v in other.items()})
+            other = DropoutSpec(self.name, self.twin, twins.reflected_dropout_mask).run_twin(inp)
+            outputs.update({f"{k} (reflected mask)": v for k, v in other.items()})
         return outputs
 
 

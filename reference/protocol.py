@@ -75,7 +75,9 @@ class Implementation:
         """Which protocol the implementation follows, in words."""
         if not self.functional:
             return "the textbook's classes"
-        forms = "; ".join(f"{' + '.join(names)} as {piece}" for piece, names in self.functional.items())
+        notes = {piece: getattr(self.bound.get(piece), "note", "") for piece in self.functional}
+        forms = "; ".join(f"{' + '.join(names)} as {piece}" + (f" ({notes[piece]})" if notes[piece] else "")
+                          for piece, names in self.functional.items())
         textbook = [n for n in protocol_names() if n not in self.functional and self._has(n)]
         return f"functional (CS231n style): {forms}" + (f"; the textbook's classes for the rest ({len(textbook)})"
                                                        if textbook else "")

@@ -130,10 +130,10 @@ def inverted_dropout_mask(generator, shape, ratio):
     return generator.rand(*shape) < 1.0 - ratio
 
 
-def binomial_dropout_mask(generator, shape, ratio):
-    """The other mask the family's code draws: np.random.binomial(1, p, shape) from the same state
-    (reference.deviations.BINOMIAL_MASK)."""
-    return generator.binomial(1, 1.0 - ratio, shape).astype(bool)
+def reflected_dropout_mask(generator, shape, ratio):
+    """The other mask the family's code draws (reference.deviations.REFLECTED_MASK): u > 1 - p = ratio from the same
+    uniforms, which is the textbook's mask."""
+    return textbook_dropout_mask(generator, shape, ratio)
 
 
 # --- convolution and pooling (layouts: reference.conv_checks) ---------------------------------------------------

@@ -234,7 +234,7 @@ def test_dropout_slips_of_the_family_are_caught_and_blamed_on_dropout(tmp_path):
         if not r.passed}
     assert {("forward", "twin"), ("dx", "twin")} <= failed and ("mask", "twin") not in failed
     # p read as the probability of dropping (older copies): at p = 0.7 the mask keeps 30% and the scale is 1/0.3
-    # (at p = 0.5 it is the binomial draw, a correct one: reference.deviations.BINOMIAL_MASK)
+    # (at p = 0.5 it is the reflected draw, a correct one: reference.deviations.REFLECTED_MASK)
     results = _dropout_results(broken("p_drops", "mask = (np.random.rand(*x.shape) >= p).astype(x.dtype) / "
                                                  "x.dtype.type(1 - p)"), "Dropout-4d", "float64")
     failed = [r for r in results if not r.passed]
@@ -257,10 +257,11 @@ def test_the_golden_arrays_skip_the_familys_dropout_they_were_not_recorded_for()
     assert "recorded from the textbook's twin" in results[0].reason
 
 
-def test_a_binomial_mask_is_the_documented_other_draw_and_is_judged_by_it_where_the_draws_part(tmp_path):
-    """reference.deviations.BINOMIAL_MASK: NumPy's legacy binomial(1, p) takes one uniform u a unit, as rand does,
-    and keeps u > 1 - p for p <= 1/2 but u < p above; a copy of the example that draws so passes every Dropout case,
-    judged by that convention exactly where the two draws part (p <= 1/2: Dropout-2d and the 0.8 ratio)."""
+def test_the_usual_draws_of_the_mask_are_the_notes_or_the_reflected_one_and_pass(tmp_path):
+    """reference.deviations.REFLECTED_MASK: NumPy's legacy binomial(1, p) takes one uniform u a unit, as rand does,
+    and keeps u > 1 - p for p <= 1/2 but u < p above (measured here); a copy of the example that draws binomially, and
+    one that draws rand > 1 - p, pass every Dropout case, judged by the reflected convention exactly where their draw
+    parts from the notes' (binomial: p <= 1/2, Dropout-2d and the 0.8 ratio; the reflected draw: every train case)."""
     import numpy as np
 
     for p in (0.2, 0.5, 0.7, 0.8):
@@ -269,18 +270,24 @@ def test_a_binomial_mask_is_the_documented_other_draw_and_is_judged_by_it_where_
         np.random.seed(5)
         u = np.random.rand(300, 40)
         np.testing.assert_array_equal(drawn, u > 1 - p if p <= 0.5 else u < p)
-    binomial = tmp_path / "binomial_dropout.py"
-    binomial.write_text(EXAMPLE.read_text().replace(
-        "mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / x.dtype.type(p)",
-        "mask = np.random.binomial(1, p, x.shape).astype(x.dtype) / x.dtype.type(p)"))
-    judged = {}
-    for case in [c for c in registry.cases() if c.layer == "Dropout"]:
-        for dtype in case.dtypes:
-            results = _dropout_results(binomial, case.id, dtype)
-            assert all(r.passed for r in results), (case.id, dtype)
-            judged[case.id] = judged.get(case.id, set()) | {getattr(r, "note", "") for r in results}
-    by_convention = {case for case, notes in judged.items() if any("binomial" in n for n in notes)}
-    assert by_convention == {"Dropout-2d", "Dropout-ratio0.8"}
+    notes_draw = "mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / x.dtype.type(p)"
+    for name, draw, expected in (
+            ("binomial", "mask = np.random.binomial(1, p, x.shape).astype(x.dtype) / x.dtype.type(p)",
+             {"Dropout-2d", "Dropout-ratio0.8"}),
+            ("reflected", "mask = (np.random.rand(*x.shape) > 1 - p).astype(x.dtype) / x.dtype.type(p)",
+             {"Dropout-2d", "Dropout-4d", "Dropout-ratio0.8"})):
+        path = tmp_path / f"{name}_dropout.py"
+        path.write_text(EXAMPLE.read_text().replace(notes_draw, draw))
+        judged = {}
+        for case in [c for c in registry.cases() if c.layer == "Dropout"]:
+            for dtype in case.dtypes:
+                results = _dropout_results(path, case.id, dtype)
+                assert all(r.passed for r in results), (name, case.id, dtype)
+                judged[case.id] = judged.get(case.id, set()) | {getattr(r, "note", "") for r in results}
+        from reference import deviations
+
+        by_convention = {case for case, notes in judged.items() if any(deviations.REFLECTED_MASK in n for n in notes)}
+        assert by_convention == expected, name
 
 
 def test_an_unfinished_function_is_reported_as_what_it_returned(tmp_path):
@@ -318,3 +325,25 @@ def test_a_geometry_the_form_assumes_away_is_skipped_not_failed():
         assert textbook and all(r.passed for r in textbook), case_id
     tiled = layer_checks.run_case(impl, registry.case("Convolution-overlap"), "float64", 7).results
     assert tiled and all(r.passed for r in tiled)
+
+
+def test_the_older_form_where_p_is_the_drop_probability_is_read_from_its_docstring(tmp_path, capsys):
+    """The 2017-era assignment's dropout_forward says "We drop each neuron output with probability p": the adapter
+    passes p = dropout_ratio to such a function, says so in the detected protocol, and the same twin judges it."""
+    older = tmp_path / "older_dropout.py"
+    source = EXAMPLE.read_text()
+    old_forward = '''def dropout_forward(x, dropout_param):
+    """Inverted dropout: in "train" mode each unit kept with probability p and scaled by 1/p, so that "test" mode
+    is x itself.  A "seed" in dropout_param fixes the draw."""
+    p, mode = dropout_param["p"], dropout_param["mode"]'''
+    assert old_forward in source
+    older.write_text(source.replace(old_forward, '''def dropout_forward(x, dropout_param):
+    """Inverted dropout.  We drop each neuron output with
+    probability p."""
+    p, mode = 1 - dropout_param["p"], dropout_param["mode"]'''))
+    for case in [c for c in registry.cases() if c.layer == "Dropout"]:
+        for dtype in case.dtypes:
+            assert all(r.passed for r in _dropout_results(older, case.id, dtype)), (case.id, dtype)
+    assert "dropout_forward + dropout_backward as Dropout (p the drop probability, as its docstring says)" in \
+        protocol.load(str(older)).detected
+    assert "(p the drop probability" not in _example().detected
