@@ -34,14 +34,14 @@ decay_rate, beta1, beta2) and writes next_w into the caller's array.
 
 The family's dropout is inverted dropout, checked against its own twin (DropoutSpec.for_impl, reference.twins.
 inverted_dropout): the mask rand(*x.shape) < p drawn from the same state (the course notes' draw; the reflected draw
-u > 1 - p, which rand >= 1 - p and np.random.binomial(1, p) for p <= 1/2 make, is a documented convention,
+u > 1 - p, which rand > 1 - p and np.random.binomial(1, p) for p <= 1/2 make, is a documented convention,
 reference.deviations.REFLECTED_MASK; any other draw is reported as the tensor "mask"), the kept units scaled by 1/p
 in training, x itself at test time. tests/test_functional.py predicts its difference from the textbook's Dropout (on
 draws u the family keeps what the textbook keeps on 1 - u, and scales by 1/p, at test time too) and from torch's
 F.dropout (none beyond rounding, on the mask torch drew). The course's usual mask, (rand < p) / p, is float64: with
 a float32 x the output is float64, and the float32 cases report that as a dtype.
 
-The family's update rules are checked against the family's forms (FAMILY_TWINS): its sgd and sgd_momentum are the
+The family's update rules are checked against the family's forms (family_twin): its sgd and sgd_momentum are the
 textbook's SGD and Momentum (v = momentum v - lr dw; w + v), so the textbook's twins serve; its rmsprop and adam
 keep epsilon 1e-8 where the textbook has 1e-7, and its adam adds epsilon to the square root of the bias-corrected v
 (the textbook: to the uncorrected one, the step scaled by lr_t).  Both are torch.optim's own RMSprop and Adam with
