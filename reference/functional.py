@@ -54,6 +54,8 @@ module does not define the textbook's classes itself.
 
 import numpy as np
 
+from .protocol import takes
+
 RULES = {"SGD": ("sgd", {"lr": "learning_rate"}), "Momentum": ("sgd_momentum", {"lr": "learning_rate", "momentum":
                                                                                 "momentum"}),
          "RMSprop": ("rmsprop", {"lr": "learning_rate", "decay_rate": "decay_rate"}),
@@ -84,17 +86,6 @@ def family_twin(name, params, **hyper):
     return None
 
 
-def _takes(function, count):
-    """Whether `function` can be called with `count` positional arguments (an update rule: w, dw, config)."""
-    import inspect
-
-    try:
-        inspect.signature(function).bind(*range(count))
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 def detect(module):
     """{piece: (function, ...)} of every functional form the module defines in full, for the pieces it does not
     define as classes.  An update rule must take (w, dw, config): a linear regression's `sgd(model, X, y, lr, ...)`
@@ -104,7 +95,7 @@ def detect(module):
         functions = [getattr(module, n, None) for n in names]
         if hasattr(module, piece) or not all(callable(f) for f in functions):
             continue
-        if piece in RULES and not _takes(functions[0], 3):
+        if piece in RULES and not takes(functions[0], 3):
             continue
         found[piece] = names
     return found

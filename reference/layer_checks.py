@@ -23,7 +23,7 @@ import numpy as np
 from . import deviations, finite_diff, streams, tolerance
 from .compare import Context, NotRun, compare, compare_conventions  # noqa: F401 - NotRun re-exported
 from .limits import CheckTimeout, time_limit
-from .protocol import MissingProtocol, shell_argument
+from .protocol import MissingProtocol, shell_argument, takes
 
 # ReLU inputs are kept at least this far from the kink at 0: the finite
 # difference step (~6e-6 |x|) then never crosses it.
@@ -33,19 +33,6 @@ KINK_MARGIN = 0.1
 def _given(value):
     """What the implementation receives: 0-d arrays as NumPy scalars, like the textbook's numbers."""
     return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
-
-
-def _takes_an_argument(method):
-    """Whether `method` can be called with one positional argument (an unintrospectable one is assumed to)."""
-    import inspect
-
-    try:
-        inspect.signature(method).bind(None)
-    except TypeError:
-        return False
-    except ValueError:
-        return True
-    return True
 
 
 def _tensor(value, grad=False):
@@ -592,7 +579,7 @@ class SoftmaxWithLossSpec(Spec):
         return {"forward": layer.forward(inp["x"], _given(inp["t"]))}
 
     def backward(self, layer, inp):
-        if not _takes_an_argument(layer.backward):  # backward() -> d loss / dx (see the docstring)
+        if not takes(layer.backward, 1, unknown=True):  # backward() -> d loss / dx (see the docstring)
             return {"dx": np.asarray(layer.backward()) * inp["dout"]}
         return {"dx": layer.backward(_given(inp["dout"]))}
 

@@ -40,6 +40,21 @@ def shell_argument(spec):
     return text if text in _SHELL_READY else shlex.quote(text)
 
 
+def takes(function, count, unknown=False):
+    """Whether `function` can be called with `count` positional arguments; `unknown` where its signature cannot be
+    read (a builtin).  How the harness tells forms apart: an update rule takes (w, dw, config), a loss's backward that
+    takes no argument is d loss / dx."""
+    import inspect
+
+    try:
+        inspect.signature(function).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:
+        return unknown
+    return True
+
+
 def protocol_names():
     """Every protocol name the registry knows (reference.registry), in its order."""
     from . import registry
