@@ -93,8 +93,10 @@ class NotRun(Result):
     """A check that could not run or whose implementation failed to answer, and why (never a pass).
 
     verdict: "NOT RUN" (a protocol name is missing), "RAISED" (the implementation raised),
-    "TIMEOUT" (it did not return within reference.limits.CHECK_SECONDS), "REBOUND" (an optimizer
-    replaced a parameter array), "SKIPPED" (a layer class the registry does not know, in a trace:
+    "TIMEOUT" (it did not return within reference.limits.CHECK_SECONDS), "EXITED" (the worker running it
+    ended: sys.exit, os._exit), "CRASHED" (the worker died of a signal: a segmentation fault, out of
+    memory), "STATE CHANGED" (a call left the harness's global state changed: reference.run.state),
+    "REBOUND" (an optimizer replaced a parameter array), "SKIPPED" (a layer class the registry does not know, in a trace:
     neither a pass nor a failure), "BOUND BROKEN" (a theorem's bound exceeded: reference.convergence).
     """
 
@@ -102,6 +104,8 @@ class NotRun(Result):
     reason: str
     verdict: str = "NOT RUN"
     passed: bool = False
+    output: str = field(default="", repr=False)  # what the implementation printed during the check (its last lines)
+    output_bytes: int = 0  # how much it printed in all
 
     @property
     def skipped(self):
@@ -112,7 +116,7 @@ class NotRun(Result):
         lines = [f"{self.verdict}: {c.layer} {c.shown} -- {c.oracle}, {c.dtype}, seed {c.seed}", f"  {self.reason}"]
         if c.reproduce:
             lines.append(f"  reproduce: {c.reproduce}")
-        return "\n".join(lines)
+        return "\n".join(lines) + captured(self.output, self.output_bytes)
 
 
 @dataclass
@@ -138,6 +142,8 @@ class Comparison(Result):
     dumped_to: str = ""
     note: str = ""  # which documented convention the implementation was judged by, where there are several
     scale_of: str = ""  # where the scaled atol's scale is not the tensor's own: what it is the size of
+    output: str = field(default="", repr=False)  # what the implementation printed during the check (its last lines)
+    output_bytes: int = 0  # how much it printed in all
 
     @property
     def used(self):
@@ -191,7 +197,7 @@ class Comparison(Result):
             lines.append(f"  reproduce: {c.reproduce}")
         if self.dumped_to:
             lines.append(f"  both sides and the inputs: {self.dumped_to}")
-        return "\n".join(lines)
+        return "\n".join(lines) + captured(self.output, self.output_bytes)
 
     def _shape(self):
         return tuple(np.shape(self.expected))
@@ -207,6 +213,23 @@ class Comparison(Result):
         np.savez(path, **arrays)
         self.dumped_to = str(path)
         return path
+
+
+def captured(output, size, lines=20):
+    """The captured-output block of a report: what the implementation printed, its last `lines` lines and the total
+    size (as pytest shows a failing test's captured output); "" where it printed nothing."""
+    if not size:
+        return ""
+    shown = output.splitlines()[-lines:]
+    return (f"\n  captured output ({_size(size)} in all; the last {len(shown)} line{'s' if len(shown) != 1 else ''}):"
+            + "".join(f"\n    | {line[:200]}" for line in shown))
+
+
+def _size(count):
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def _plain(value):

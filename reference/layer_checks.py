@@ -22,7 +22,7 @@ import numpy as np
 
 from . import deviations, finite_diff, streams, tolerance
 from .compare import Context, NotRun, compare, compare_conventions  # noqa: F401 - NotRun re-exported
-from .limits import CheckTimeout, time_limit
+from .limits import CheckTimeout, calling, note
 from .protocol import MissingProtocol, shell_argument, takes
 
 # ReLU inputs are kept at least this far from the kink at 0: the finite
@@ -94,7 +94,9 @@ def raised_where(error):
 
 @contextmanager
 def phase(name, outputs):
-    """Tag anything the implementation raises inside the block with the phase it raised in."""
+    """Tag anything the implementation raises inside the block with the phase it raised in (and note the phase, so a
+    worker that dies or hangs in it is reported there: reference.limits.note)."""
+    note(name)
     try:
         yield
     except (CheckTimeout, ImplRaised):
@@ -795,10 +797,9 @@ def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
         return f"pytest tests/test_properties.py --impl {shell_argument(impl_spec)} -k {layer}"
     source = piece(case.layer).source
     pieces = f" --pieces {shlex.quote(source)}" if source and command == "check" else ""
-    return (
-        f"python -m reference {command} --impl {shell_argument(impl_spec)}{pieces} --case {case_id} "
-        f"--tensor {shlex.quote(tensor)} --dtype {dtype} --seed {seed}"
-    )
+    tensor = f" --tensor {shlex.quote(tensor)}" if tensor else ""  # None: every check of the case
+    return (f"python -m reference {command} --impl {shell_argument(impl_spec)}{pieces} --case {case_id}{tensor} "
+            f"--dtype {dtype} --seed {seed}")
 
 
 def run_case(impl, case, dtype, seed, recorded=None):
@@ -854,7 +855,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
     raised = None
     try:
         # NaN and inf are reported by the comparator, not raised as warnings
-        with time_limit(what=f"{case.layer} (forward and backward)"), np.errstate(all="ignore"):
+        with calling(f"{case.layer} (forward and backward)"):
             run.impl_outputs = spec.run_impl(impl, given)
     except CheckTimeout as error:
         not_run(tensors, twin_oracle, str(error), "TIMEOUT")
@@ -900,7 +901,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
     if dtype == "float64" and fd_tensors and raised is None and case.fd != "none":
         try:
             impl.require(*spec.fd_requires)
-            with time_limit(what=f"{case.layer} forward under finite differences"), np.errstate(all="ignore"):
+            with calling(f"{case.layer} forward under finite differences"):
                 numeric = _finite_differences(spec, impl, pristine, run.impl_outputs, case.fd, seed)
         except MissingProtocol as missing:
             not_run(fd_tensors, "finite differences", str(missing))
@@ -941,7 +942,7 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
     steps = (("second call", lambda layer: {**spec.forward(layer, second), **spec.backward(layer, second)}, second),
              ("second backward", lambda layer: spec.backward(layer, again), again))
     try:
-        with time_limit(what=f"{case.layer} over a sequence of calls"), np.errstate(all="ignore"):
+        with calling(f"{case.layer} over a sequence of calls"):
             with phase("construction", outputs):
                 layer = spec.make(impl, copy_inputs(pristine))
             with phase("first forward and backward", outputs):

@@ -15,7 +15,7 @@ import torch
 from . import streams, tolerance, twins
 from .compare import Context, compare
 from .layer_checks import NotRun, raised_where
-from .limits import CheckTimeout, time_limit
+from .limits import CheckTimeout, calling
 from .protocol import MissingProtocol, shell_argument
 from .weights import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
 
@@ -59,7 +59,7 @@ def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
 
     def call(tensor, function, *args, labels_form=""):
         try:
-            with time_limit(what=f"TwoLayerNet.{tensor}"), np.errstate(all="ignore"):
+            with calling(f"TwoLayerNet.{tensor}"):
                 return True, function(*args)
         except CheckTimeout as error:
             results.append(NotRun(context(tensor, call=labels_form), str(error), "TIMEOUT"))

@@ -15,7 +15,7 @@ import torch
 from . import streams, tolerance
 from .compare import Context, compare
 from .layer_checks import NotRun
-from .limits import CheckTimeout, time_limit
+from .limits import CheckTimeout, calling
 from .protocol import shell_argument
 from .registry import hyper as defaults
 from .registry import names, piece
@@ -107,7 +107,7 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
 
     for step, grad in enumerate(grads):
         try:
-            with time_limit(what=f"{name}.update"), np.errstate(all="ignore"):
+            with calling(f"{name}.update"):
                 optimizer.update(params, {k: g.copy() for k, g in grad.items()})
         except CheckTimeout as error:
             run.results.append(NotRun(context("update", step), str(error), "TIMEOUT"))

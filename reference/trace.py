@@ -23,7 +23,7 @@ from . import finite_diff, registry, streams, tolerance
 from .compare import Context, NotRun, compare, compare_conventions
 from .layer_checks import raised_where
 from .lazy_torch import torch
-from .limits import CheckTimeout, time_limit
+from .limits import CheckTimeout, calling
 from .protocol import shell_argument
 from .tolerance import tensor_scale
 
@@ -112,7 +112,7 @@ def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=Non
 
     def call(ctx, function, *args, **kwargs):
         try:
-            with time_limit(what=f"{ctx.layer} {ctx.shown}"), np.errstate(all="ignore"):
+            with calling(f"{ctx.layer} {ctx.shown}"):
                 return function(*args, **kwargs)
         except CheckTimeout as error:
             results.append(NotRun(ctx, str(error), "TIMEOUT"))
@@ -346,7 +346,7 @@ def _end_to_end_by_differences(network, params, x, t, context, call, grads=None,
             return tolerance.directional_allowance(scale) + tol.rtol * abs(derivative)
 
         try:
-            with time_limit(what=f"{network_name}.predict under finite differences"), np.errstate(all="ignore"):
+            with calling(f"{network_name}.predict under finite differences"):
                 derivative, rounding, _ = finite_diff.directional_away_from_kinks(f, original, direction, allowed)
         except CheckTimeout as error:
             rows.append(NotRun(ctx, str(error), "TIMEOUT"))

@@ -6,7 +6,6 @@ filter_parent() (the filters of check and golden).
 """
 
 import argparse
-import shlex
 
 from .. import cases
 
@@ -27,27 +26,19 @@ def impl_parent():
     return parent
 
 
-def load_impl(args):
-    """The implementation of --impl after --path and --map/--map-file (reference.protocol.load).  With a map, --impl
-    must be named: the names the map leaves unbound are looked up there, and the default (this repository's impl)
-    would answer for them."""
-    from .. import protocol
+def target(args):
+    """The Target of --impl after --path and --map/--map-file (reference.plan.target); args.impl becomes the words
+    every reproduce line puts after --impl."""
+    from ..plan.target import Target
 
-    paths, names = list(getattr(args, "path", None) or ()), {}
-    if getattr(args, "map_file", None):
-        file_paths, names = protocol.read_map_file(args.map_file)
-        paths = file_paths + paths
-    names.update(protocol.parse_map(getattr(args, "map", None)))
-    if names and args.impl == "impl":
-        raise ValueError("--map binds names of your implementation: name it with --impl too (a module on the import "
-                         "path, a .py file or a package folder); the names the map leaves unbound are looked up there")
-    implementation = protocol.load(args.impl, paths=paths, names=names)
-    extra = [f"--path {shlex.quote(p)}" for p in getattr(args, "path", None) or ()]
-    extra += [f"--map-file {shlex.quote(args.map_file)}"] if getattr(args, "map_file", None) else []
-    extra += [f"--map {shlex.quote(m)}" for m in getattr(args, "map", None) or ()]
-    if extra:  # every reproduce line names the implementation as --impl ...: these go with it
-        implementation.spec = args.impl = protocol.with_options(args.impl, extra)
-    return implementation
+    made = Target.from_args(args)
+    args.impl = made.shell
+    return made
+
+
+def load_impl(args):
+    """The implementation of --impl, loaded in this process (the commands whose work is not yet in workers)."""
+    return target(args).load()
 
 
 def print_skipped(names, out):

@@ -6,7 +6,8 @@ could not run."""
 import time
 
 
-from . import load_impl, only_present_argument, print_skipped
+from . import only_present_argument, print_skipped
+from . import target as commands_target
 from .. import cases, layer_checks, protocol, registry, streams
 from ..tables import report
 
@@ -23,6 +24,9 @@ def add_arguments(parser):
                         help="also N cases of random shape and magnitude per piece that states its magnitudes "
                         "(what tests/test_properties.py draws with Hypothesis), from the stream 'drawn cases'")
     only_present_argument(parser)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the implementation inside the harness's own process, unsupervised (for a debugger "
+                        "and for benchmarks/check_speed.py): an exit, a crash or a hang there ends or stalls the run")
 
 
 def selected_cases(args):
@@ -67,8 +71,62 @@ def valid_tensors(selected, with_optimizers, with_networks):
     return sorted(names)
 
 
+def _plan(args, selected, drawn, optimizers, networks, seeds):
+    """Every unit of work of the run, before any runs: (row piece, row case, task, arguments, the unit's Location).
+    A unit is one case at one dtype and seed, or one optimizer or network at one dtype and seed; `check` exits 0
+    only when every one of them came back and every check in it passed."""
+    from ..compare import Location
+    from ..run import tasks
+
+    units = []
+
+    def where(layer, case, dtype, seed, reproduce):
+        return Location(layer=layer, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case,
+                        reproduce=reproduce, piece=layer)
+
+    for case in selected:
+        for dtype in args.dtype or case.dtypes:
+            if dtype not in case.dtypes:
+                continue
+            for seed in seeds:
+                line = layer_checks.reproduce_command(args.impl, case.id, None, dtype, seed)
+                units.append((case.layer, case.id, tasks.case, (case, dtype, seed),
+                              where(case.layer, case.id, dtype, seed, line)))
+    for case, dtype, seed in drawn:
+        if args.dtype and dtype not in args.dtype:
+            continue
+        label = f"{case.layer} drawn {case.shape} x{case.scale:.3g}"
+        units.append((case.layer, label, tasks.case, (case, dtype, seed), where(case.layer, label, dtype, seed, "")))
+    for kind, names, task in (("optimizer", optimizers, tasks.optimizer), ("network", networks, tasks.network)):
+        for name in names:
+            for dtype in args.dtype or cases.DTYPES:
+                for seed in seeds:
+                    line = (f"python -m reference check --impl {protocol.shell_argument(args.impl)} --layer {name} "
+                            f"--dtype {dtype} --seed {seed}")
+                    units.append((name, name, task, (name, dtype, seed), where(name, name, dtype, seed, line)))
+    return units
+
+
 def run(args, out):
-    impl = load_impl(args)  # a wrong --impl is reported before torch is imported
+    from ..run import tasks, worker
+
+    target = commands_target(args)  # nothing of the implementation runs here: it loads in a worker
+    try:
+        pool = worker.pool(target, in_process=args.in_process)
+    except worker.LoadFailed as failed:
+        if failed.usage:
+            raise ValueError(failed.reason) from None
+        print(failed.render(args.impl), file=out)
+        print("\nplanned nothing: the implementation could not be loaded (1 failure)", file=out)
+        return 1
+    with pool:
+        return _run(args, out, pool, tasks)
+
+
+def _run(args, out, pool, tasks):
+    from ..plan.target import Described
+
+    impl = Described(pool.description)
     selected = selected_cases(args)
     wanted = set(args.layer or checked_pieces())
     optimizers = [] if args.case else [n for n in registry.names("optimizer") if n in wanted]
@@ -78,7 +136,6 @@ def run(args, out):
         if args.tensor not in valid:
             raise ValueError(f"no check reports a tensor {args.tensor!r} for the cases chosen; valid: "
                              + ", ".join(repr(v) for v in valid))
-    from .. import optimizer_checks
     from ..progress import Progress
 
     if impl.functional:
@@ -104,47 +161,29 @@ def run(args, out):
     started = time.perf_counter()
     rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
 
-    def add(key_piece, key_case, result, oracle=None):
+    def add(key_piece, key_case, result):
         c = result.context
-        if args.tensor and not (args.tensor == c.shown or (args.tensor == c.tensor and not c.call)):
+        if args.tensor and c.oracle != "harness" and not (args.tensor == c.shown
+                                                          or (args.tensor == c.tensor and not c.call)):
             return  # "dx" is the first call's dx, "dx (second call)" the second's: a reproduce line reruns one check
-        oracle = oracle or c.oracle
+        oracle = "twin, 100 steps" if key_piece in optimizers and c.oracle != "harness" else c.oracle
         key = (key_piece, "*", c.dtype, oracle) if args.summary else (key_case, c.shown if not c.call and c.step is None
                                                                        else c.tensor, c.dtype, oracle)
         rows.setdefault(key, []).append(result)
 
     drawn = [d for seed in seeds for d in drawn_cases(args, seed)] if args.drawn else []
-    progress = Progress(len(selected) + len(drawn) + len(optimizers) + len(networks), "check")
-    for number, case in enumerate(selected):
+    units = _plan(args, selected, drawn, optimizers, networks, seeds)
+    progress = Progress(len(units), "check")
+    ran = 0
+    ended = {}  # verdict -> units whose worker ended, hung or overstayed
+    for number, (piece, label, task, arguments, where) in enumerate(units):
         progress.update(number)
-        for dtype in args.dtype or case.dtypes:
-            if dtype not in case.dtypes:
-                continue
-            for seed in seeds:
-                for result in layer_checks.run_case(impl, case, dtype, seed).results:
-                    add(case.layer, case.id, result)
-    for number, (case, dtype, seed) in enumerate(drawn):
-        progress.update(len(selected) + number)
-        if args.dtype and dtype not in args.dtype:
-            continue
-        for result in layer_checks.run_case(impl, case, dtype, seed).results:
-            add(case.layer, f"{case.layer} drawn {case.shape} x{case.scale:.3g}", result)
-    done = len(selected) + len(drawn)
-    for number, name in enumerate(optimizers):
-        progress.update(done + number)
-        for dtype in args.dtype or cases.DTYPES:
-            for seed in seeds:
-                for result in optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=args.impl).results:
-                    add(name, name, result, "twin, 100 steps")
-    for number, name in enumerate(networks):
-        progress.update(done + len(optimizers) + number)
-        from . import trace as trace_command
-
-        for dtype in args.dtype or cases.DTYPES:
-            for seed in seeds:
-                for trace in trace_command.network_traces(impl, name, dtype, seed, impl_spec=args.impl):
-                    for result in trace.results:
-                        add(name, trace.network, result)
+        outcome = pool.run(task, *arguments)
+        ran += outcome.done
+        if not outcome.done:
+            ended[outcome.verdict] = ended.get(outcome.verdict, 0) + 1
+        for result in tasks.results_of(outcome, where):
+            add(piece, getattr(result, "network", label), result)
     progress.clear()
     elapsed = time.perf_counter() - started
     if not rows:
@@ -152,7 +191,17 @@ def run(args, out):
     failures = report(rows, out, args.dump_dir)
     checks = sum(len(r) for r in rows.values())
     skipped = sum(r.skipped for results in rows.values() for r in results)
+    passed = sum(r.passed for results in rows.values() for r in results)
     print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run"
           + (f", {skipped} skipped (not in the implementation's form)" if skipped else "")
           + f" ({elapsed:.1f} s, implementation {args.impl!r})", file=out)
-    return 1 if failures or not rows else 0
+    print(summary_line(len(units), ran, ended, passed, len(failures), skipped, pool.started), file=out)
+    return 0 if ran == len(units) and not failures and passed else 1
+
+
+def summary_line(planned, ran, ended, passed, failed, skipped, workers):
+    """The last line of a run: planned / ran units, and the checks passed / failed / skipped."""
+    lost = ", ".join(f"{count} {verdict}" for verdict, count in sorted(ended.items()))
+    return (f"planned {planned} unit{'s' if planned != 1 else ''} of work, ran {ran}" + (f" ({lost})" if lost else "")
+            + f"; checks: {passed} passed, {failed} failed, {skipped} skipped"
+            + (f"; {workers} worker{'s' if workers != 1 else ''} started" if workers else "; in process"))

@@ -1,0 +1,74 @@
+"""The implementation under test as the harness holds it: a Target, never the module itself.
+
+A Target is what the command line named (--impl, --path, --map, --map-file), checked for what can be checked
+without running the implementation (a map file that does not parse, a map without --impl), and the words every
+reproduce line puts after --impl.  The module is loaded only in a supervised worker (reference.run.worker), which
+calls Target.load(); what the worker finds is sent back as Target.describe(implementation) and held by the
+harness as a Described: which protocol names are defined, which protocol was detected.
+"""
+
+import shlex
+from dataclasses import dataclass, field
+
+from .. import protocol
+
+
+@dataclass
+class Target:
+    spec: str = "impl"  # --impl as given: a dotted module name, a .py file or a package folder
+    paths: list = field(default_factory=list)  # folders put on the import path first
+    names: dict = field(default_factory=dict)  # protocol name -> "module:attribute" (and "Piece.attribute" keys)
+    shell: str = ""  # --impl's value as reproduce lines write it (with --path/--map/--map-file where given)
+
+    @classmethod
+    def from_args(cls, args):
+        """The Target of a command's --impl, --path, --map and --map-file.  With a map, --impl must be named: the names
+        the map leaves unbound are looked up there, and the default (this repository's impl) would answer for them."""
+        paths, names = list(getattr(args, "path", None) or ()), {}
+        if getattr(args, "map_file", None):
+            file_paths, names = protocol.read_map_file(args.map_file)
+            paths = file_paths + paths
+        names.update(protocol.parse_map(getattr(args, "map", None)))
+        if names and args.impl == "impl":
+            raise ValueError("--map binds names of your implementation: name it with --impl too (a module on the "
+                             "import path, a .py file or a package folder); the names the map leaves unbound are "
+                             "looked up there")
+        extra = [f"--path {shlex.quote(p)}" for p in getattr(args, "path", None) or ()]
+        extra += [f"--map-file {shlex.quote(args.map_file)}"] if getattr(args, "map_file", None) else []
+        extra += [f"--map {shlex.quote(m)}" for m in getattr(args, "map", None) or ()]
+        shell = protocol.with_options(args.impl, extra) if extra else str(args.impl)
+        return cls(str(args.impl), paths, names, shell)
+
+    def load(self):
+        """The Implementation (reference.protocol.load); run in a worker, never in the harness's process."""
+        implementation = protocol.load(self.spec, paths=self.paths, names=self.names)
+        implementation.spec = self.shell or self.spec
+        return implementation
+
+    @staticmethod
+    def describe(implementation):
+        """What the harness needs to plan, as plain values: the names defined, the protocol detected."""
+        return {"spec": implementation.spec, "detected": implementation.detected,
+                "functional": bool(implementation.functional),
+                "present": [n for n in protocol.protocol_names() if not implementation.missing([n])]}
+
+
+class Described:
+    """The implementation as the harness knows it without holding it: Target.describe's answer from a worker."""
+
+    def __init__(self, description):
+        self.spec = description["spec"]
+        self.detected = description["detected"]
+        self.functional = description["functional"]
+        self.present = set(description["present"])
+
+    def __repr__(self):
+        return f"Described({self.spec!r})"
+
+    def missing(self, names=None):
+        return [n for n in (protocol.protocol_names() if names is None else names) if n not in self.present]
+
+    def require(self, *names):
+        absent = self.missing(names)
+        if absent:
+            raise protocol.MissingProtocol(self.spec, absent)

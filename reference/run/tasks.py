@@ -1,0 +1,71 @@
+"""The units of work a worker runs, and what the harness makes of each unit's Outcome.
+
+Each task is a module-level function of (implementation, *arguments) that a Pool sends to a worker by reference;
+it returns results (reference.compare), which cross back as JSON.  A result that passed crosses without its arrays
+(only a failure's report, or its .npz dump, shows them).  results_of() turns an Outcome into the results of its
+unit: the unit's own, with what the implementation printed and the global state it changed; or, where the worker
+ended, hung or overstayed, one result for the whole unit that names the call it was in.
+"""
+
+import dataclasses
+
+from ..compare import NotRun
+
+
+def _slim(results):
+    for result in results:
+        if result.passed and getattr(result, "compared", False):
+            result.actual = result.expected = None
+            result.context = dataclasses.replace(result.context, inputs={})
+    return results
+
+
+def case(impl, case, dtype, seed):
+    """Every check of one case of the table at one dtype and seed (reference.layer_checks.run_case)."""
+    from .. import layer_checks
+
+    return _slim(layer_checks.run_case(impl, case, dtype, seed).results)
+
+
+def optimizer(impl, name, dtype, seed):
+    """An optimizer's 100-step checks (reference.optimizer_checks)."""
+    from .. import optimizer_checks
+
+    return _slim(optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec).results)
+
+
+def network(impl, name, dtype, seed):
+    """The results of the traces `check` runs for a network piece (reference.commands.trace), each with the trace
+    it belongs to as .network."""
+    from ..commands.trace import network_traces
+
+    results = []
+    for trace in network_traces(impl, name, dtype, seed, impl_spec=impl.spec):
+        for result in _slim(trace.results):
+            result.network = trace.network
+            results.append(result)
+    return results
+
+
+def results_of(outcome, context):
+    """The results of one unit from its Outcome: those it made where it ran (plus a STATE CHANGED result
+    for every change to the harness's global state), else one result for the unit in `context` (a Location) naming
+    what happened and where.  What the implementation printed goes with every result of the unit."""
+    if outcome.done:
+        results = list(outcome.value)
+        changed = {}  # (item, change) -> the first call that made it
+        for where, item, change in outcome.state:
+            changed.setdefault((item, change), where)
+        if changed:
+            what = "; ".join(f"{where} left {item} changed: {change}" for (item, change), where in changed.items())
+            results.append(NotRun(dataclasses.replace(context, tensor="global state", oracle="harness"),
+                                  f"{what} (put back before the next check; the harness's own code runs under it)",
+                                  "STATE CHANGED"))
+    else:
+        where = f" in {outcome.where}" if outcome.where else ""
+        results = [NotRun(context, f"{outcome.verdict}{where}: {outcome.reason}; every check of this unit is "
+                          "counted failed, and a fresh worker runs the rest", outcome.verdict)]
+    if outcome.output_bytes:
+        for result in results:
+            result.output, result.output_bytes = outcome.output, outcome.output_bytes
+    return results
