@@ -222,17 +222,27 @@ def load(folder=GOLDEN):
 
 def check_layers(impl, golden):
     """A CaseRun per recorded layer case, the implementation against the recorded twin outputs."""
-    runs = []
-    for entry in golden.manifest["cases"]:
-        if entry["part"] != "layers":
-            continue
-        case = registry.find_case(entry["case"])
-        if case is None:
-            raise GoldenError(f"the manifest lists case {entry['case']!r}, which the case table no longer has")
-        found = golden.case_arrays(entry)
-        recorded = (dict(found.get("input", {})), dict(found.get("expected", {})))
-        runs.append(layer_checks.run_case(impl, case, entry["dtype"], entry["seed"], recorded=recorded))
-    return runs
+    return [check_layer_entry(impl, golden, entry) for entry in entries(golden, "layers")]
+
+
+def entries(golden, part):
+    """The manifest's entries of one part ("layers" or "network"), in order."""
+    return [entry for entry in golden.manifest["cases"] if entry["part"] == part]
+
+
+def entry_case(entry):
+    """The case of the table a recorded layer entry was made from."""
+    case = registry.find_case(entry["case"])
+    if case is None:
+        raise GoldenError(f"the manifest lists case {entry['case']!r}, which the case table no longer has")
+    return case
+
+
+def check_layer_entry(impl, golden, entry):
+    """The CaseRun of one recorded layer entry: the implementation against the recorded twin outputs."""
+    found = golden.case_arrays(entry)
+    recorded = (dict(found.get("input", {})), dict(found.get("expected", {})))
+    return layer_checks.run_case(impl, entry_case(entry), entry["dtype"], entry["seed"], recorded=recorded)
 
 
 def check_network(impl, golden):
@@ -241,48 +251,51 @@ def check_network(impl, golden):
     A network that cannot be made in a recorded dtype (no dtype= argument), or a method that raises, is
     reported NOT RUN or RAISED for that dtype and seed; the rest of the golden run goes on.
     """
+    return [result for entry in entries(golden, "network") for result in check_network_entry(impl, golden, entry)]
+
+
+def check_network_entry(impl, golden, entry):
+    """[Comparison or NotRun] of one recorded network entry (check_network)."""
     from .layer_checks import NotRun, raised_where
+    from .limits import calling
     from .protocol import MissingProtocol
     from .weights import NetworkDtypeUnsupported
 
     results = []
-    for entry in golden.manifest["cases"]:
-        if entry["part"] != "network":
-            continue
-        found = golden.case_arrays(entry)
-        dtype, seed = entry["dtype"], entry["seed"]
-        x, t = found["input"]["x"], found["input"]["t"]
-        tol = tolerance.twin(dtype)
-        expected = found["expected"]
-        tensors = ["loss"] + [f"gradient {key}" for key in PARAMS] + ["predict"]
+    found = golden.case_arrays(entry)
+    dtype, seed = entry["dtype"], entry["seed"]
+    x, t = found["input"]["x"], found["input"]["t"]
+    tol = tolerance.twin(dtype)
+    expected = found["expected"]
+    tensors = ["loss"] + [f"gradient {key}" for key in PARAMS] + ["predict"]
 
-        def context(tensor):
-            phase, _, key = tensor.rpartition(" ")  # "gradient W1": the phase gradient, the tensor W1
-            return Context(layer="TwoLayerNet", tensor=key, phase=phase or key, oracle="golden", dtype=dtype, seed=seed,
-                           case="TwoLayerNet", reproduce=f"python -m reference golden --impl {shell_argument(impl.spec)} "
-                                                         f"--case TwoLayerNet --dtype {dtype}")
+    def context(tensor):
+        phase, _, key = tensor.rpartition(" ")  # "gradient W1": the phase gradient, the tensor W1
+        return Context(layer="TwoLayerNet", tensor=key, phase=phase or key, oracle="golden", dtype=dtype, seed=seed,
+                       case="TwoLayerNet", reproduce=f"python -m reference golden --impl {shell_argument(impl.spec)} "
+                                                     f"--case TwoLayerNet --dtype {dtype}")
 
-        try:
-            network = make_impl_network(impl, x.shape[1], found["weight"]["W1"].shape[1], 10, dtype)
-            load_into_impl(network, found["weight"])
-        except (MissingProtocol, NetworkDtypeUnsupported) as error:
-            results.extend(NotRun(context(tensor), str(error)) for tensor in tensors)
-            continue
-        try:
-            with np.errstate(all="ignore"):
-                loss = network.loss(x, t)
-                grads = network.gradient(x, t)
-                scores = network.predict(x)
-        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-            where = raised_where(error)
-            results.extend(NotRun(context(tensor), f"raised {type(error).__name__}: {error}"
-                                  + (f"\n  at {where}" if where else ""), "RAISED") for tensor in tensors)
-            continue
-        results.append(compare(loss, expected["loss"], tol, context("loss")))
-        for key in PARAMS:
-            actual = grads.get(key) if isinstance(grads, dict) else None
-            results.append(compare(actual, expected[f"gradient {key}"], tol, context(f"gradient {key}")))
-        results.append(compare(scores, expected["predict"], tol, context("predict")))
+    try:
+        network = make_impl_network(impl, x.shape[1], found["weight"]["W1"].shape[1], 10, dtype)
+        load_into_impl(network, found["weight"])
+    except (MissingProtocol, NetworkDtypeUnsupported) as error:
+        results.extend(NotRun(context(tensor), str(error)) for tensor in tensors)
+        return results
+    try:
+        with calling("TwoLayerNet.loss, gradient and predict"):
+            loss = network.loss(x, t)
+            grads = network.gradient(x, t)
+            scores = network.predict(x)
+    except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+        where = raised_where(error)
+        results.extend(NotRun(context(tensor), f"raised {type(error).__name__}: {error}"
+                              + (f"\n  at {where}" if where else ""), "RAISED") for tensor in tensors)
+        return results
+    results.append(compare(loss, expected["loss"], tol, context("loss")))
+    for key in PARAMS:
+        actual = grads.get(key) if isinstance(grads, dict) else None
+        results.append(compare(actual, expected[f"gradient {key}"], tol, context(f"gradient {key}")))
+    results.append(compare(scores, expected["predict"], tol, context("predict")))
     return results
 
 

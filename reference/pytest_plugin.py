@@ -17,7 +17,6 @@ code is pytest's.  A piece the implementation does not define fails NOT RUN, or 
 bp_parity_only_present.
 """
 
-import functools
 from pathlib import Path
 
 import pytest
@@ -65,11 +64,19 @@ def pytest_collection_modifyitems(session, config, items):
     items.extend(collector.collect())
 
 
-@functools.lru_cache(maxsize=4096)
-def _run(impl, case, dtype, seed):
-    from . import layer_checks
+_POOLS = []  # the supervised pools of this session (one per collector), closed when the session ends
 
-    return layer_checks.run_case(impl, case, dtype, seed)
+
+def pytest_sessionfinish(session):
+    while _POOLS:
+        _POOLS.pop().close()
+
+
+def _where(piece, case, dtype, seed, reproduce=""):
+    from .compare import Location
+
+    return Location(layer=piece, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case,
+                    piece=piece, reproduce=reproduce)
 
 
 def _stage(tensor):
@@ -83,13 +90,23 @@ class ParityCollector(pytest.Collector):
         from types import SimpleNamespace
 
         from . import cases, layer_checks, registry
-        from .commands import load_impl
+        from .commands import target
+        from .plan.target import Described
+        from .run import worker
 
         s = self.settings
-        try:
-            impl = load_impl(SimpleNamespace(impl=s["impl"], path=s["path"], map=None, map_file=s["map_file"]))
-        except Exception as error:  # noqa: BLE001 - one failing item that says why, not an internal error
+        try:  # the implementation is loaded, and every check run, in a supervised worker (reference.run.worker)
+            pool = worker.Pool(target(SimpleNamespace(impl=s["impl"], path=s["path"], map=None,
+                                                      map_file=s["map_file"])))
+        except worker.LoadFailed as failed:  # one failing item that says why, not an internal error
+            return [ParityItem.from_parent(self, name="load_implementation", impl=None,
+                                           check=("load", failed.reason if failed.usage
+                                                  else failed.render(s["impl"])))]
+        except Exception as error:  # noqa: BLE001 - arguments that name nothing loadable
             return [ParityItem.from_parent(self, name="load_implementation", impl=None, check=("load", str(error)))]
+        _POOLS.append(pool)
+        self.pool, self.outcomes = pool, {}
+        impl = Described(pool.description)
         seeds = s["seeds"] or cases.layer_seeds()
         items = []
 
@@ -131,8 +148,18 @@ class ParityItem(pytest.Item):
         if absent and settings["only_present"]:
             pytest.skip(f"not defined by the implementation: {', '.join(absent)} (bp_parity_only_present)")
 
+    def _results(self, key, task, where):
+        """The results of one unit of work, run once in the collector's pool and shared by its items."""
+        from .run import tasks
+
+        collector = self.parent
+        if key not in collector.outcomes:
+            collector.outcomes[key] = tasks.results_of(collector.pool.run(task, *key[1:]), where)
+        return collector.outcomes[key]
+
     def runtest(self):
         from .compare import Comparison, NotRun, assert_parity
+        from .run import tasks
 
         kind = self.check[0]
         if kind == "load":
@@ -143,28 +170,26 @@ class ParityItem(pytest.Item):
             from . import layer_checks
 
             self._skip_if_absent(layer_checks.spec_of(case.layer).requires)
-            run = _run(self.impl, case, dtype, seed)
+            unit = self._results(("case", case, dtype, seed), tasks.case,
+                                 _where(case.layer, case.id, dtype, seed,
+                                        layer_checks.reproduce_command(self.impl.spec, case.id, None, dtype, seed)))
+            lost = [r for r in unit if r.context.oracle == "harness" and r.verdict != "STATE CHANGED"]
             if tensor is None:  # everything the per-tensor items do not cover
-                results = [r for r in run.results if r.context.call or r.context.step is not None
+                results = [r for r in unit if r.context.call or r.context.step is not None
                            or r.context.oracle not in ("twin", "golden", "finite differences")]
             else:
-                results = [r for r in run.results if r.context.tensor == tensor and not r.context.call
-                           and r.context.oracle in oracles]
+                results = lost or [r for r in unit if r.context.tensor == tensor and not r.context.call
+                                   and r.context.oracle in oracles]
                 if not results:
                     raise ParityFailure(f"{case.id}: no {oracles[0]} check of {tensor} was made")
         elif kind == "optimizer":
-            from . import optimizer_checks
-
             _, name, dtype, seed = self.check
             self._skip_if_absent((name,))
-            results = optimizer_checks.run_optimizer(self.impl, name, dtype, seed, impl_spec=self.impl.spec).results
+            results = self._results(self.check, tasks.optimizer, _where(name, name, dtype, seed))
         else:
-            from .commands.trace import network_traces
-
             _, name, dtype, seed = self.check
             self._skip_if_absent((name,))
-            for trace in network_traces(self.impl, name, dtype, seed, impl_spec=self.impl.spec):
-                results += trace.results
+            results = self._results(self.check, tasks.network, _where(name, name, dtype, seed))
         failed = [r for r in results if not r.passed and not r.skipped]
         if not failed:
             if results and all(r.skipped for r in results):  # a call the implementation's form does not have

@@ -10,14 +10,17 @@
     def test_my_network():
         assert_network("my_package.layers", "MyNet")
 
-`impl` is what --impl takes (a dotted module name, a .py file or a package folder) or a module object.
+`impl` is what --impl takes (a dotted module name, a .py file or a package folder) or a module object.  Named
+by what --impl takes, the implementation is loaded and run in a supervised worker (reference.run.worker): an exit,
+a crash or a hang inside it is a failure with its report, never the end of your test run; a module object is
+already loaded in your process, so its checks run there.
 Every check of the piece runs (each case, both dtypes, the fixed seeds or `seeds`); a failure raises
 ParityError with every failing report, each naming its reproduce command.
 """
 
 import types
 
-from . import cases, layer_checks, protocol, registry
+from . import cases, protocol, registry
 from .compare import ParityError
 
 
@@ -30,26 +33,43 @@ def implementation(impl):
     return protocol.load(str(impl))
 
 
+def _pool(impl):
+    """A supervised Pool for an implementation named as --impl names it; an InProcess one for a loaded module."""
+    from .plan.target import Target
+    from .run import worker
+
+    if isinstance(impl, (protocol.Implementation, types.ModuleType)):
+        loaded = implementation(impl)
+        made = Target(loaded.spec, shell=loaded.spec)
+        made.load = lambda: loaded
+        return worker.InProcess(made)
+    try:
+        return worker.Pool(Target(str(impl), shell=str(impl)))
+    except worker.LoadFailed as failed:
+        raise ParityError(failed.reason if failed.usage else failed.render(str(impl))) from None
+
+
 def check_piece(impl, name, seeds=None, dtypes=None):
     """Every result of every check of piece `name` (its cases; for an optimizer, its 100-step checks)."""
-    impl = implementation(impl)
+    from .compare import Location
+    from .run import tasks
+
     piece = registry.piece(name)
     seeds = list(seeds) if seeds is not None else cases.layer_seeds()
-    results = []
-    if piece.optimizer is not None:
-        from . import optimizer_checks
-
-        for dtype in dtypes or cases.DTYPES:
-            for seed in seeds:
-                results += optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec).results
-        return results
-    if not piece.cases:
+    if piece.optimizer is None and not piece.cases:
         raise ValueError(f"{name} has no cases to check (a network: use assert_network)")
-    for case in piece.cases:
-        for dtype in dtypes or case.dtypes:
-            if dtype in case.dtypes:
-                for seed in seeds:
-                    results += layer_checks.run_case(impl, case, dtype, seed).results
+    units = []
+    if piece.optimizer is not None:
+        units = [(tasks.optimizer, (name, dtype, seed), name) for dtype in dtypes or cases.DTYPES for seed in seeds]
+    for case in piece.cases if piece.optimizer is None else ():
+        units += [(tasks.case, (case, dtype, seed), case.id) for dtype in dtypes or case.dtypes
+                  if dtype in case.dtypes for seed in seeds]
+    results = []
+    with _pool(impl) as pool:
+        for task, arguments, label in units:
+            where = Location(layer=name, tensor="every check", oracle="harness", dtype=arguments[1],
+                             seed=arguments[2], case=label, piece=name)
+            results += tasks.results_of(pool.run(task, *arguments), where)
     return results
 
 
@@ -72,10 +92,19 @@ def assert_piece(impl, name, seeds=None, dtypes=None):
 def assert_network(impl, name, seed=None, batch=16):
     """Trace network `name` of the implementation (as `trace --net`): every layer against its twin, then
     gradient() end to end; fail with the reports unless all agree.  Returns the Trace."""
-    from .commands.trace import net_trace
+    from .compare import Location
+    from .run import tasks
+    from .trace import Trace
 
-    impl = implementation(impl)
     seed = cases.layer_seeds()[0] if seed is None else seed
-    traced = net_trace(impl, name, seed, batch, None, impl.spec, None)
+    with _pool(impl) as pool:
+        outcome = pool.run(tasks.traces, name, seed, batch, None, None, None)
+    if outcome.done:
+        traced = outcome.value[0]
+        traced.results += tasks.results_of(outcome.__class__(value=[], state=outcome.state), Location(
+            layer=name, tensor="every check", oracle="harness", dtype="float64", seed=seed, case=name, piece=name))
+    else:
+        traced = Trace(name, tasks.results_of(outcome, Location(layer=name, tensor="every check", oracle="harness",
+                                                                dtype="float64", seed=seed, case=name, piece=name)))
     _raise_failures(traced.results, f"trace of {name}")
     return traced

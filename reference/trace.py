@@ -23,11 +23,13 @@ from . import finite_diff, registry, streams, tolerance
 from .compare import Context, NotRun, compare, compare_conventions
 from .layer_checks import raised_where
 from .lazy_torch import torch
+from .run import wire
 from .limits import CheckTimeout, calling
 from .protocol import shell_argument
 from .tolerance import tensor_scale
 
 
+@wire.register
 @dataclass
 class Trace:
     network: str

@@ -21,6 +21,9 @@ def impl_parent():
     parent.add_argument("--map", action="append", metavar="NAME=MODULE:ATTR",
                         help="bind a protocol name to what the implementation calls it: module:attribute, or an "
                         "attribute of --impl (repeatable)")
+    parent.add_argument("--import-limit", type=float, default=None, metavar="SECONDS",
+                        help="how long importing the implementation may take in its worker before it is reported "
+                        "TIMEOUT at import (default 60)")
     parent.add_argument("--map-file", metavar="FILE",
                         help="a TOML (or .json) file with `path = [...]` and a [map] table of NAME = \"module:attr\"")
     return parent
@@ -34,6 +37,25 @@ def target(args):
     made = Target.from_args(args)
     args.impl = made.shell
     return made
+
+
+def supervised(args, out, work, in_process=False):
+    """Start the pool of workers for --impl (reference.run.worker) and return work(pool); where the implementation
+    cannot be loaded, the report of that and 1 (its import raised, exited, crashed or hung: a failure of every
+    check), or a ValueError for arguments that name nothing loadable."""
+    from ..run import worker
+
+    made = target(args)
+    try:
+        pool = worker.pool(made, in_process=in_process, import_seconds=getattr(args, "import_limit", None))
+    except worker.LoadFailed as failed:
+        if failed.usage:
+            raise ValueError(failed.reason) from None
+        print(failed.render(args.impl) + "\n\nplanned nothing: the implementation could not be loaded (1 failure)",
+              file=out)
+        return 1
+    with pool:
+        return work(pool)
 
 
 def load_impl(args):

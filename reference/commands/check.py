@@ -7,7 +7,7 @@ import time
 
 
 from . import only_present_argument, print_skipped
-from . import target as commands_target
+from . import supervised
 from .. import cases, layer_checks, protocol, registry, streams
 from ..tables import report
 
@@ -108,19 +108,10 @@ def _plan(args, selected, drawn, optimizers, networks, seeds):
 
 
 def run(args, out):
-    from ..run import tasks, worker
+    from ..run import tasks
 
-    target = commands_target(args)  # nothing of the implementation runs here: it loads in a worker
-    try:
-        pool = worker.pool(target, in_process=args.in_process)
-    except worker.LoadFailed as failed:
-        if failed.usage:
-            raise ValueError(failed.reason) from None
-        print(failed.render(args.impl), file=out)
-        print("\nplanned nothing: the implementation could not be loaded (1 failure)", file=out)
-        return 1
-    with pool:
-        return _run(args, out, pool, tasks)
+    # nothing of the implementation runs here: it loads in a worker
+    return supervised(args, out, lambda pool: _run(args, out, pool, tasks), in_process=args.in_process)
 
 
 def _run(args, out, pool, tasks):

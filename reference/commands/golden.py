@@ -4,7 +4,8 @@ import time
 
 import numpy as np
 
-from . import load_impl, only_present_argument, print_skipped
+from . import only_present_argument, print_skipped
+from . import supervised
 from ..tables import report
 
 HELP = "check an implementation against the recorded twin outputs (no torch)"
@@ -20,17 +21,32 @@ def add_arguments(parser):
 def run(args, out):
     """The implementation against the recorded twin outputs: NumPy only."""
     from .. import golden
+    from ..run import worker
 
     started = time.perf_counter()
-    impl = load_impl(args)
     recorded = golden.load(args.golden_dir or golden.GOLDEN)
+    worker.shared["golden"] = recorded  # read and checksummed once, here; every worker has it
+    return supervised(args, out, lambda pool: _run(args, out, pool, recorded, started))
+
+
+def _run(args, out, pool, recorded, started):
+    from .. import golden
+    from ..compare import Location
+    from ..layer_checks import spec_of
+    from ..plan.target import Described
+    from ..protocol import shell_argument
+    from ..run import tasks
+    from .check import summary_line
+
+    impl = Described(pool.description)
     made = recorded.manifest["made_by"]
     print(f"golden fixtures recorded with torch {made['torch']}, numpy {made['numpy']}, python {made['python']} "
           f"on {made['platform']}\n", file=out)
     rows = {}
 
     def wanted(case_id, context, dtype, seed):
-        return ((not args.case or case_id in args.case) and (not args.tensor or context.names(args.tensor))
+        return ((not args.case or case_id in args.case) and (not args.tensor or context.names(args.tensor)
+                                                             or context.oracle == "harness")
                 and (not args.dtype or dtype in args.dtype) and (not args.seed or seed in args.seed))
 
     absent = set()
@@ -41,27 +57,44 @@ def run(args, out):
             return False
         return True
 
-    from ..layer_checks import spec_of
-
-    for run in golden.check_layers(impl, recorded):
-        if not present(run.case.layer, spec_of(run.case.layer).requires):
-            continue
-        for result in run.results:
+    units = []  # (piece, case id, dtype, seed, task, entry number)
+    for number, entry in enumerate(golden.entries(recorded, "layers")):
+        case = golden.entry_case(entry)
+        if present(case.layer, spec_of(case.layer).requires) and (not args.case or case.id in args.case) \
+                and (not args.dtype or entry["dtype"] in args.dtype) and (not args.seed or entry["seed"] in args.seed):
+            units.append((case.layer, case.id, entry["dtype"], entry["seed"], tasks.golden_layer, number))
+    if present("TwoLayerNet", ("TwoLayerNet",)):
+        for number, entry in enumerate(golden.entries(recorded, "network")):
+            if (not args.case or "TwoLayerNet" in args.case) and (not args.dtype or entry["dtype"] in args.dtype) \
+                    and (not args.seed or entry["seed"] in args.seed):
+                units.append(("TwoLayerNet", "TwoLayerNet", entry["dtype"], entry["seed"], tasks.golden_network,
+                              number))
+    ran, ended = 0, {}
+    for piece, case_id, dtype, seed, task, number in units:
+        where = Location(layer=piece, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case_id,
+                         piece=piece, reproduce=f"python -m reference golden --impl {shell_argument(args.impl)} --case {case_id} "
+                         f"--dtype {dtype}")
+        outcome = pool.run(task, number)
+        ran += outcome.done
+        if not outcome.done:
+            ended[outcome.verdict] = ended.get(outcome.verdict, 0) + 1
+        for result in tasks.results_of(outcome, where):
             c = result.context
-            if not wanted(run.case.id, c, run.dtype, run.seed):
+            if not wanted(case_id, c, dtype, seed):
                 continue
-            key = (run.case.layer, "*", run.dtype, c.oracle) if args.summary else (run.case.id, c.shown, run.dtype, c.oracle)
+            shown = "*" if args.summary else c.shown
+            key = (piece if args.summary else case_id, shown, dtype, "golden" if piece == "TwoLayerNet"
+                   and c.oracle != "harness" else c.oracle)
             rows.setdefault(key, []).append(result)
-    for result in golden.check_network(impl, recorded) if present("TwoLayerNet", ("TwoLayerNet",)) else ():
-        c = result.context
-        if wanted("TwoLayerNet", c, c.dtype, c.seed):
-            rows.setdefault(("TwoLayerNet", "*" if args.summary else c.shown, c.dtype, "golden"), []).append(result)
     print_skipped(absent, out)
     failures = report(rows, out, args.dump_dir)
     checks = sum(len(r) for r in rows.values())
+    skipped = sum(r.skipped for results in rows.values() for r in results)
+    passed = sum(r.passed for results in rows.values() for r in results)
     print(f"\n{checks} checks against golden fixtures: {len(failures)} failed or not run "
           f"({time.perf_counter() - started:.1f} s, implementation {args.impl!r}, numpy {np.__version__})", file=out)
-    return 1 if failures or not rows else 0
+    print(summary_line(len(units), ran, ended, passed, len(failures), skipped, pool.started), file=out)
+    return 0 if rows and ran == len(units) and not failures else 1
 
 
 def run_record(args, out):

@@ -5,12 +5,39 @@ from pathlib import Path
 
 import numpy as np
 
-from . import load_impl
+from . import load_impl, supervised
 from .. import cases
 from ..compare import FAILED
 from ..tables import print_table
 
 HELP = "the textbook's optimizer figures from both sides, or --check one"
+
+
+def _check(args, out, pool):
+    """The 100-step check of each --optimizer (all without one), each a unit of work in a worker."""
+    from .. import optimizer_checks
+    from ..compare import Location
+    from ..protocol import shell_argument
+    from ..run import tasks
+    from .check import summary_line
+
+    names = args.optimizer or optimizer_checks.optimizers()
+    ran, ended, results = 0, {}, []
+    for name in names:
+        where = Location(layer=name, tensor="every check", oracle="harness", dtype=args.dtype, seed=args.seed,
+                         case=name, piece=name, reproduce=f"python -m reference optimizers --impl "
+                         f"{shell_argument(args.impl)} --check --optimizer {name} --dtype {args.dtype} --seed {args.seed}")
+        outcome = pool.run(tasks.optimizer, name, args.dtype, args.seed)
+        ran += outcome.done
+        if not outcome.done:
+            ended[outcome.verdict] = ended.get(outcome.verdict, 0) + 1
+        for result in tasks.results_of(outcome, where):
+            print(result.render(), file=out)
+            results.append(result)
+    failed = [r for r in results if not r.passed and not r.skipped]
+    print(summary_line(len(names), ran, ended, sum(r.passed for r in results), len(failed),
+                       sum(r.skipped for r in results), pool.started), file=out)
+    return 1 if failed or ran < len(names) or not results else 0
 
 
 def add_arguments(parser):
@@ -24,18 +51,11 @@ def add_arguments(parser):
 
 
 def run(args, out):
-    impl = load_impl(args)  # before torch is imported
+    if args.check:
+        return supervised(args, out, lambda pool: _check(args, out, pool))
+    impl = load_impl(args)  # the figures' runs are not supervised yet: the implementation loads here
 
     from .. import optimizer_checks, optimizer_figures
-
-    if args.check:
-        failed = 0
-        for name in args.optimizer or optimizer_checks.optimizers():
-            run = optimizer_checks.run_optimizer(impl, name, args.dtype, args.seed, impl_spec=args.impl)
-            for result in run.results:
-                print(result.render(), file=out)
-            failed += not run.passed
-        return 1 if failed else 0
 
     from impl.mnist import load_mnist
 

@@ -6,7 +6,7 @@ MNIST subset.  With --net NAME: that network of the implementation (reference.tr
 any depth, built from layers the registry knows."""
 
 
-from . import load_impl
+from . import supervised
 from .. import cases, protocol, streams
 from ..tables import num, print_table
 
@@ -74,16 +74,35 @@ def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
 
 
 def run(args, out):
-    impl = load_impl(args)  # before torch is imported
+    return supervised(args, out, lambda pool: _run(args, out, pool))
+
+
+def _run(args, out, pool):
+    from dataclasses import replace
+
+    from ..compare import Location
+    from ..plan.target import Described
+    from ..run import tasks
+    from ..trace import Trace
+
+    impl = Described(pool.description)
     command = (f"python -m reference trace --impl {protocol.shell_argument(args.impl)}" + (f" --net {args.net}" if args.net else "")
                + (f" --dtype {args.dtype}" if args.dtype else "") + f" --seed {args.seed} --batch {args.batch}")
     if args.net:
         impl.require(args.net)
-        traces = [net_trace(impl, args.net, args.seed, args.batch, args.dtype, args.impl,
-                            _subset(args.dtype or "float64", args.data_dir), command)]
+    name = args.net or "TwoLayerNet"
+    outcome = pool.run(tasks.traces, args.net, args.seed, args.batch, args.dtype, args.data_dir, command)
+    where = Location(layer=name, tensor="every check", oracle="harness", dtype=args.dtype or "float64",
+                     seed=args.seed, case=name, piece=name, reproduce=command)
+    if outcome.done:
+        traces = outcome.value
+        extra = tasks.results_of(replace(outcome, value=[]), where)  # the state it changed, what it printed
+        for trace in traces:
+            tasks.results_of(replace(outcome, value=trace.results, state=[]), where)
+        if extra:
+            traces.append(Trace(f"{name} (the harness's global state)", extra))
     else:
-        traces = network_traces(impl, "TwoLayerNet", args.dtype or "float64", args.seed, args.impl, args.batch,
-                                args.data_dir, command)
+        traces = [Trace(name, tasks.results_of(outcome, where))]
     table = [("network", "layer", "piece", "tensor", "max abs err", "max rel err", "verdict")]
     for trace in traces:
         for r in trace.results:
@@ -108,4 +127,10 @@ def run(args, out):
         dtype = traces[0].results[0].context.dtype if traces and traces[0].results else args.dtype
         print(f"\nno divergence: every layer the registry knows agrees with its twin ({dtype}, seed {args.seed})",
               file=out)
-    return 1 if failed else 0
+    from .check import summary_line
+
+    results = [r for trace in traces for r in trace.results]
+    print(summary_line(1, int(outcome.done), {} if outcome.done else {outcome.verdict: 1},
+                       sum(r.passed for r in results), sum(not r.passed and not r.skipped for r in results),
+                       sum(r.skipped for r in results), pool.started), file=out)
+    return 1 if failed or not outcome.done or not results else 0

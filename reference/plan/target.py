@@ -9,6 +9,7 @@ harness as a Described: which protocol names are defined, which protocol was det
 
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .. import protocol
 
@@ -33,6 +34,11 @@ class Target:
             raise ValueError("--map binds names of your implementation: name it with --impl too (a module on the "
                              "import path, a .py file or a package folder); the names the map leaves unbound are "
                              "looked up there")
+        path = Path(str(args.impl))
+        if str(args.impl).endswith(".py") and not path.is_file():  # said before any worker (or torch) starts
+            raise ValueError(f"implementation path {path.resolve()} does not exist")
+        if path.is_dir() and not (path / "__init__.py").exists():
+            raise ValueError(f"implementation folder {path.resolve()} has no __init__.py")
         extra = [f"--path {shlex.quote(p)}" for p in getattr(args, "path", None) or ()]
         extra += [f"--map-file {shlex.quote(args.map_file)}"] if getattr(args, "map_file", None) else []
         extra += [f"--map {shlex.quote(m)}" for m in getattr(args, "map", None) or ()]
@@ -50,7 +56,10 @@ class Target:
         """What the harness needs to plan, as plain values: the names defined, the protocol detected."""
         return {"spec": implementation.spec, "detected": implementation.detected,
                 "functional": bool(implementation.functional),
-                "present": [n for n in protocol.protocol_names() if not implementation.missing([n])]}
+                "present": [n for n in protocol.protocol_names() if not implementation.missing([n])],
+                # every other name it has (trace --net names any network class of it)
+                "attributes": sorted(n for n in set(dir(implementation.module)) | set(implementation.bound)
+                                     if isinstance(n, str) and not n.startswith("__"))}
 
 
 class Described:
@@ -61,12 +70,15 @@ class Described:
         self.detected = description["detected"]
         self.functional = description["functional"]
         self.present = set(description["present"])
+        self.attributes = set(description.get("attributes", ()))
 
     def __repr__(self):
         return f"Described({self.spec!r})"
 
     def missing(self, names=None):
-        return [n for n in (protocol.protocol_names() if names is None else names) if n not in self.present]
+        known = set(protocol.protocol_names())
+        return [n for n in (protocol.protocol_names() if names is None else names)
+                if n not in self.present and (n in known or n not in self.attributes)]
 
     def require(self, *names):
         absent = self.missing(names)

@@ -47,6 +47,40 @@ def network(impl, name, dtype, seed):
     return results
 
 
+def traces(impl, net, seed, batch, dtype, data_dir, command):
+    """The traces of `trace`: network `net` of the implementation (any depth), or without one its TwoLayerNet and
+    the networks built from its layers (reference.commands.trace)."""
+    from ..commands import trace
+
+    if net:
+        found = [trace.net_trace(impl, net, seed, batch, dtype, impl.spec, trace._subset(dtype or "float64", data_dir),
+                                 command)]
+    else:
+        found = trace.network_traces(impl, "TwoLayerNet", dtype or "float64", seed, impl.spec, batch, data_dir, command)
+    for one in found:
+        _slim(one.results)
+    return found
+
+
+def golden_layer(impl, number):
+    """Every check of the `number`th recorded layer entry against the golden arrays (reference.golden), which the
+    harness read into worker.shared["golden"] before the pool started."""
+    from .. import golden
+    from .worker import shared
+
+    recorded = shared["golden"]
+    return _slim(golden.check_layer_entry(impl, recorded, golden.entries(recorded, "layers")[number]).results)
+
+
+def golden_network(impl, number):
+    """The checks of the `number`th recorded network entry against the golden arrays."""
+    from .. import golden
+    from .worker import shared
+
+    recorded = shared["golden"]
+    return _slim(golden.check_network_entry(impl, recorded, golden.entries(recorded, "network")[number]))
+
+
 def results_of(outcome, context):
     """The results of one unit from its Outcome: those it made where it ran (plus a STATE CHANGED result
     for every change to the harness's global state), else one result for the unit in `context` (a Location) naming

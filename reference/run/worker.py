@@ -34,6 +34,10 @@ from .. import limits
 from ..compare import captured
 from . import state, wire
 
+# what the harness puts here before a Pool starts is in every worker (inherited at the fork), so a task names it
+# instead of carrying it (the golden arrays, read and checksummed once)
+shared = {}
+
 IMPORT_SECONDS = 60.0  # importing the implementation (a module that trains at import is stopped here)
 TASK_SECONDS = 600.0  # a whole unit of work, outside the calls into the implementation that have limits of their own
 OUTPUT_KEEP = 64 * 1024  # bytes of captured output kept (the last ones)
@@ -534,6 +538,8 @@ class InProcess:
         self.close()
 
 
-def pool(target, in_process=False):
+def pool(target, in_process=False, import_seconds=None):
     """The supervised Pool of `target`, or InProcess where asked."""
-    return InProcess(target) if in_process else Pool(target)
+    if in_process:
+        return InProcess(target)
+    return Pool(target, import_seconds=import_seconds or IMPORT_SECONDS)

@@ -1,0 +1,102 @@
+"""Implementations that exit, crash, hang, flood their output or change the harness's global state
+(fixtures/hostile/): `check` reports each on the piece that did it, within bounded time, with every other piece
+still judged, and exits 0 only when every planned unit ran and every check passed."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTILE = ROOT / "fixtures" / "hostile"
+
+# fixture -> (exit status, the verdict line the report must hold, the unit count it must say ran short of planned)
+EXPECTED = {
+    "exit_in_forward": (1, r"EXITED in Relu \(forward and backward\), in forward: sys\.exit\(0\)", "EXITED"),
+    "os_exit_in_backward": (1, r"EXITED in Relu \(forward and backward\), in backward: the worker exited with code 0",
+                            "EXITED"),
+    "segfault_in_backward": (1, r"CRASHED in Relu \(forward and backward\), in backward: the worker died of SIGSEGV",
+                             "CRASHED"),
+    "kills_itself": (1, r"CRASHED in Relu \(forward and backward\), in forward: the worker died of SIGTERM", "CRASHED"),
+    "hangs_in_c": (1, r"TIMEOUT in Relu \(forward and backward\), in backward: did not return within its time limit",
+                   "TIMEOUT"),
+    "raises_keyboard_interrupt": (1, r"RAISED in Relu \(forward and backward\), in backward: KeyboardInterrupt",
+                                  "RAISED"),
+    "moves_cwd_and_empties_path": (1, r"Affine \(forward and backward\) left the working directory changed: .*"
+                                   r"left sys\.path changed", None),
+    "leaves_seterr": (1, r"Sigmoid \(forward and backward\) left NumPy's error handling \(np\.seterr\) changed", None),
+    "installs_sigalrm": (1, r"Sigmoid \(forward and backward\) left signal handlers changed: SIGALRM", None),
+    "prints_and_is_wrong": (1, r"captured output \(\d+ bytes in all; the last \d+ lines\):\n    \| Relu\.backward: "
+                            r"dout of shape", None),
+    "writes_to_descriptor": (1, r"captured output .*\n    \| written to fd 1 by Relu\.backward", None),
+    "prints_a_flood": (0, r"checks: 279 passed, 0 failed, 0 skipped", None),
+}
+PIECES = ["--layer", "Relu", "--layer", "Affine", "--layer", "Sigmoid", "--seed", "7"]
+
+
+def _check(module, *options, timeout=180):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "reference", "check", "--impl", str(HOSTILE / f"{module}.py"),
+                           *options], capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    return done, time.monotonic() - started
+
+
+def test_every_hostile_fixture_has_an_expectation():
+    assert sorted(EXPECTED) + ["exit_at_import", "import_never_returns"] == sorted(
+        sorted(p.stem for p in HOSTILE.glob("*.py") if p.stem != "__init__"), key=lambda n: n in (
+            "exit_at_import", "import_never_returns"))
+
+
+@pytest.mark.parametrize("module", sorted(EXPECTED), ids=lambda m: m.replace("_", " "))
+def test_a_hostile_implementation_is_reported_and_the_run_goes_on(module):
+    status, pattern, lost = EXPECTED[module]
+    done, elapsed = _check(module, *PIECES)
+    out = done.stdout
+    assert done.returncode == status, out[-3000:] + done.stderr[-2000:]
+    assert re.search(pattern, out), out[-3000:]
+    last = out.strip().splitlines()[-1]
+    planned, ran = map(int, re.match(r"planned (\d+) units of work, ran (\d+)", last).groups())
+    assert planned == 20
+    if lost:  # the units of the misbehaving piece are lost, and said; every other unit ran
+        assert f"{planned - ran} {lost})" in last and ran == 14, last
+    else:
+        assert ran == planned, last
+    # the other pieces are judged: Affine's and Sigmoid's rows are in the table, ok
+    judged = [line for line in out.splitlines() if line.startswith(("Affine-2d ", "Sigmoid-2d "))]
+    assert judged and any(line.rstrip().endswith("ok") for line in judged), out[:3000]
+    assert elapsed < 120, f"{module}: {elapsed:.0f} s"
+
+
+def test_a_print_flood_stays_out_of_the_report_and_the_log():
+    done, elapsed = _check("prints_a_flood", *PIECES)
+    assert done.returncode == 0
+    # 100 kB a forward call, some hundred calls: none of it reaches the harness's own output
+    assert len(done.stdout) + len(done.stderr) < 200_000 and "xxxxxxxxxx" not in done.stdout + done.stderr
+
+
+def test_an_exit_at_import_is_a_failure_with_what_it_printed():
+    done, _ = _check("exit_at_import")
+    assert done.returncode == 1
+    assert "EXITED at import: implementation" in done.stdout and "sys.exit(0)" in done.stdout
+    assert "| training..." in done.stdout
+    assert done.stdout.strip().endswith("planned nothing: the implementation could not be loaded (1 failure)")
+
+
+def test_an_import_that_never_returns_is_stopped_at_the_import_limit():
+    done, elapsed = _check("import_never_returns", "--import-limit", "2")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "TIMEOUT at import" in done.stdout and "did not return within 2 s" in done.stdout
+    assert elapsed < 60
+
+
+def test_the_time_limit_is_kept_from_outside_whatever_handler_the_implementation_installs():
+    """installs_sigalrm arms a 1000 s timer with a handler that ignores it, at every Sigmoid forward: the run takes
+    as long as a correct one (no check waits for it), and the handler is reported, not obeyed."""
+    done, elapsed = _check("installs_sigalrm", "--layer", "Sigmoid", "--seed", "7")
+    assert "STATE CHANGED" in done.stdout
+    assert elapsed < 60
