@@ -20,6 +20,7 @@ import torch
 
 from . import streams, tolerance
 from .compare import Context, compare
+from .limits import STEP_SECONDS, time_limit
 from .protocol import shell_argument
 from .threads import one_thread_each
 from .trace import NotANetwork, _indices, _layer_piece, _loss_piece, last_layer, ordered_layers
@@ -139,7 +140,8 @@ def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make,
     if chosen.sample_shape is not None:
         x_train = x_train.reshape((len(x_train),) + chosen.sample_shape)
     name, option = chosen.name, chosen.option
-    network = make(dtype)
+    with time_limit(STEP_SECONDS, f"the construction of {chosen.name}", guard_state=False):
+        network = make(dtype)
     twin = ComposedTwin(network)
     twin_optimizer = torch.optim.SGD(list(twin.leaves.values()), lr=lr)
     exact_steps = tolerance.deep_training_exact_steps(dtype, steps, net)
@@ -158,10 +160,11 @@ def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make,
         for step, index in enumerate(batches):
             x_batch, t_batch = x_train[index], t_train[index]
             state = np.random.get_state()
-            grads = network.gradient(x_batch, t_batch)
-            impl_loss = _loss_after_gradient(network, x_batch, t_batch)
-            for key, param in network.params.items():
-                param -= lr * grads[key]
+            with time_limit(STEP_SECONDS, f"training step {step}", guard_state=False):
+                grads = network.gradient(x_batch, t_batch)
+                impl_loss = _loss_after_gradient(network, x_batch, t_batch)
+                for key, param in network.params.items():
+                    param -= lr * grads[key]
             twin_loss = twin.backward_loss(x_batch, t_batch, state)
             twin_optimizer.step()
             result.impl_loss.append(float(impl_loss))

@@ -25,9 +25,11 @@ import numpy as np
 import torch
 
 from . import registry, streams, tolerance
+from .limits import STEP_SECONDS, time_limit
 from .compare import Context, compare
 from .network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl, make_impl_network
 from .protocol import shell_argument
+from .run import wire
 from .threads import one_thread_each
 
 
@@ -36,6 +38,7 @@ def batch_indices(seed, train_size, steps, batch_size):
     return streams.rng(seed, "batches").integers(0, train_size, size=(steps, batch_size))
 
 
+@wire.register  # it crosses back from the worker that trained the implementation (reference.run.tasks.train)
 @dataclass
 class ParityRun:
     dtype: str
@@ -125,8 +128,9 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
     x_train, x_test = x_train.astype(dtype, copy=False), x_test.astype(dtype, copy=False)
     hyper = dict(registry.hyper(optimizer), **(hyper or {})) if optimizer else {}
     weights = initial_weights(seed, x_train.shape[1], hidden, 10, dtype=dtype)
-    network, impl_update, twin, twin_optimizer = _sides(impl, weights, optimizer, hyper, lr, dtype,
-                                                        x_train.shape[1], hidden)
+    with time_limit(STEP_SECONDS, "the construction of the network", guard_state=False):
+        network, impl_update, twin, twin_optimizer = _sides(impl, weights, optimizer, hyper, lr, dtype,
+                                                            x_train.shape[1], hidden)
     exact_steps = tolerance.training_exact_steps(dtype, steps)
     batches = batch_indices(seed, len(x_train), steps, batch_size)
     result = ParityRun(dtype=dtype, steps=steps, seed=seed, batches=batches, exact_steps=exact_steps)
@@ -154,13 +158,14 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
 
     for step, index in enumerate(batches):
         x_batch, t_batch = x_train[index], t_train[index]
-        grads = network.gradient(x_batch, t_batch)
-        impl_loss = _loss_after_gradient(network, x_batch, t_batch)
-        if impl_update is None:
-            for key in PARAMS:
-                network.params[key] -= lr * grads[key]
-        else:
-            impl_update(network.params, grads)
+        with time_limit(STEP_SECONDS, f"training step {step}", guard_state=False):
+            grads = network.gradient(x_batch, t_batch)
+            impl_loss = _loss_after_gradient(network, x_batch, t_batch)
+            if impl_update is None:
+                for key in PARAMS:
+                    network.params[key] -= lr * grads[key]
+            else:
+                impl_update(network.params, grads)
         twin_loss = twin.backward_loss(x_batch, t_batch)
         twin_optimizer.step()
         result.impl_loss.append(float(impl_loss))
@@ -180,11 +185,13 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
             result.bands.append(band(np.mean(result.impl_loss[first:]), np.mean(result.twin_loss[first:]),
                                      f"mean loss of steps {first}..{step}", step, "loss"))
         if evaluate_every and (step % evaluate_every == 0 or step == steps - 1):
+            with time_limit(STEP_SECONDS, f"accuracy at step {step}", guard_state=False):
+                impl_train, impl_test = network.accuracy(x_train, t_train), network.accuracy(x_test, t_test)
             row = {
                 "step": step,
                 "impl_loss": float(impl_loss), "twin_loss": float(twin_loss),
-                "impl_train_acc": network.accuracy(x_train, t_train), "twin_train_acc": twin.accuracy(x_train, t_train),
-                "impl_test_acc": network.accuracy(x_test, t_test), "twin_test_acc": twin.accuracy(x_test, t_test),
+                "impl_train_acc": impl_train, "twin_train_acc": twin.accuracy(x_train, t_train),
+                "impl_test_acc": impl_test, "twin_test_acc": twin.accuracy(x_test, t_test),
             }
             result.epochs.append(row)
             if step >= exact_steps:

@@ -56,22 +56,22 @@ def test_train_parity_writes_history_and_plot(tmp_path, capsys):
 
 
 def test_train_parity_prints_each_row_as_it_is_made(tmp_path, capsys, monkeypatch):
-    """Rows reach stdout during the run, not at its end: the evaluation callback prints and flushes them."""
-    from reference import training_parity
+    """Rows reach stdout during the run, not at its end: each evaluation row crosses from the worker that trains as
+    an event, and the command prints and flushes it when it comes."""
+    from reference.run import worker
 
     seen = []
-    original = training_parity._run
+    original = worker.Pool.run
 
-    def spy(*args):
-        on_evaluate = args[13]
+    def spy(self, function, *args, on_event=None, **options):
+        def recording(news):
+            on_event(news)
+            if "row" in news:
+                seen.append(capsys.readouterr().out)
 
-        def recording(row):
-            on_evaluate(row)
-            seen.append(capsys.readouterr().out)
+        return original(self, function, *args, on_event=recording, **options)
 
-        return original(*args[:13], recording, *args[14:])
-
-    monkeypatch.setattr(training_parity, "_run", spy)
+    monkeypatch.setattr(worker.Pool, "run", spy)
     assert main(["train-parity", "--data-dir", SUBSET, "--steps", "12", "--batch-size", "50", "--dtype", "float64",
                  "--optimizer", "Adam", "--out-dir", str(tmp_path)]) == 0
     assert len(seen) == 3 and all(chunk.strip() for chunk in seen)  # steps 0, 10 and 11, each as it came

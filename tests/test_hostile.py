@@ -47,9 +47,9 @@ def _check(module, *options, timeout=180):
 
 
 def test_every_hostile_fixture_has_an_expectation():
-    assert sorted(EXPECTED) + ["exit_at_import", "import_never_returns"] == sorted(
-        sorted(p.stem for p in HOSTILE.glob("*.py") if p.stem != "__init__"), key=lambda n: n in (
-            "exit_at_import", "import_never_returns"))
+    elsewhere = ["exit_at_import", "import_never_returns", "os_exit_in_training"]  # tested below, one by one
+    assert sorted(EXPECTED) + elsewhere == sorted(
+        sorted(p.stem for p in HOSTILE.glob("*.py") if p.stem != "__init__"), key=lambda n: n in elsewhere)
 
 
 @pytest.mark.parametrize("module", sorted(EXPECTED), ids=lambda m: m.replace("_", " "))
@@ -100,3 +100,17 @@ def test_the_time_limit_is_kept_from_outside_whatever_handler_the_implementation
     done, elapsed = _check("installs_sigalrm", "--layer", "Sigmoid", "--seed", "7")
     assert "STATE CHANGED" in done.stdout
     assert elapsed < 60
+
+
+def test_a_training_run_that_exits_midway_is_reported_in_its_step(tmp_path):
+    """train-parity trains in a worker: an os._exit in the fifth gradient is EXITED in training step 4, after the
+    rows that came before it, and the run exits 1 (it exited 0 with half a run when training ran in-process)."""
+    done = subprocess.run([sys.executable, "-m", "reference", "train-parity", "--impl",
+                           str(HOSTILE / "os_exit_in_training.py"), "--data-dir", str(ROOT / "fixtures" / "mnist-subset"),
+                           "--steps", "12", "--batch-size", "50", "--dtype", "float64", "--out-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert re.search(r"EXITED in training step 4: the worker exited with code 0", done.stdout), done.stdout
+    assert done.stdout.splitlines()[3].split()[0] == "0"  # the first evaluation row, printed before the exit
+    assert "1 run planned, 0 ran to its end (1 failure)" in done.stdout
+    assert not (tmp_path / "history.json").exists()

@@ -39,13 +39,14 @@ def target(args):
     return made
 
 
-def supervised(args, out, work, in_process=False):
+def supervised(args, out, work, in_process=False, made=None):
     """Start the pool of workers for --impl (reference.run.worker) and return work(pool); where the implementation
     cannot be loaded, the report of that and 1 (its import raised, exited, crashed or hung: a failure of every
-    check), or a ValueError for arguments that name nothing loadable."""
+    check), or a ValueError for arguments that name nothing loadable.  made: the Target where the command made it
+    first (to read what the workers share before they fork)."""
     from ..run import worker
 
-    made = target(args)
+    made = made or target(args)
     try:
         pool = worker.pool(made, in_process=in_process, import_seconds=getattr(args, "import_limit", None))
     except worker.LoadFailed as failed:

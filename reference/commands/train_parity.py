@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import load_impl
 from .. import cases
 
 HELP = "train impl and its twin side by side on MNIST"
@@ -35,17 +34,61 @@ def add_arguments(parser):
 def run(args, out):
     from impl.mnist import load_mnist
 
-    impl = load_impl(args)  # before torch is imported
-    if args.deep or args.conv:
-        return run_deep(impl, load_mnist(dtype=args.dtype, data_dir=args.data_dir), args, out,
-                        net="conv" if args.conv else "deep")
+    from . import supervised, target
+    from ..run import worker
 
-    from .. import registry, tolerance, training_parity
-    from ..progress import Progress
+    made = target(args)  # a path that does not exist is said before torch is imported
+    if args.deep and args.conv:
+        raise ValueError("--deep and --conv pick one network each: give one of them")
+    if args.optimizer and not (args.deep or args.conv):
+        from .. import registry
 
-    if args.optimizer:
         registry.hyper(args.optimizer)  # an unknown name is a ValueError naming the known ones
-    data = load_mnist(dtype=args.dtype, data_dir=args.data_dir)
+    worker.shared["mnist"] = load_mnist(dtype=args.dtype, data_dir=args.data_dir)  # in every worker from the fork
+    try:
+        return supervised(args, out, lambda pool: _run(args, out, pool), made=made)
+    finally:
+        worker.shared.pop("mnist", None)
+
+
+def _ended(outcome, args, out, name):
+    """The report of a training run whose worker ended, hung or overstayed, or the global state it changed (None when
+    neither: the run's own results stand)."""
+    from ..compare import Location
+    from ..run import tasks
+
+    if outcome.done and not outcome.state:
+        return None
+    from dataclasses import replace
+
+    from ..protocol import shell_argument
+
+    command = (f"python -m reference train-parity --impl {shell_argument(args.impl)} --dtype {args.dtype} "
+               f"--seed {args.seed} --steps {args.steps} --batch-size {args.batch_size}"
+               + (" --deep" if args.deep else "") + (" --conv" if args.conv else "")
+               + (f" --optimizer {args.optimizer}" if args.optimizer else "")
+               + ("" if args.deep or args.conv else f" --lr {args.lr} --hidden {args.hidden}")
+               + (f" --data-dir {shell_argument(args.data_dir)}" if args.data_dir else ""))
+    where = Location(layer=name, tensor="training", oracle="twin training", dtype=args.dtype, seed=args.seed,
+                     case="training parity", piece=name, reproduce=command)
+    return tasks.results_of(replace(outcome, value=[]) if outcome.done else outcome, where, alone=True)
+
+
+def _run(args, out, pool):
+    from ..plan.target import Described
+
+    impl = Described(pool.description)
+    if args.deep or args.conv:
+        return run_deep(impl, pool, args, out, net="conv" if args.conv else "deep")
+
+    from .. import tolerance
+    from ..progress import Progress
+    from ..run import tasks
+
+    impl.require("TwoLayerNet", *([args.optimizer] if args.optimizer else []))
+    from ..run.worker import shared
+
+    data = shared["mnist"]
     per_epoch = max(len(data[0][0]) // args.batch_size, 1)
     exact = tolerance.training_exact_steps(args.dtype, args.steps)
     claim = (f"step-exact parity over all {args.steps} steps" if exact == args.steps else
@@ -64,19 +107,28 @@ def run(args, out):
     print("  ".join("-" * w for w in widths), file=out)
     progress = Progress(args.steps, "train-parity")
 
-    def on_evaluate(e):
-        progress.clear()
-        print(line((e["step"], f"{e['impl_loss']:.6f}", f"{e['twin_loss']:.6f}",
-                    f"{abs(e['impl_loss'] - e['twin_loss']):.2e}", f"{e['impl_train_acc']:.4f}",
-                    f"{e['twin_train_acc']:.4f}", f"{e['impl_test_acc']:.4f}", f"{e['twin_test_acc']:.4f}")),
-              file=out, flush=True)
+    def on_event(news):
+        if "row" in news:
+            e = news["row"]
+            progress.clear()
+            print(line((e["step"], f"{e['impl_loss']:.6f}", f"{e['twin_loss']:.6f}",
+                        f"{abs(e['impl_loss'] - e['twin_loss']):.2e}", f"{e['impl_train_acc']:.4f}",
+                        f"{e['twin_train_acc']:.4f}", f"{e['impl_test_acc']:.4f}", f"{e['twin_test_acc']:.4f}")),
+                  file=out, flush=True)
+            progress.update(e["step"])
+        else:
+            progress.update(news["step"])
 
     started = time.perf_counter()
-    result = training_parity.run(impl, data, dtype=args.dtype, steps=args.steps, batch_size=args.batch_size,
-                                 lr=args.lr, hidden=args.hidden, seed=args.seed, evaluate_every=per_epoch,
-                                 checkpoint_every=per_epoch, impl_spec=args.impl, optimizer=args.optimizer,
-                                 on_evaluate=on_evaluate, on_step=progress.update)
+    options = dict(dtype=args.dtype, steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
+                   seed=args.seed, evaluate_every=per_epoch, checkpoint_every=per_epoch, impl_spec=args.impl,
+                   optimizer=args.optimizer)
+    outcome = pool.run(tasks.train, None, options, on_event=on_event, seconds=0)
     progress.clear()
+    problems = _ended(outcome, args, out, "TwoLayerNet")
+    if problems and not outcome.done:
+        return _report_ended(problems, out)
+    result = outcome.value
     elapsed = time.perf_counter() - started
     max_abs, max_rel = result.max_loss_error(exact)
     print(f"\n{args.steps} steps in {elapsed:.1f} s ({args.dtype}, seed {args.seed}); over the {exact} step-exact steps "
@@ -99,12 +151,32 @@ def run(args, out):
     png = plot_losses(result, folder / "loss.png")
     print(f"wrote {folder / 'history.json'}" + (f" and {png}" if png else " (pip install matplotlib for the PNG)"),
           file=out)
-    problems = result.failures()
+    problems = result.failures() + (problems or [])
+    _captured(outcome, problems, out)
     for problem in problems:
         print("\n" + problem.render(), file=out)
     if not problems:
         print(f"the two sides keep the claim at every step and every checkpoint ({claim})", file=out)
     return 1 if problems else 0
+
+
+def _captured(outcome, problems, out):
+    """What the implementation printed during a run that ended: with the first problem's report, else said alone."""
+    if not outcome.output_bytes:
+        return
+    if problems:
+        problems[0].output, problems[0].output_bytes = outcome.output, outcome.output_bytes
+    else:
+        from ..compare import captured
+
+        print(captured(outcome.output, outcome.output_bytes).lstrip("\n"), file=out)
+
+
+def _report_ended(problems, out):
+    for problem in problems:
+        print("\n" + problem.render(), file=out)
+    print("\nthe training run did not end: 1 run planned, 0 ran to its end (1 failure)", file=out)
+    return 1
 
 
 def plot_losses(result, path):
@@ -135,16 +207,16 @@ def plot_losses(result, path):
     return path
 
 
-def run_deep(impl, data, args, out, net="deep"):
+def run_deep(impl, pool, args, out, net="deep"):
     """A composed twin's side-by-side run (reference.deep_training_parity; net "deep" or "conv"): a line every 100
     steps."""
     from .. import deep_training_parity, tolerance
     from ..progress import Progress
+    from ..run import tasks
 
-    if args.deep and args.conv:
-        raise ValueError("--deep and --conv pick one network each: give one of them")
     chosen = deep_training_parity.NETWORKS[net]
     name, option, lr = chosen.name, chosen.option, chosen.lr
+    impl.require(name)
     exact = tolerance.deep_training_exact_steps(args.dtype, args.steps, net)
     print(f"{name} and its composed twin side by side: {args.steps} steps, {args.dtype}, batch "
           f"{args.batch_size}, SGD lr {lr:g}, seed {args.seed}; claim: step-exact over {exact} steps"
@@ -153,23 +225,29 @@ def run_deep(impl, data, args, out, net="deep"):
     progress = Progress(args.steps, f"train-parity {option}")
     started = time.perf_counter()
 
-    def on_step(step, run):
-        progress.update(step)
-        if step % 100 == 0 or step == args.steps - 1:
+    def on_event(news):
+        progress.update(news["step"])
+        if "impl_loss" in news:
             progress.clear()
-            print(f"step {step}: impl loss {run.impl_loss[-1]:.6f}, twin {run.twin_loss[-1]:.6f}", file=out, flush=True)
+            print(f"step {news['step']}: impl loss {news['impl_loss']:.6f}, twin {news['twin_loss']:.6f}", file=out,
+                  flush=True)
 
-    result = deep_training_parity.run(impl, data, net=net, dtype=args.dtype, steps=args.steps,
-                                      batch_size=args.batch_size,
-                                      seed=args.seed, checkpoint_every=max(args.steps // 4, 1), impl_spec=args.impl,
-                                      on_step=on_step)
+    options = dict(dtype=args.dtype, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                   checkpoint_every=max(args.steps // 4, 1), impl_spec=args.impl)
+    outcome = pool.run(tasks.train, net, options, on_event=on_event, seconds=0)
     progress.clear()
+    problems = _ended(outcome, args, out, name)
+    if problems and not outcome.done:
+        return _report_ended(problems, out)
+    result = outcome.value
     max_abs, max_rel = result.max_loss_error(exact)
     print(f"\n{args.steps} steps in {time.perf_counter() - started:.1f} s; over the {exact} step-exact steps the losses "
           f"differ by at most {max_abs:.2e} abs, {max_rel:.2e} rel; measured inside the plain bound for "
           f"{result.step_exact_steps()} steps", file=out)
-    for problem in result.failures():
+    problems = result.failures() + (problems or [])
+    _captured(outcome, problems, out)
+    for problem in problems:
         print("\n" + problem.render(), file=out)
-    if result.passed:
+    if not problems:
         print("the two sides keep the claim at every step and every checkpoint", file=out)
-    return 0 if result.passed else 1
+    return 1 if problems else 0

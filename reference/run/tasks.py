@@ -81,10 +81,50 @@ def golden_network(impl, number):
     return _slim(golden.check_network_entry(impl, recorded, golden.entries(recorded, "network")[number]))
 
 
-def results_of(outcome, context):
+def train(impl, net, options):
+    """A side-by-side training run (reference.training_parity, or reference.deep_training_parity where `net` is
+    "deep" or "conv") on the MNIST arrays the harness put in worker.shared["mnist"]; each evaluation row (and, for a
+    composed network, each hundredth step's losses) goes to the supervisor as an event as it is made, with the step
+    reached for its progress line.  The run's passed comparisons come back without their arrays."""
+    import time
+
+    from .worker import event, shared
+
+    data = shared["mnist"]
+    last = [0.0]
+
+    def progress(step):
+        now = time.monotonic()
+        if now - last[0] > 0.2:
+            last[0] = now
+            event({"step": step})
+
+    if net:
+        from .. import deep_training_parity
+
+        def on_step(step, run):
+            if step % 100 == 0 or step == options["steps"] - 1:
+                event({"step": step, "impl_loss": run.impl_loss[-1], "twin_loss": run.twin_loss[-1]})
+            else:
+                progress(step)
+
+        result = deep_training_parity.run(impl, data, net=net, on_step=on_step, **options)
+    else:
+        from .. import training_parity
+
+        result = training_parity.run(impl, data, on_evaluate=lambda row: event({"row": row}), on_step=progress,
+                                     **options)
+    _slim(result.bands)
+    for _, comparisons in result.checkpoints:
+        _slim(comparisons)
+    return result
+
+
+def results_of(outcome, context, alone=False):
     """The results of one unit from its Outcome: those it made where it ran (plus a STATE CHANGED result
     for every change to the harness's global state), else one result for the unit in `context` (a Location) naming
-    what happened and where.  What the implementation printed goes with every result of the unit."""
+    what happened and where (alone: the unit is the whole run, no other follows it).  What the implementation
+    printed goes with every result of the unit."""
     if outcome.done:
         results = list(outcome.value)
         changed = {}  # (item, change) -> the first call that made it
@@ -97,8 +137,9 @@ def results_of(outcome, context):
                                   "STATE CHANGED"))
     else:
         where = f" in {outcome.where}" if outcome.where else ""
+        then = "" if alone else ", and a fresh worker runs the rest"
         results = [NotRun(context, f"{outcome.verdict}{where}: {outcome.reason}; every check of this unit is "
-                          "counted failed, and a fresh worker runs the rest", outcome.verdict)]
+                          f"counted failed{then}", outcome.verdict)]
     if outcome.output_bytes:
         for result in results:
             result.output, result.output_bytes = outcome.output, outcome.output_bytes

@@ -38,6 +38,16 @@ from . import state, wire
 # instead of carrying it (the golden arrays, read and checksummed once)
 shared = {}
 
+# where a task's progress goes: in a worker, a frame to the supervisor before the unit's result; in-process, the
+# callback of the current run (a task calls event(value) with plain values: a step, a row of a table)
+_emit = None
+
+
+def event(value):
+    """Send `value` (plain values, as results cross) to the on_event of the Pool.run that runs this task."""
+    if _emit is not None:
+        _emit(value)
+
 IMPORT_SECONDS = 60.0  # importing the implementation (a module that trains at import is stopped here)
 TASK_SECONDS = 600.0  # a whole unit of work, outside the calls into the implementation that have limits of their own
 OUTPUT_KEEP = 64 * 1024  # bytes of captured output kept (the last ones)
@@ -175,6 +185,21 @@ class _Guard:
         self.depth = 0
 
     @contextmanager
+    def mark(self, what, seconds):
+        """A call that only marks the slot (a training step, thousands in a unit): its limit is kept from outside;
+        the global state is checked once, after the unit (the changes "between calls")."""
+        if self.depth:
+            yield
+            return
+        self.depth += 1
+        self.slot.enter(what, seconds)
+        try:
+            yield
+        finally:
+            self.slot.leave()
+            self.depth -= 1
+
+    @contextmanager
     def __call__(self, what, seconds):
         if self.depth:  # a call inside a call (a trace step inside a network method): the outer one holds the limit
             yield
@@ -209,10 +234,13 @@ def _serve(target, slot, requests, replies, output_fd):
         # torch's OpenMP pool does not survive a fork (a child that uses it hangs); the twins are small
         torch.set_num_threads(1)
     guard = _Guard(slot)
-    limits.supervised, limits.noted = guard, slot.note
+    limits.supervised, limits.marked, limits.noted = guard, guard.mark, slot.note
 
     def reply(message):
         _write_frame(replies, wire.encode(message).encode("utf-8"))
+
+    global _emit
+    _emit = lambda value: reply({"kind": "event", "value": value})  # noqa: E731
 
     slot.enter(f"import of {target.spec}", 0)
     try:
@@ -480,15 +508,25 @@ class Pool:
         verdict = "EXITED" if message["kind"] == "exited" else "RAISED"
         raise LoadFailed(verdict, message["reason"], output, size)
 
-    def run(self, function, *args):
-        """Outcome of function(impl, *args) in a worker (started afresh where the last one ended)."""
+    def run(self, function, *args, on_event=None, seconds=None):
+        """Outcome of function(impl, *args) in a worker (started afresh where the last one ended); on_event(value)
+        for each event(value) the task sends before it ends; seconds: the unit's limit instead of task_seconds (0:
+        none beyond the limits of the calls into the implementation)."""
         if self._worker is None or not self._worker.alive:
             self._start()
         worker = self._worker
         if not worker.send(function, args):
             outcome = worker.wait(1.0)[1] or Outcome(verdict="CRASHED", reason="the worker took no more work")
         else:
-            message, outcome = worker.wait(self.task_seconds)
+            limit = self.task_seconds if seconds is None else seconds
+            started = time.monotonic()
+            while True:
+                left = limit - (time.monotonic() - started) if limit else 0
+                message, outcome = worker.wait(max(left, 1e-3) if limit else 0)
+                if outcome is not None or message["kind"] != "event":
+                    break
+                if on_event is not None:
+                    on_event(message["value"])
             if outcome is None:
                 kind = message["kind"]
                 if kind == "done":
@@ -525,8 +563,13 @@ class InProcess:
         self.description = target.describe(self.impl)
         self.started = 0
 
-    def run(self, function, *args):
-        return Outcome(value=function(self.impl, *args))
+    def run(self, function, *args, on_event=None, seconds=None):
+        global _emit
+        kept, _emit = _emit, on_event
+        try:
+            return Outcome(value=function(self.impl, *args))
+        finally:
+            _emit = kept
 
     def close(self):
         pass
