@@ -36,10 +36,11 @@ class CheckTimeout(Exception):
 
 
 @contextmanager
-def time_limit(seconds=CHECK_SECONDS, what="the implementation", guard_state=True):
-    """guard_state False: in a worker, only the limit and the place (the state is checked after the unit)."""
+def time_limit(seconds=CHECK_SECONDS, what="the implementation", guard_state=True, at=None):
+    """guard_state False: in a worker, only the limit and the place (the state is checked after the unit).  at: the
+    Location of the check the call belongs to (in a worker that ends or hangs in the call, the report is there)."""
     if supervised is not None:
-        with (supervised if guard_state else marked)(what, seconds):
+        with (supervised if guard_state else marked)(what, seconds, at):
             yield
         return
     usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
@@ -72,8 +73,8 @@ def _floating_point_error(kind, flag):
 
 
 @contextmanager
-def calling(what, seconds=CHECK_SECONDS):
+def calling(what, seconds=CHECK_SECONDS, at=None):
     """A call into the implementation: NumPy's floating-point errors quiet, under time_limit (and, in a worker, the
     guard of the harness's global state, which sees the errstate set here as the state to keep)."""
-    with np.errstate(all="call", call=_floating_point_error), time_limit(seconds, what):
+    with np.errstate(all="call", call=_floating_point_error), time_limit(seconds, what, at=at):
         yield

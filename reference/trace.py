@@ -114,7 +114,7 @@ def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=Non
 
     def call(ctx, function, *args, **kwargs):
         try:
-            with calling(f"{ctx.layer} {ctx.shown}"):
+            with calling(f"{ctx.layer} {ctx.shown}", at=ctx):
                 return function(*args, **kwargs)
         except CheckTimeout as error:
             results.append(NotRun(ctx, str(error), "TIMEOUT"))

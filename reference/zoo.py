@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from . import cases, convergence, layer_checks, optimizer_checks, pipeline_checks, pmf_parity, protocol, registry, streams
-from .trace import trace_all
 
 MUTANTS = cases.FIXTURES / "mutants"
 
@@ -46,7 +45,8 @@ def bug_of(path):
 
 
 def _matches(context, piece, tensor):
-    return context.blamed == piece and context.names(tensor)
+    # a unit whose worker ended, hung or overstayed counts every check of it failed: it names each of them
+    return context.blamed == piece and (context.names(tensor) or context.tensor == "every check")
 
 
 @dataclass
@@ -71,43 +71,50 @@ class MutantResult:
         return self.blamed == [piece] and any(_matches(f.context, piece, tensor) for f in self.failures)
 
 
-def harness_failures(impl, seed, trace_data):
-    """Every failing layer check and the first divergence of every trace, for one implementation."""
-    failures = []
-    hung = set()  # after a time-out, the piece's other cases are not waited on again
-    for case in registry.cases():
-        for dtype in case.dtypes:
-            if case.layer in hung:
-                continue
-            results = [r for r in layer_checks.run_case(impl, case, dtype, seed).results if not r.passed]
-            failures += results
-            if any(r.verdict == "TIMEOUT" for r in results):
-                hung.add(case.layer)
-    x, t = trace_data
-    for dtype in cases.DTYPES:
-        for trace in trace_all(impl, x.astype(dtype), t, seed=seed, dtype=dtype, impl_spec=impl.spec):
-            if trace.first_divergence is not None:
-                failures.append(trace.first_divergence)
-    from .commands.trace import network_traces
+def units(seed, trace_data):
+    """Every unit of work the zoo runs for one implementation: (piece, task, arguments), each sent to the
+    implementation's worker (reference.run.tasks), so that a mutant that exits, crashes or hangs loses its unit,
+    not the zoo."""
+    from .run import tasks
 
-    for name in registry.names("network"):
-        if name == "TwoLayerNet":  # traced above, with every method
+    planned = [(case.layer, tasks.case, (case, dtype, seed)) for case in registry.cases() for dtype in case.dtypes]
+    x, t = trace_data
+    planned += [("TwoLayerNet", tasks.zoo_traces, (x.astype(dtype), t, dtype, seed)) for dtype in cases.DTYPES]
+    planned += [(name, tasks.zoo_network, (name, dtype, seed)) for name in registry.names("network")
+                if name != "TwoLayerNet" for dtype in cases.DTYPES]  # TwoLayerNet: traced above, with every method
+    planned += [(name, tasks.optimizer, (name, dtype, seed)) for name in optimizer_checks.optimizers()
+                for dtype in cases.DTYPES]
+    return planned
+
+
+def harness_failures(pool, seed, trace_data):
+    """Every failing layer check, the first divergence of every trace, and the failing checks of the routines, for
+    the implementation of `pool` (reference.run.worker: a Pool, or InProcess)."""
+    from .compare import Location
+    from .run import tasks
+
+    failures = []
+    hung = set()  # after a time-out, the piece's other units are not waited on again
+    for piece, task, arguments in units(seed, trace_data):
+        if piece in hung:
             continue
-        for dtype in cases.DTYPES:
-            for trace in network_traces(impl, name, dtype, seed, impl_spec=impl.spec, batch=16):
-                if trace.first_divergence is not None:
-                    failures.append(trace.first_divergence)
-    for name in optimizer_checks.optimizers():
-        for dtype in cases.DTYPES:
-            run = optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec)
-            failures += [r for r in run.results if not r.passed]
-    return failures + routine_failures(impl, seed, failures)
+        outcome = pool.run(task, *arguments)
+        where = Location(layer=piece, tensor="every check", oracle="harness", dtype=arguments[-2], seed=seed,
+                         piece=piece)
+        results = [r for r in tasks.results_of(outcome, where) if not r.passed]
+        failures += results
+        if any(r.verdict == "TIMEOUT" for r in results):
+            hung.add(piece)
+    blamed = sorted({f.context.blamed for f in failures})
+    outcome = pool.run(tasks.zoo_routines, seed, blamed)
+    where = Location(layer="routines", tensor="every check", oracle="harness", dtype="-", seed=seed, piece="routines")
+    return failures + [r for r in tasks.results_of(outcome, where) if not r.passed]
 
 
 def routine_failures(impl, seed, upstream):
-    """The failing checks of the routines around the models (see the module docstring); `upstream`: the failures
-    found so far, whose blamed models are not stepped again."""
-    blamed = {f.context.blamed for f in upstream}
+    """The failing checks of the routines around the models (see the module docstring); `upstream`: the pieces
+    blamed so far, whose models are not stepped again."""
+    blamed = set(upstream)
     failures = [r for r in pipeline_checks.check(impl, seed) if not r.passed]
     if "PMF" not in blamed:
         problem = pmf_parity.draw_problem(seed)
@@ -128,16 +135,19 @@ def trace_batch(seed, batch=16):
     return x[index], t[index]
 
 
+def supervised(path):
+    """The supervised Pool of one implementation of the zoo (a mutant's file, or "impl")."""
+    from .plan.target import Target
+    from .run import worker
+
+    return worker.Pool(Target(str(path)))
+
+
 def run_mutant(path, seed, data):
     started = time.perf_counter()
-    impl = protocol.load(str(path))  # a mutant that fails to import is the zoo's own bug: let it raise
     result = MutantResult(name=Path(path).stem, bug=bug_of(path), expected=declared_blame(path))
-    try:
-        result.failures = harness_failures(impl, seed, data)
-    except Exception as error:  # noqa: BLE001 - a harness bug must not end the zoo; it shows as a wrong blame
-        context = layer_checks.Context(layer="harness", tensor="-", oracle="-", dtype="-", seed=seed)
-        result.failures = [layer_checks.NotRun(context, f"the harness itself raised {type(error).__name__}: {error}",
-                                               "HARNESS ERROR")]
+    with supervised(path) as pool:  # a mutant that fails to import is the zoo's own bug: LoadFailed ends the zoo
+        result.failures = harness_failures(pool, seed, data)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -146,7 +156,8 @@ def run_zoo(seed=None, paths=None, on_mutant=None):
     """(clean failures of impl itself, [MutantResult per mutant]); on_mutant(index, result) after each."""
     seed = cases.layer_seeds()[0] if seed is None else seed
     data = trace_batch(seed)
-    clean = harness_failures(protocol.load("impl"), seed, data)
+    with supervised("impl") as pool:
+        clean = harness_failures(pool, seed, data)
     results = []
     for index, path in enumerate(paths or mutant_paths()):
         results.append(run_mutant(path, seed, data))

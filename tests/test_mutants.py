@@ -30,7 +30,8 @@ def test_mutant_is_caught_and_blamed_on_its_piece(path, trace_data):
 
 
 def test_impl_itself_passes_everything_the_zoo_runs(trace_data):
-    failures = zoo.harness_failures(protocol.load("impl"), SEED, trace_data)
+    with zoo.supervised("impl") as pool:
+        failures = zoo.harness_failures(pool, SEED, trace_data)
     assert not failures, "\n".join(f.render() for f in failures[:3])
 
 

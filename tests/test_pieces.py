@@ -101,7 +101,8 @@ def test_one_entry_reaches_the_case_table_trace_golden_recording_and_the_zoos_bl
         rows = [r for r in traced.results if r.context.layer == "Relu2"]
         assert traced.passed and not traced.skipped and {r.context.blamed for r in rows} == {"LeakyRelu"}
         # the zoo's blame: every failure of a wrong LeakyRelu blames LeakyRelu and nothing else
-        failures = zoo.harness_failures(protocol.load(str(wrong_impl)), SEED, zoo.trace_batch(SEED))
+        with zoo.supervised(wrong_impl) as pool:
+            failures = zoo.harness_failures(pool, SEED, zoo.trace_batch(SEED))
         assert failures and {f.context.blamed for f in failures} == {"LeakyRelu"}
 
 

@@ -17,7 +17,8 @@ SEED = cases.layer_seeds()[0]
 
 @pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
 def test_a_correct_variant_passes_every_check_trace_and_optimizer(path):
-    failures = zoo.harness_failures(protocol.load(str(path)), SEED, zoo.trace_batch(SEED))
+    with zoo.supervised(path) as pool:
+        failures = zoo.harness_failures(pool, SEED, zoo.trace_batch(SEED))
     # a network without dtype= cannot run float32 network checks: NOT RUN, with the reason (never a pass)
     failures = [f for f in failures if "takes no dtype= argument" not in getattr(f, "reason", "")]
     assert not failures, "\n".join(f.render() for f in failures[:3])
@@ -36,8 +37,8 @@ def test_an_epsilon_free_loss_is_judged_by_its_own_convention_and_says_so(capsys
 
 def test_the_same_convention_with_a_wrong_backward_fails_on_dx_alone():
     mutant = cases.FIXTURES / "mutants" / "softmax_with_loss_log_softmax_wrong_backward.py"
-    impl = protocol.load(str(mutant))
-    failures = zoo.harness_failures(impl, SEED, zoo.trace_batch(SEED))
+    with zoo.supervised(mutant) as pool:
+        failures = zoo.harness_failures(pool, SEED, zoo.trace_batch(SEED))
     oracles = {f.context.oracle for f in failures if f.context.tensor == "dx"}
     assert {"twin", "finite differences"} <= oracles
     assert not [f for f in failures if f.context.tensor == "forward"], "the epsilon-free forward is correct"

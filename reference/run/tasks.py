@@ -81,6 +81,32 @@ def golden_network(impl, number):
     return _slim(golden.check_network_entry(impl, recorded, golden.entries(recorded, "network")[number]))
 
 
+def _first_divergences(traces):
+    return [trace.first_divergence for trace in traces if trace.first_divergence is not None]
+
+
+def zoo_traces(impl, x, t, dtype, seed):
+    """The zoo's traces of the implementation's TwoLayerNet and every public method of it: each trace's first
+    divergence (what follows it is inherited)."""
+    from ..trace import trace_all
+
+    return _first_divergences(trace_all(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl.spec))
+
+
+def zoo_network(impl, name, dtype, seed):
+    """The first divergence of each trace `check` runs for network piece `name`, on the zoo's batch of 16."""
+    from ..commands.trace import network_traces
+
+    return _first_divergences(network_traces(impl, name, dtype, seed, impl_spec=impl.spec, batch=16))
+
+
+def zoo_routines(impl, seed, blamed):
+    """The failing checks of the routines around the models (reference.zoo.routine_failures)."""
+    from .. import zoo
+
+    return zoo.routine_failures(impl, seed, blamed)
+
+
 def train(impl, net, options):
     """A side-by-side training run (reference.training_parity, or reference.deep_training_parity where `net` is
     "deep" or "conv") on the MNIST arrays the harness put in worker.shared["mnist"]; each evaluation row (and, for a
@@ -138,6 +164,8 @@ def results_of(outcome, context, alone=False):
     else:
         where = f" in {outcome.where}" if outcome.where else ""
         then = "" if alone else ", and a fresh worker runs the rest"
+        if outcome.at is not None:  # the check the call belonged to (a layer of a trace), with the unit's reproduce
+            context = dataclasses.replace(outcome.at, reproduce=outcome.at.reproduce or context.reproduce)
         results = [NotRun(context, f"{outcome.verdict}{where}: {outcome.reason}; every check of this unit is "
                           f"counted failed{then}", outcome.verdict)]
     if outcome.output_bytes:

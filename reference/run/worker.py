@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .. import limits
-from ..compare import captured
+from ..compare import Location, captured
 from . import state, wire
 
 # what the harness puts here before a Pool starts is in every worker (inherited at the fork), so a task names it
@@ -79,9 +79,26 @@ class Slot:
         (size,) = struct.unpack_from("<I", self._map, offset)
         return bytes(self._map[offset + 4: offset + 4 + min(size, self.TEXT)]).decode("utf-8", "replace")
 
-    def enter(self, what, seconds):
+    @property
+    def at(self):
+        """The Location the last call named (None where it named none, or it does not read as one)."""
+        (size,) = struct.unpack_from("<I", self._map, self.AT)
+        if not size or size > self.AT_TEXT:
+            return None
+        try:
+            made = wire.decode(bytes(self._map[self.AT + 4: self.AT + 4 + size]).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return made if isinstance(made, Location) else None
+
+    AT = 16 + 2 * (4 + TEXT)  # the Location of the check the call belongs to, as JSON (reference.run.wire)
+    AT_TEXT = SIZE - AT - 4
+
+    def enter(self, what, seconds, at=None):
         self._put(16, what)
         self._put(16 + 4 + self.TEXT, "")
+        text = wire.encode(at) if at is not None else ""
+        self._put(self.AT, text if len(text.encode("utf-8")) <= self.AT_TEXT else "")
         struct.pack_into("<d", self._map, 0, time.monotonic() + seconds if seconds else 0.0)
 
     def note(self, phase):
@@ -103,6 +120,7 @@ class Slot:
         self.leave()
         self._put(16, "")
         self._put(16 + 4 + self.TEXT, "")
+        struct.pack_into("<I", self._map, self.AT, 0)
 
 
 def _write_frame(fd, payload):
@@ -146,6 +164,7 @@ class Outcome:
     output: str = ""
     output_bytes: int = 0
     state: list = field(default_factory=list)
+    at: object = None  # the Location of the check the call it ended in belongs to, where the call named one
 
     @property
     def done(self):
@@ -185,14 +204,14 @@ class _Guard:
         self.depth = 0
 
     @contextmanager
-    def mark(self, what, seconds):
+    def mark(self, what, seconds, at=None):
         """A call that only marks the slot (a training step, thousands in a unit): its limit is kept from outside;
         the global state is checked once, after the unit (the changes "between calls")."""
         if self.depth:
             yield
             return
         self.depth += 1
-        self.slot.enter(what, seconds)
+        self.slot.enter(what, seconds, at)
         try:
             yield
         finally:
@@ -200,13 +219,13 @@ class _Guard:
             self.depth -= 1
 
     @contextmanager
-    def __call__(self, what, seconds):
+    def __call__(self, what, seconds, at=None):
         if self.depth:  # a call inside a call (a trace step inside a network method): the outer one holds the limit
             yield
             return
         self.depth += 1
         before = state.snapshot()
-        self.slot.enter(what, seconds)
+        self.slot.enter(what, seconds, at)
         try:
             yield
         finally:
@@ -535,6 +554,8 @@ class Pool:
                     worker.wait(5.0)  # the worker ends after a reply that is no result
                     outcome = Outcome(verdict="EXITED" if kind == "exited" else "RAISED", reason=message["reason"],
                                       where=message.get("where", ""))
+        if not outcome.done:
+            outcome.at = worker.slot.at
         if worker.alive or worker.output is not None:
             outcome.output, outcome.output_bytes = worker.take_output()
         if not worker.alive:
