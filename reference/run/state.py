@@ -27,8 +27,11 @@ def _torch():
     return sys.modules.get("torch")
 
 
+_NAMED = tuple((signal.Signals(s).name, s) for s in SIGNALS)  # named once: the enum lookup costs more than the read
+
+
 def _read_signals():
-    return {signal.Signals(s).name: signal.getsignal(s) for s in SIGNALS}
+    return {name: signal.getsignal(number) for name, number in _NAMED}
 
 
 def _write_signals(handlers):
