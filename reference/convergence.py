@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .limits import STEP_SECONDS, time_limit
+from .run import wire
+
 ROUNDING_ULPS = 64
 
 
@@ -49,6 +52,7 @@ def constants(X, y):
                      f_star=float(0.5 * np.mean(residual * residual)))
 
 
+@wire.register  # it crosses back from the worker that ran the implementation (reference.run.tasks)
 @dataclass
 class Run:
     rule: str
@@ -78,7 +82,8 @@ def gradient_descent(impl, X, y, c, rule="1/L", steps=1000):
     model_class = impl.require("LinearRegression")
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    model = model_class(np.zeros(X.shape[1]), np.zeros(()), 0.0)
+    with time_limit(STEP_SECONDS, "the construction of LinearRegression", guard_state=False):
+        model = model_class(np.zeros(X.shape[1]), np.zeros(()), 0.0)
     eps = np.finfo(np.float64).eps
     if rule == "1/L":
         rate = 1.0 - c.mu / c.L
@@ -86,12 +91,14 @@ def gradient_descent(impl, X, y, c, rule="1/L", steps=1000):
         rate = (c.kappa - 1.0) / (c.kappa + 1.0)
     else:
         raise ValueError(f"rule must be '1/L' or '2/(mu+L)', not {rule!r}")
-    run = Run(rule, float(impl.require("step_size")(X, rule)), rate)
+    with time_limit(STEP_SECONDS, "step_size", guard_state=False):
+        run = Run(rule, float(impl.require("step_size")(X, rule)), rate)
     start = None
     for k in range(steps + 1):
         theta = np.append(np.asarray(model.params["w"], dtype=np.float64), float(model.params["b"]))
         if rule == "1/L":
-            f = float(model.loss(X, y))
+            with time_limit(STEP_SECONDS, f"LinearRegression.loss at gradient descent step {k}", guard_state=False):
+                f = float(model.loss(X, y))
             value, rounding = f - c.f_star, ROUNDING_ULPS * eps * (abs(f) + abs(c.f_star))
         else:
             value = float(np.linalg.norm(theta - c.theta_star))
@@ -102,9 +109,10 @@ def gradient_descent(impl, X, y, c, rule="1/L", steps=1000):
         run.allowance.append(rounding)
         if k == steps:
             break
-        grads = model.gradient(X, y)
-        for key in model.params:
-            model.params[key] = model.params[key] - run.step * np.asarray(grads[key])
+        with time_limit(STEP_SECONDS, f"LinearRegression.gradient at gradient descent step {k}", guard_state=False):
+            grads = model.gradient(X, y)
+            for key in model.params:
+                model.params[key] = model.params[key] - run.step * np.asarray(grads[key])
     return run
 
 
@@ -131,6 +139,7 @@ SGD_FEATURES = ("median_income", "housing_median_age", "latitude")
 Z_SGD = 6.0  # standard errors of the mean over the runs: the measured side is a sample of a fixed-seed stream
 
 
+@wire.register
 @dataclass
 class SGDRun:
     beta: float
@@ -208,22 +217,30 @@ def sgd_runs(impl, X, y, run, runs=32, seed=0, checkpoints=20):
     model_class = impl.require("LinearRegression")
     distances = np.empty((runs, len(run.checkpoints)))
     for r in range(runs):
-        model = model_class(np.zeros(X.shape[1]), np.zeros(()), 0.0)
-        at = 0
-        for k in range(steps):
-            i = rows[r, k]
-            grads = model.gradient(X[i:i + 1], y[i:i + 1])
-            gamma = run.beta / (k + run.k0)
-            for key in model.params:
-                model.params[key] = model.params[key] - gamma * np.asarray(grads[key])
-            if at < len(run.checkpoints) and k + 1 == run.checkpoints[at]:
-                theta = np.append(np.asarray(model.params["w"], dtype=np.float64), float(model.params["b"]))
-                distances[r, at] = float(np.sum((theta - theta_star) ** 2))
-                at += 1
+        # one limit a run (its thousands of calls would cost more marked one by one): 5,000 steps take about 0.1 s
+        with time_limit(STEP_SECONDS, f"LinearRegression in SGD run {r}", guard_state=False):
+            _sgd_run(model_class, X, y, run, rows[r], theta_star, distances[r], steps)
     run.measured = distances.mean(axis=0)
     run.standard_error = distances.std(axis=0, ddof=1) / np.sqrt(runs)
     run.runs = runs
     return run
+
+
+def _sgd_run(model_class, X, y, run, rows, theta_star, distances, steps):
+    """One run of sgd_runs from theta = 0: its squared distances to theta* at run.checkpoints, into `distances`."""
+    model = model_class(np.zeros(X.shape[1]), np.zeros(()), 0.0)
+    at = 0
+    for k in range(steps):
+        i = rows[k]
+        grads = model.gradient(X[i:i + 1], y[i:i + 1])
+        gamma = run.beta / (k + run.k0)
+        for key in model.params:
+            model.params[key] = model.params[key] - gamma * np.asarray(grads[key])
+        if at < len(run.checkpoints) and k + 1 == run.checkpoints[at]:
+            theta = np.append(np.asarray(model.params["w"], dtype=np.float64), float(model.params["b"]))
+            distances[at] = float(np.sum((theta - theta_star) ** 2))
+            at += 1
+    return at
 
 
 def draw_problem(seed, n=200, d=4):

@@ -22,13 +22,16 @@ def gradient_f(x, y):
 
 
 def impl_path(impl, name, steps=PATH_STEPS):
-    optimizer = impl.require(name)(**dict(registry.hyper(name), lr=PATH_LR[name]))
-    params = {"x": np.array(START[0]), "y": np.array(START[1])}
-    path = [START]
-    for _ in range(steps):
-        gx, gy = gradient_f(params["x"], params["y"])
-        optimizer.update(params, {"x": np.asarray(gx), "y": np.asarray(gy)})
-        path.append((float(params["x"]), float(params["y"])))
+    from .limits import STEP_SECONDS, time_limit
+
+    with time_limit(STEP_SECONDS, f"{name} on f(x, y)", guard_state=False):
+        optimizer = impl.require(name)(**dict(registry.hyper(name), lr=PATH_LR[name]))
+        params = {"x": np.array(START[0]), "y": np.array(START[1])}
+        path = [START]
+        for _ in range(steps):
+            gx, gy = gradient_f(params["x"], params["y"])
+            optimizer.update(params, {"x": np.asarray(gx), "y": np.asarray(gy)})
+            path.append((float(params["x"]), float(params["y"])))
     return np.array(path)
 
 
@@ -69,12 +72,16 @@ def plot_paths(paths, filename):
     plt.close(figure)
 
 
+def mnist_run(impl, data, name, steps, dtype, seed):
+    """The ParityRun of `steps` MNIST steps of TwoLayerNet with optimizer `name` on both sides."""
+    return training_parity.run(impl, data, dtype=dtype, steps=steps, optimizer=name, seed=seed, checkpoint_every=steps)
+
+
 def mnist_runs(impl, data, steps, dtype, seed, on_run=None):
     """{optimizer: ParityRun} of `steps` MNIST steps each; on_run(name, run) as each finishes."""
     runs = {}
     for name in registry.names("optimizer"):
-        runs[name] = training_parity.run(impl, data, dtype=dtype, steps=steps, optimizer=name, seed=seed,
-                                         checkpoint_every=steps)
+        runs[name] = mnist_run(impl, data, name, steps, dtype, seed)
         if on_run is not None:
             on_run(name, runs[name])
     return runs

@@ -27,7 +27,7 @@ _SHELL_READY = set()  # --impl values made by with_options: shell words already
 
 def with_options(spec, options):
     """--impl's value together with the options that load it (--path, --map, --map-file, as shell words): one
-    shell-ready string, which every reproduce line puts after --impl as it stands (commands.load_impl makes it)."""
+    shell-ready string, which every reproduce line puts after --impl as it stands (reference.plan.target.Target makes it)."""
     text = " ".join([shlex.quote(str(spec)), *options])
     _SHELL_READY.add(text)
     return text

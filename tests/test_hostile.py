@@ -114,3 +114,41 @@ def test_a_training_run_that_exits_midway_is_reported_in_its_step(tmp_path):
     assert done.stdout.splitlines()[3].split()[0] == "0"  # the first evaluation row, printed before the exit
     assert "1 run planned, 0 ran to its end (1 failure)" in done.stdout
     assert not (tmp_path / "history.json").exists()
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "hostile_impl.py"
+    path.write_text(text)
+    return path
+
+
+def test_the_optimizer_figures_report_an_update_that_exits_and_go_on(tmp_path):
+    """optimizers (the figures) runs each path and MNIST run in a worker: an Adam.update that calls os._exit(0) is
+    EXITED on Adam's units, the other five optimizers are still drawn and judged, and the run exits 1."""
+    impl = _write(tmp_path, "import os\nfrom impl import *  # noqa\nfrom impl.optimizer import Adam as _Adam\n\n\n"
+                  "class Adam(_Adam):\n    def update(self, params, grads):\n        os._exit(0)\n")
+    done = subprocess.run([sys.executable, "-m", "reference", "optimizers", "--impl", str(impl), "--steps", "5",
+                           "--data-dir", str(ROOT / "fixtures" / "mnist-subset"), "--out-dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "EXITED: Adam path on f(x, y)" in done.stdout and "EXITED: Adam MNIST run" in done.stdout, done.stdout
+    rows = {line.split()[0]: line.split()[-1] for line in done.stdout.splitlines()
+            if line.split() and line.split()[0] in ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
+            and ":" not in line}
+    assert rows == {"SGD": "ok", "Momentum": "ok", "Nesterov": "ok", "AdaGrad": "ok", "RMSprop": "ok",
+                    "Adam": "EXITED"}, done.stdout
+    assert "EXITED in Adam on f(x, y)" in done.stdout and "EXITED in training step 0" in done.stdout
+
+
+def test_convergence_reports_a_gradient_that_exits(tmp_path):
+    """convergence runs gradient descent in a worker: a LinearRegression.gradient that calls sys.exit(0) is EXITED,
+    never the 0 a script's exit used to leave."""
+    impl = _write(tmp_path, "import sys\nfrom impl import *  # noqa\nfrom impl.linear_regression import "
+                  "LinearRegression as _LR\n\n\nclass LinearRegression(_LR):\n    def gradient(self, X, y):\n"
+                  "        sys.exit(0)\n")
+    done = subprocess.run([sys.executable, "-m", "reference", "convergence", "--impl", str(impl), "--steps", "20",
+                           "--sgd-steps", "50", "--sgd-runs", "2", "--out-dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "EXITED in LinearRegression.gradient at gradient descent step 0: sys.exit(0)" in done.stdout, done.stdout
+    assert "EXITED in LinearRegression in SGD run 0: sys.exit(0)" in done.stdout

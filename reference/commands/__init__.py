@@ -39,16 +39,17 @@ def target(args):
     return made
 
 
-def supervised(args, out, work, in_process=False, made=None):
+def supervised(args, out, work, in_process=False, made=None, torch=True):
     """Start the pool of workers for --impl (reference.run.worker) and return work(pool); where the implementation
     cannot be loaded, the report of that and 1 (its import raised, exited, crashed or hung: a failure of every
     check), or a ValueError for arguments that name nothing loadable.  made: the Target where the command made it
-    first (to read what the workers share before they fork)."""
+    first (to read what the workers share before they fork); torch False: a NumPy-only command (no twin)."""
     from ..run import worker
 
     made = made or target(args)
     try:
-        pool = worker.pool(made, in_process=in_process, import_seconds=getattr(args, "import_limit", None))
+        pool = worker.pool(made, in_process=in_process, import_seconds=getattr(args, "import_limit", None),
+                           torch=torch)
     except worker.LoadFailed as failed:
         if failed.usage:
             raise ValueError(failed.reason) from None
@@ -60,7 +61,8 @@ def supervised(args, out, work, in_process=False, made=None):
 
 
 def load_impl(args):
-    """The implementation of --impl, loaded in this process (the commands whose work is not yet in workers)."""
+    """The implementation of --impl, loaded in this process: the repository's own suite only (tests/conftest.py),
+    which runs the implementation in-process under pytest's own supervision; every command uses a worker."""
     return target(args).load()
 
 

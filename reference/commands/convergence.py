@@ -4,7 +4,7 @@ data, with the implementation's gradient, against the two theorems of reference.
 import time
 from pathlib import Path
 
-from . import load_impl
+from . import supervised, target
 
 HELP = "gradient descent on California housing against its convergence guarantees (rates, PNG)"
 
@@ -19,10 +19,37 @@ def add_arguments(parser):
 
 
 def run(args, out):
-    impl = load_impl(args)  # before torch could be imported (none is: this is NumPy only)
+    made = target(args)
     if args.steps < 1 or args.sgd_steps < 1 or args.sgd_runs < 2:
         raise ValueError("--steps and --sgd-steps must be at least 1, --sgd-runs at least 2")
+    # NumPy only: no twin, so the workers start without torch
+    return supervised(args, out, lambda pool: _run(args, out, pool), made=made, torch=False)
+
+
+def _lost(outcome, args, what):
+    """The report of a unit whose worker ended, hung or overstayed, or that changed the harness's state."""
+    from dataclasses import replace
+
+    from ..compare import Location
+    from ..protocol import shell_argument
+    from ..run import tasks
+
+    if outcome.done and not outcome.state:
+        return []
+    where = Location(layer="LinearRegression", tensor=what, oracle="convergence theorem", dtype="float64",
+                     seed=args.seed, case="California housing", piece="LinearRegression",
+                     reproduce=f"python -m reference convergence --impl {shell_argument(args.impl)} --steps {args.steps} "
+                     f"--sgd-steps {args.sgd_steps} --sgd-runs {args.sgd_runs} --seed {args.seed}")
+    return tasks.results_of(replace(outcome, value=[]) if outcome.done else outcome, where)
+
+
+def _run(args, out, pool):
     from impl import housing
+
+    from ..plan.target import Described
+    from ..run import tasks
+
+    Described(pool.description).require("LinearRegression", "step_size")
 
     from .. import convergence
 
@@ -32,10 +59,15 @@ def run(args, out):
     c = convergence.constants(X, y)
     print(f"least squares on {len(X)} training rows x {X.shape[1]} features and a bias (split seed {args.seed}): "
           f"L = {c.L:.6g}, mu = {c.mu:.6g}, kappa = {c.kappa:.6g}, f* = {c.f_star:.6g}", file=out)
-    runs, failed = [], False
+    runs, failed, lost = [], False, []
     for rule in ("1/L", "2/(mu+L)"):
         started = time.perf_counter()
-        result = convergence.gradient_descent(impl, X, y, c, rule, args.steps)
+        outcome = pool.run(tasks.convergence_gd, X, y, c, rule, args.steps)
+        lost += _lost(outcome, args, f"gradient descent at step {rule}")
+        if not outcome.done:
+            print(f"step {rule}: the run did not end ({outcome.verdict})", file=out, flush=True)
+            continue
+        result = outcome.value
         runs.append(result)
         violation = result.first_violation
         failed |= violation is not None
@@ -53,7 +85,13 @@ def run(args, out):
           f"{sgd.k0}): E ||theta_k - theta*||^2 (exact) from {sgd.expected[0]:.6g} to {sgd.expected[-1]:.6g} in "
           f"{args.sgd_steps} steps, bound nu/(k + k0) from {sgd.bound[0]:.6g} to {sgd.bound[-1]:.6g}", file=out,
           flush=True)
-    convergence.sgd_runs(impl, X[:, columns], y, sgd, runs=args.sgd_runs, seed=args.seed)
+    outcome = pool.run(tasks.convergence_sgd, X[:, columns], y, sgd, args.sgd_runs, args.seed)
+    lost += _lost(outcome, args, "SGD runs")
+    if not outcome.done:
+        for problem in lost:
+            print("\n" + problem.render(), file=out)
+        return 1
+    sgd = outcome.value
     bound_broken, runs_apart = sgd.bound_violation, sgd.runs_violation
     failed |= bound_broken is not None or runs_apart is not None
     last = len(sgd.checkpoints) - 1
@@ -68,4 +106,6 @@ def run(args, out):
     convergence.draw(runs, folder / "convergence.png", f"California housing, {args.impl}: measured against the bounds",
                      sgd=sgd)
     print(f"wrote {folder / 'convergence.png'}", file=out)
-    return 1 if failed else 0
+    for problem in lost:
+        print("\n" + problem.render(), file=out)
+    return 1 if failed or lost else 0

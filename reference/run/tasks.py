@@ -107,6 +107,39 @@ def zoo_routines(impl, seed, blamed):
     return zoo.routine_failures(impl, seed, blamed)
 
 
+def optimizer_path(impl, name):
+    """The implementation's optimizer `name` on the textbook's f(x, y) = x^2/20 + y^2 (reference.optimizer_figures)."""
+    from .. import optimizer_figures
+
+    return optimizer_figures.impl_path(impl, name)
+
+
+def optimizer_mnist(impl, name, steps, dtype, seed):
+    """`steps` MNIST steps of TwoLayerNet with the implementation's optimizer `name` beside its twin, on the arrays in
+    worker.shared["mnist"] (reference.optimizer_figures.mnist_run)."""
+    from .. import optimizer_figures
+    from .worker import shared
+
+    run = optimizer_figures.mnist_run(impl, shared["mnist"], name, steps, dtype, seed)
+    for _, comparisons in run.checkpoints:
+        _slim(comparisons)
+    return run
+
+
+def convergence_gd(impl, X, y, constants, rule, steps):
+    """Gradient descent with the implementation's gradient at step `rule` (reference.convergence.gradient_descent)."""
+    from .. import convergence
+
+    return convergence.gradient_descent(impl, X, y, constants, rule, steps)
+
+
+def convergence_sgd(impl, X, y, run, runs, seed):
+    """The SGD runs with the implementation's gradient, measured into `run` (reference.convergence.sgd_runs)."""
+    from .. import convergence
+
+    return convergence.sgd_runs(impl, X, y, run, runs=runs, seed=seed)
+
+
 def train(impl, net, options):
     """A side-by-side training run (reference.training_parity, or reference.deep_training_parity where `net` is
     "deep" or "conv") on the MNIST arrays the harness put in worker.shared["mnist"]; each evaluation row (and, for a

@@ -20,7 +20,8 @@ from ..tolerance import Tolerance
 KINDS = {cls.__name__: cls for cls in (Comparison, Location, NotRun, Tolerance)}
 # the harness's modules whose kinds register themselves on import: read where a worker sends one the harness's own
 # process has not imported yet
-REGISTERED_IN = {"Trace": "reference.trace", "ParityRun": "reference.training_parity"}
+REGISTERED_IN = {"Trace": "reference.trace", "ParityRun": "reference.training_parity", "Run": "reference.convergence",
+                 "SGDRun": "reference.convergence"}
 
 
 def register(cls):

@@ -501,11 +501,12 @@ class Pool:
     worker; pool.run(function, *args) -> Outcome runs function(impl, *args) in a worker.  LoadFailed where the
     implementation cannot be loaded."""
 
-    def __init__(self, target, import_seconds=IMPORT_SECONDS, task_seconds=TASK_SECONDS):
+    def __init__(self, target, import_seconds=IMPORT_SECONDS, task_seconds=TASK_SECONDS, torch=True):
         self.target, self.import_seconds, self.task_seconds = target, import_seconds, task_seconds
         self._worker = None
         self.started = 0  # workers started (a fresh one after every crash)
-        _import_torch()  # before the first fork: every worker starts with it, and its state is in the baseline
+        if torch:  # (torch False: a NumPy-only command, whose units use no twin)
+            _import_torch()  # before the first fork: every worker starts with it, and its state is in the baseline
         self.description = self._start()
 
     def _start(self):
@@ -602,8 +603,8 @@ class InProcess:
         self.close()
 
 
-def pool(target, in_process=False, import_seconds=None):
+def pool(target, in_process=False, import_seconds=None, torch=True):
     """The supervised Pool of `target`, or InProcess where asked."""
     if in_process:
         return InProcess(target)
-    return Pool(target, import_seconds=import_seconds or IMPORT_SECONDS)
+    return Pool(target, import_seconds=import_seconds or IMPORT_SECONDS, torch=torch)
