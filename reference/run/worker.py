@@ -203,35 +203,25 @@ class _Guard:
         self.changes = []  # (what, item, change) since the unit began
         self.depth = 0
 
-    @contextmanager
     def mark(self, what, seconds, at=None):
         """A call that only marks the slot (a training step, thousands in a unit): its limit is kept from outside;
         the global state is checked once, after the unit (the changes "between calls")."""
-        if self.depth:
-            yield
-            return
-        self.depth += 1
-        self.slot.enter(what, seconds, at)
-        try:
-            yield
-        finally:
-            self.slot.leave()
-            self.depth -= 1
+        return self(what, seconds, at, guard_state=False)
 
     @contextmanager
-    def __call__(self, what, seconds, at=None):
+    def __call__(self, what, seconds, at=None, guard_state=True):
         if self.depth:  # a call inside a call (a trace step inside a network method): the outer one holds the limit
             yield
             return
         self.depth += 1
-        before = state.snapshot()
+        before = state.snapshot() if guard_state else None
         self.slot.enter(what, seconds, at)
         try:
             yield
         finally:
             self.slot.leave()
             self.depth -= 1
-            moved = state.changes(before)
+            moved = state.changes(before) if guard_state else ()
             if moved:
                 self.changes.extend((what, item, change) for item, change in moved)
                 state.restore(before)
