@@ -121,3 +121,20 @@ def test_a_file_named_in_the_ini_is_found_from_a_subfolder_of_the_project(tmp_pa
     done = _pytest(project / "tests", "-k", "Relu-2d or own")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert int(done.stdout.strip().splitlines()[-1].split(" passed")[0].split()[-1]) > 10
+
+
+def test_a_worker_that_exits_is_a_failed_test_with_its_report_and_the_run_goes_on(tmp_path):
+    """The plugin runs the implementation in a supervised worker: a Relu.backward that calls os._exit(0) makes Relu's
+    tests fail EXITED, in backward (never a pytest internal error, never a pass), and Affine's still pass."""
+    exiting = LAYERS.replace("import numpy as np", "import os\n\nimport numpy as np").replace(
+        "        return dout * self.keep", "        os._exit(0)")
+    assert "os._exit(0)" in exiting
+    done = _pytest(_project(tmp_path, exiting), "-rf", "-k", "Relu or Affine-2d")
+    out = done.stdout
+    assert done.returncode == 1, out[-3000:] + done.stderr[-2000:]
+    assert "INTERNALERROR" not in out + done.stderr
+    assert "EXITED in Relu (forward and backward), in backward: the worker exited with code 0" in out, out[-3000:]
+    failed = [line for line in out.splitlines() if line.startswith("FAILED bp-parity::")]
+    assert failed and all("Relu" in line for line in failed), failed
+    summary = out.strip().splitlines()[-1]
+    assert " passed" in summary and int(summary.split(" passed")[0].split()[-1]) > 10, summary  # Affine's, and own
