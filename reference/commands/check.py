@@ -115,6 +115,7 @@ def run(args, out):
 
 
 def _run(args, out, pool, tasks):
+    from ..compare import NotRun
     from ..plan.target import Described
 
     impl = Described(pool.description)
@@ -166,13 +167,21 @@ def _run(args, out, pool, tasks):
     units = _plan(args, selected, drawn, optimizers, networks, seeds)
     progress = Progress(len(units), "check")
     ran = 0
-    ended = {}  # verdict -> units whose worker ended, hung or overstayed
+    ended = {}  # verdict -> units whose worker ended, hung or overstayed (or that were not waited on)
+    hung = {}  # piece -> the call of its unit that did not return: its other units are not waited on again
     for number, (piece, label, task, arguments, where) in enumerate(units):
         progress.update(number)
+        if piece in hung:
+            ended["NOT RUN"] = ended.get("NOT RUN", 0) + 1
+            add(piece, label, NotRun(where, f"an earlier unit of {piece} did not return ({hung[piece]}); its "
+                                     "other units are not waited on, each would wait out the same limit", "NOT RUN"))
+            continue
         outcome = pool.run(task, *arguments)
         ran += outcome.done
         if not outcome.done:
             ended[outcome.verdict] = ended.get(outcome.verdict, 0) + 1
+            if outcome.verdict == "TIMEOUT":
+                hung[piece] = f"TIMEOUT in {outcome.where}" if outcome.where else "TIMEOUT"
         for result in tasks.results_of(outcome, where):
             add(piece, getattr(result, "network", label), result)
     progress.clear()
