@@ -4,7 +4,7 @@
 
 The step: gradient and Adam update of the textbook's SimpleConvNet (30 filters of 5x5, 2x2 pooling, 100 hidden
 units) on MNIST batches of 100, as impl/train_convnet.py trains it; the twin composes the registry's twins of its
-layers (reference.deep_training_parity.ComposedTwin) and steps the textbook's Adam in torch (the registry's Adam
+layers (reference.run.deep_training_parity.ComposedTwin) and steps the textbook's Adam in torch (the registry's Adam
 twin).  The layer: forward and backward (dx, dW, db) of Convolution on a batch of 100 images, against conv2d and
 autograd.  Prints the median of --repeats runs of each side and the ratios; the targets: the step at most 1.5 times
 the twin's, and 20 epochs (12,000 steps) inside 15 minutes (estimated from the step, evaluation not counted).
@@ -24,8 +24,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from impl.mnist import load_mnist  # noqa: E402
-from reference import deep_training_parity, protocol, registry, streams, training_parity, twins  # noqa: E402
-from reference.threads import one_thread_each  # noqa: E402
+from reference.run import deep_training_parity, training_parity  # noqa: E402
+from reference.pieces import protocol, registry, twins
+from reference.base import streams
+from reference.base.threads import one_thread_each  # noqa: E402
 
 STEP_TARGET = 1.5
 EPOCHS_TARGET_S = 15 * 60

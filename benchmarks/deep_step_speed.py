@@ -1,5 +1,5 @@
 """One training step of MultiLayerNetExtend (five hidden layers of 100, batch norm, dropout 0.2, weight decay 0.1),
-float32, batch 100: impl against its twin (reference.deep_training_parity.ComposedTwin), one thread each.
+float32, batch 100: impl against its twin (reference.run.deep_training_parity.ComposedTwin), one thread each.
 
     python benchmarks/deep_step_speed.py [--steps 300] [--repeats 5] [--dtype float32]
 
@@ -22,8 +22,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from impl.mnist import load_mnist  # noqa: E402
-from reference import deep_training_parity, protocol, streams, training_parity  # noqa: E402
-from reference.threads import one_thread_each  # noqa: E402
+from reference.run import deep_training_parity, training_parity  # noqa: E402
+from reference.pieces import protocol
+from reference.base import streams
+from reference.base.threads import one_thread_each  # noqa: E402
 
 TARGET = 1.0
 

@@ -3,7 +3,7 @@
     python benchmarks/pmf_speed.py [--epochs 3] [--twin-ratings 4000] [--factors 100] [--dtype float32]
 
 Per-rating SGD: impl.pmf.sgd (the ratings in blocks that share no user and no item, each block's steps at once;
-provably the sequential rule), against the twin of reference.pmf_parity (one rating at a time, autograd of the
+provably the sequential rule), against the twin of reference.run.pmf_parity (one rating at a time, autograd of the
 rating's term, as tests/test_pmf.py runs it) and against the same rule as a plain Python loop over the ratings in
 NumPy.  The two sequential loops are timed on the first --twin-ratings ratings of an epoch and scaled to the 80,000
 (they cost the same per rating).  Full-batch gradient descent: impl.pmf.gd against autograd of the twin's loss and
@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from impl import movielens  # noqa: E402
 from impl.pmf import PMF, gd, sgd  # noqa: E402
-from reference import pmf_parity, twins  # noqa: E402
-from reference.threads import one_thread_each  # noqa: E402
+from reference.run import pmf_parity  # noqa: E402
+from reference.pieces import twins
+from reference.base.threads import one_thread_each  # noqa: E402
 
 
 def numpy_loop(model, X, y, lr, order):

@@ -2,9 +2,9 @@
 
     python benchmarks/train_parity_speed.py [--steps 10000] [--repeats 3] [--dtype float32]
 
-Times, in this process, with one BLAS and one torch thread (reference.threads): impl's
+Times, in this process, with one BLAS and one torch thread (reference.base.threads): impl's
 training alone and the twin's training alone (benchmarks/train_speed.py's loops), and
-reference.training_parity.run, which trains both side by side, compares them every step and,
+reference.run.training_parity.run, which trains both side by side, compares them every step and,
 past the float32 horizon, also runs the float64 twin that measures rounding drift (no
 evaluation inside any timed run).  Prints the medians of --repeats runs and the ratio
 side-by-side / (impl + twin); target: at most 2.
@@ -25,9 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from impl.mnist import load_mnist  # noqa: E402
-from reference import protocol, tolerance, training_parity  # noqa: E402
-from reference.network import initial_weights  # noqa: E402
-from reference.threads import one_thread_each  # noqa: E402
+from reference.pieces import protocol  # noqa: E402
+from reference.report import tolerance
+from reference.run import training_parity
+from reference.run.network import initial_weights  # noqa: E402
+from reference.base.threads import one_thread_each  # noqa: E402
 from train_speed import blas_kernels, train_impl, train_twin  # noqa: E402
 
 TARGET = 2.0

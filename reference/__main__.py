@@ -1,7 +1,7 @@
 import sys
 
 try:
-    from .cli import main
+    from reference.cli.main import main
 except ModuleNotFoundError as error:  # NumPy itself missing: the environment of the README is not active
     sys.exit(f"error: {error.name} is not installed in this Python ({sys.executable}); create and activate the "
              "README's environment: python3.11 -m venv .venv && .venv/bin/pip install -e '.[test,plot]' "

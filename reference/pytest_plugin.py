@@ -73,7 +73,7 @@ def pytest_sessionfinish(session):
 
 
 def _where(piece, case, dtype, seed, reproduce=""):
-    from .compare import Location
+    from reference.report.compare import Location
 
     return Location(layer=piece, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case,
                     piece=piece, reproduce=reproduce)
@@ -89,10 +89,12 @@ class ParityCollector(pytest.Collector):
     def collect(self):
         from types import SimpleNamespace
 
-        from . import cases, layer_checks, registry
-        from .commands import target
-        from .plan.target import Described
-        from .run import worker
+        from reference.base import cases
+        from reference.run import case as layer_checks
+        from reference.pieces import registry
+        from reference.cli.common import target
+        from reference.plan.target import Described
+        from reference.run import worker
 
         s = self.settings
         try:  # the implementation is loaded, and every check run, in a supervised worker (reference.run.worker)
@@ -150,7 +152,7 @@ class ParityItem(pytest.Item):
 
     def _results(self, key, task, where):
         """The results of one unit of work, run once in the collector's pool and shared by its items."""
-        from .run import tasks
+        from reference.run import tasks
 
         collector = self.parent
         if key not in collector.outcomes:
@@ -158,8 +160,8 @@ class ParityItem(pytest.Item):
         return collector.outcomes[key]
 
     def runtest(self):
-        from .compare import Comparison, NotRun, assert_parity
-        from .run import tasks
+        from reference.report.compare import Comparison, NotRun, assert_parity
+        from reference.run import tasks
 
         kind = self.check[0]
         if kind == "load":
@@ -167,7 +169,7 @@ class ParityItem(pytest.Item):
         results = []
         if kind == "case":
             (case, dtype, seed), tensor, oracles = self.check[1:]
-            from . import layer_checks
+            from reference.run import case as layer_checks
 
             self._skip_if_absent(layer_checks.spec_of(case.layer).requires)
             unit = self._results(("case", case, dtype, seed), tasks.case,

@@ -1,6 +1,6 @@
 """The harness from your own pytest suite: check one piece, or trace one network, and fail with the reports.
 
-    from reference.registry import layer, registered
+    from reference.pieces.registry import layer, registered
     from reference.testing import assert_network, assert_piece
 
     def test_my_leaky_relu():
@@ -20,8 +20,9 @@ ParityError with every failing report, each naming its reproduce command.
 
 import types
 
-from . import cases, protocol, registry
-from .compare import ParityError
+from reference.base import cases
+from reference.pieces import protocol, registry
+from reference.report.compare import ParityError
 
 
 def implementation(impl):
@@ -35,8 +36,8 @@ def implementation(impl):
 
 def _pool(impl):
     """A supervised Pool for an implementation named as --impl names it; an InProcess one for a loaded module."""
-    from .plan.target import Target
-    from .run import worker
+    from reference.plan.target import Target
+    from reference.run import worker
 
     if isinstance(impl, (protocol.Implementation, types.ModuleType)):
         loaded = implementation(impl)
@@ -51,8 +52,8 @@ def _pool(impl):
 
 def check_piece(impl, name, seeds=None, dtypes=None):
     """Every result of every check of piece `name` (its cases; for an optimizer, its 100-step checks)."""
-    from .compare import Location
-    from .run import tasks
+    from reference.report.compare import Location
+    from reference.run import tasks
 
     piece = registry.piece(name)
     seeds = list(seeds) if seeds is not None else cases.layer_seeds()
@@ -92,9 +93,9 @@ def assert_piece(impl, name, seeds=None, dtypes=None):
 def assert_network(impl, name, seed=None, batch=16):
     """Trace network `name` of the implementation (as `trace --net`): every layer against its twin, then
     gradient() end to end; fail with the reports unless all agree.  Returns the Trace."""
-    from .compare import Location
-    from .run import tasks
-    from .trace import Trace
+    from reference.report.compare import Location
+    from reference.run import tasks
+    from reference.run.trace import Trace
 
     seed = cases.layer_seeds()[0] if seed is None else seed
     with _pool(impl) as pool:

@@ -16,8 +16,10 @@ import threading
 
 import pytest
 
-from reference import cases, layer_checks, registry
-from reference.compare import assert_parity
+from reference.base import cases
+from reference.run import case as layer_checks
+from reference.pieces import registry
+from reference.report.compare import assert_parity
 
 
 def pytest_addoption(parser):
@@ -131,7 +133,7 @@ def housing_data():
 def impl_under_test(request):
     from types import SimpleNamespace
 
-    from reference.commands import load_impl
+    from reference.cli.common import load_impl
 
     option = request.config.getoption
     return load_impl(SimpleNamespace(impl=option("--impl"), path=option("--path"), map=option("--map"),
@@ -158,7 +160,7 @@ def check(request):
         if not result.passed and dump_dir:
             result.dump(dump_dir)
         if isinstance(result, layer_checks.NotRun):
-            if result.skipped:  # a call the implementation's form does not have (reference.functional)
+            if result.skipped:  # a call the implementation's form does not have (reference.pieces.functional)
                 pytest.skip(result.reason)
             pytest.fail("\n" + result.render(), pytrace=False)
         assert_parity(result)

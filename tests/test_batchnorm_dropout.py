@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference import cases, layer_checks, protocol, registry, streams, twins
+from reference.base import cases, streams
+from reference.run import case as layer_checks
+from reference.pieces import protocol, registry, twins
 
 SEED = cases.layer_seeds()[0]
 MUTANTS = cases.FIXTURES / "mutants"

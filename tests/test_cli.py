@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reference.cli import main
+from reference.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSET = str(ROOT / "fixtures" / "mnist-subset")
@@ -79,9 +79,9 @@ def test_train_parity_prints_each_row_as_it_is_made(tmp_path, capsys, monkeypatc
 
 
 def test_train_parity_reproduce_line_names_the_optimizer_and_sizes(tmp_path, monkeypatch):
-    from reference import training_parity
+    from reference.run import training_parity
     from impl.mnist import load_mnist
-    from reference import protocol
+    from reference.pieces import protocol
 
     data = load_mnist(dtype="float64", data_dir=SUBSET, download=False)
     result = training_parity.run(protocol.load("impl"), data, steps=3, batch_size=20, hidden=7, optimizer="Momentum",
@@ -115,7 +115,8 @@ def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):
     """The command a report prints, run as printed, fails on the same case, tensor, dtype and seed."""
     import shlex
 
-    from reference import layer_checks, protocol, registry
+    from reference.run import case as layer_checks
+    from reference.pieces import protocol, registry
 
     mutant = ROOT / "fixtures" / "mutants" / "affine_db_averaged.py"
     run = layer_checks.run_case(protocol.load(str(mutant)), registry.case("Affine-4d"), "float32", 42)
@@ -135,7 +136,8 @@ def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):
 def test_a_sample_of_reproduce_lines_rerun_exactly_their_check(mutant, case, dtype, seed, capsys):
     import shlex
 
-    from reference import layer_checks, protocol, registry
+    from reference.run import case as layer_checks
+    from reference.pieces import protocol, registry
 
     path = ROOT / "fixtures" / "mutants" / f"{mutant}.py"
     run = layer_checks.run_case(protocol.load(str(path)), registry.case(case), dtype, seed)
@@ -150,7 +152,8 @@ def test_a_sample_of_reproduce_lines_rerun_exactly_their_check(mutant, case, dty
 def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
     import shlex
 
-    from reference import optimizer_checks, protocol
+    from reference.run import optimizer_checks
+    from reference.pieces import protocol
 
     path = ROOT / "fixtures" / "mutants" / "momentum_literal_momentum.py"
     run = optimizer_checks.run_optimizer(protocol.load(str(path)), "Momentum", "float32", 42, impl_spec=str(path))
@@ -166,8 +169,9 @@ def test_reproduce_lines_keep_a_path_with_spaces_one_argument(tmp_path, capsys):
     import shlex
     import shutil
 
-    from reference import layer_checks, optimizer_checks, protocol, registry
-    from reference.commands.trace import network_traces
+    from reference.run import case as layer_checks, optimizer_checks
+    from reference.pieces import protocol, registry
+    from reference.cli.trace import network_traces
 
     folder = tmp_path / "my mutants"
     folder.mkdir()
@@ -204,7 +208,7 @@ def test_a_typo_in_a_filter_is_an_error_that_lists_the_valid_values(argv, listed
 
 def test_a_wrong_impl_is_reported_before_torch_is_imported():
     done = subprocess.run([sys.executable, "-c", (
-        "import sys; from reference.cli import main; code = main(['check', '--impl', 'no/such/file.py']); "
+        "import sys; from reference.cli.main import main; code = main(['check', '--impl', 'no/such/file.py']); "
         "print(code, 'torch' in sys.modules)")], capture_output=True, text=True, cwd=ROOT)
     assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr
     assert "implementation path" in done.stderr and "does not exist" in done.stderr

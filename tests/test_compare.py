@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from reference import tolerance
-from reference.compare import Context, ParityError, assert_parity, compare
+from reference.report import tolerance
+from reference.report.compare import Context, ParityError, assert_parity, compare
 
 
 def _context(**overrides):

@@ -7,9 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reference import cases, deep_training_parity, layer_checks, protocol, registry, tolerance
-from reference.commands.trace import network_traces
-from reference.conv_checks import distinct, gather_windows
+from reference.base import cases
+from reference.run import deep_training_parity, case as layer_checks
+from reference.pieces import protocol, registry
+from reference.report import tolerance
+from reference.cli.trace import network_traces
+from reference.pieces.convolution import distinct, gather_windows
 
 SEED = cases.layer_seeds()[0]
 MUTANTS = cases.FIXTURES / "mutants"

@@ -4,7 +4,9 @@ with a twin composed from its own layers' twins, from the same weights, batches 
 import numpy as np
 import pytest
 
-from reference import deep_training_parity, protocol, tolerance
+from reference.run import deep_training_parity
+from reference.pieces import protocol
+from reference.report import tolerance
 
 
 def _assert_parity(result):

@@ -1,12 +1,13 @@
 """Where the twins use torch's built-ins, they compute the textbook's formula; where the
-textbook differs on purpose, the difference is the one its piece's record in reference.registry documents,
+textbook differs on purpose, the difference is the one its piece's record in reference.pieces.registry documents,
 predicted here."""
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reference import deviations, tolerance, twins
+from reference.report import deviations, tolerance
+from reference.pieces import twins
 
 RNG_SEED = 11
 

@@ -2,7 +2,7 @@
 
 import filecmp
 
-from reference import golden
+from reference.run import golden
 
 
 def test_the_recorded_twin_outputs_still_match_the_live_twins():

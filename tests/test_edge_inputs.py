@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference import tolerance, twins
-from reference.compare import Context, assert_parity, compare
+from reference.report import tolerance
+from reference.pieces import twins
+from reference.report.compare import Context, assert_parity, compare
 
 SEED = 5  # see fixtures/seeds.json "layer"; a fixed draw for these one-off checks
 

@@ -1,11 +1,12 @@
-"""The functional protocol (reference/functional.py): CS231n-style functions checked as the registry's pieces."""
+"""The functional protocol (reference/pieces/functional.py): CS231n-style functions checked as the registry's pieces."""
 
 import shutil
 import types
 from pathlib import Path
 
-from reference import functional, layer_checks, protocol, registry
-from reference.cli import main
+from reference.pieces import functional, protocol, registry
+from reference.run import case as layer_checks
+from reference.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "cs231n_style" / "layers.py"
@@ -58,7 +59,7 @@ def _example():
 
 
 def test_the_familys_update_rules_hold_parity_with_their_twins_at_drawn_hyper_parameters():
-    from reference import optimizer_checks
+    from reference.run import optimizer_checks
 
     impl = _example()
     assert impl.require("Adam").family == "cs231n"
@@ -95,7 +96,7 @@ def test_the_family_parts_from_the_textbook_by_the_predicted_first_step():
 
 
 def test_an_adam_with_the_textbooks_epsilon_is_caught_against_the_familys_twin(tmp_path):
-    from reference import optimizer_checks
+    from reference.run import optimizer_checks
 
     broken = tmp_path / "adam_textbook_epsilon.py"
     broken.write_text(EXAMPLE.read_text().replace('config.setdefault("epsilon", 1e-8)\n    m = ',
@@ -112,7 +113,7 @@ def test_the_hinge_twin_is_torchs_multi_margin_loss_times_the_classes():
     import torch
     import torch.nn.functional as F
 
-    from reference import twins
+    from reference.pieces import twins
 
     generator = torch.Generator().manual_seed(0)
     for classes in (2, 5, 10):
@@ -200,7 +201,7 @@ def test_the_familys_dropout_twin_is_torchs_dropout_on_the_mask_torch_drew():
     import torch
     import torch.nn.functional as F
 
-    from reference import twins
+    from reference.pieces import twins
 
     generator = torch.Generator().manual_seed(0)
     for ratio in (0.2, 0.5, 0.75):
@@ -234,7 +235,7 @@ def test_dropout_slips_of_the_family_are_caught_and_blamed_on_dropout(tmp_path):
         if not r.passed}
     assert {("forward", "twin"), ("dx", "twin")} <= failed and ("mask", "twin") not in failed
     # p read as the probability of dropping (older copies): at p = 0.7 the mask keeps 30% and the scale is 1/0.3
-    # (at p = 0.5 it is the reflected draw, a correct one: reference.deviations.REFLECTED_MASK)
+    # (at p = 0.5 it is the reflected draw, a correct one: reference.report.deviations.REFLECTED_MASK)
     results = _dropout_results(broken("p_drops", "mask = (np.random.rand(*x.shape) >= p).astype(x.dtype) / "
                                                  "x.dtype.type(1 - p)"), "Dropout-4d", "float64")
     failed = [r for r in results if not r.passed]
@@ -249,7 +250,7 @@ def test_dropout_slips_of_the_family_are_caught_and_blamed_on_dropout(tmp_path):
 
 
 def test_the_golden_arrays_skip_the_familys_dropout_they_were_not_recorded_for():
-    from reference import golden
+    from reference.run import golden
 
     runs = [run for run in golden.check_layers(_example(), golden.load()) if run.case.layer == "Dropout"]
     results = [r for run in runs for r in run.results]
@@ -258,7 +259,7 @@ def test_the_golden_arrays_skip_the_familys_dropout_they_were_not_recorded_for()
 
 
 def test_the_usual_draws_of_the_mask_are_the_notes_or_the_reflected_one_and_pass(tmp_path):
-    """reference.deviations.REFLECTED_MASK: NumPy's legacy binomial(1, p) takes one uniform u a unit, as rand does,
+    """reference.report.deviations.REFLECTED_MASK: NumPy's legacy binomial(1, p) takes one uniform u a unit, as rand does,
     and keeps u > 1 - p for p <= 1/2 but u < p above (measured here); a copy of the example that draws binomially, and
     one that draws rand > 1 - p, pass every Dropout case, judged by the reflected convention exactly where their draw
     parts from the notes' (binomial: p <= 1/2, Dropout-2d and the 0.8 ratio; the reflected draw: every train case)."""
@@ -284,7 +285,7 @@ def test_the_usual_draws_of_the_mask_are_the_notes_or_the_reflected_one_and_pass
                 results = _dropout_results(path, case.id, dtype)
                 assert all(r.passed for r in results), (name, case.id, dtype)
                 judged[case.id] = judged.get(case.id, set()) | {getattr(r, "note", "") for r in results}
-        from reference import deviations
+        from reference.report import deviations
 
         by_convention = {case for case, notes in judged.items() if any(deviations.REFLECTED_MASK in n for n in notes)}
         assert by_convention == expected, name

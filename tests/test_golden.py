@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from reference import golden
+from reference.run import golden
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,8 @@ def _entries():
 def test_layer_case_matches_the_recorded_twin(impl_under_test, recorded, check, entry):
     if isinstance(entry, Exception):
         raise entry
-    from reference import layer_checks, registry
+    from reference.run import case as layer_checks
+    from reference.pieces import registry
 
     found = recorded.case_arrays(entry)
     case = registry.case(entry["case"])
@@ -51,7 +52,7 @@ def test_two_layer_net_matches_the_recorded_twin(impl_under_test, recorded, chec
 
 
 def test_every_case_of_the_table_is_recorded(recorded):
-    from reference import registry
+    from reference.pieces import registry
 
     recorded_cases = {(e["case"], e["dtype"]) for e in recorded.manifest["cases"]}
     for case in registry.cases():
@@ -70,7 +71,7 @@ def test_the_golden_mode_runs_with_torch_unimportable():
     import subprocess
     from pathlib import Path
 
-    code = "import sys; sys.modules['torch'] = None; from reference.cli import main; sys.exit(main(['golden']))"
+    code = "import sys; sys.modules['torch'] = None; from reference.cli.main import main; sys.exit(main(['golden']))"
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -1,12 +1,12 @@
 """Every layer of the case table, forward and backward, against its twin and finite differences.
 
-Parametrized by conftest.py over reference.registry.cases(), both dtypes and the
+Parametrized by conftest.py over reference.pieces.registry.cases(), both dtypes and the
 fixed seeds (or a sweep: --seeds N, BP_PARITY_SEEDS=N, `tox -e sweep`).
 """
 
 import numpy as np
 
-from reference import layer_checks
+from reference.run import case as layer_checks
 
 
 def test_twin_parity(twin_check, run_case, check):

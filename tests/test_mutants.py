@@ -2,13 +2,15 @@
 
 Each mutant in fixtures/mutants/ names in BLAME the (piece, tensor) the harness
 must report; every failure must blame that piece and no other, so the blame is
-not smeared over pieces that are right (reference.zoo).
+not smeared over pieces that are right (reference.run.zoo).
 """
 
 import pytest
 
-from reference import cases, protocol, registry, zoo
-from reference.cli import main
+from reference.base import cases
+from reference.pieces import protocol, registry
+from reference.run import zoo
+from reference.cli.main import main
 
 MUTANTS = zoo.mutant_paths()
 SEED = cases.layer_seeds()[0]
@@ -94,7 +96,7 @@ PARTING_STEP = {
 
 @pytest.mark.parametrize("name", sorted(PARTING_STEP))
 def test_optimizer_mutant_is_blamed_at_the_step_where_the_trajectories_part(name):
-    from reference import optimizer_checks
+    from reference.run import optimizer_checks
 
     path = next(p for p in MUTANTS if p.stem == name)
     impl = protocol.load(str(path))

@@ -1,4 +1,4 @@
-"""Import paths and names without glue: --path, --map, --map-file and --only-present (reference.protocol.load)."""
+"""Import paths and names without glue: --path, --map, --map-file and --only-present (reference.pieces.protocol.load)."""
 
 import json
 import shutil
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference import protocol
-from reference.cli import main
+from reference.pieces import protocol
+from reference.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYOUT = ROOT / "examples" / "textbook_layout"
@@ -131,7 +131,8 @@ def test_a_homework_slip_behind_the_map_is_blamed_on_its_piece(tmp_path):
     nn.write_text(nn.read_text().replace("return (grad / len(grad)).reshape(self.shape)",
                                          "return grad.reshape(self.shape)"))
     impl = protocol.load(str(nn), names=protocol.read_map_file(copy / "bp-parity.toml")[1])
-    from reference import layer_checks, registry
+    from reference.run import case as layer_checks
+    from reference.pieces import registry
 
     failed = [r for r in layer_checks.run_case(impl, registry.case("SoftmaxWithLoss-index"), "float64",
                                                7).results if not r.passed]

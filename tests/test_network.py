@@ -7,11 +7,14 @@ import pytest
 import torch
 
 from impl.mnist import load_mnist
-from reference import cases, finite_diff, network_checks, streams, tolerance, twins
-from reference.compare import Context, compare
-from reference.network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl
-from reference.trace import trace_network
-from reference.network import make_impl_network
+from reference.base import cases, streams
+from reference.run import finite_diff, network_checks
+from reference.report import tolerance
+from reference.pieces import twins
+from reference.report.compare import Context, compare
+from reference.run.network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl
+from reference.run.trace import trace_network
+from reference.run.network import make_impl_network
 
 SUBSET = Path(__file__).resolve().parent.parent / "fixtures" / "mnist-subset"
 SEEDS = cases.layer_seeds()

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference import deviations, optimizer_checks, optimizer_twins, registry, tolerance, training_parity
+from reference.report import deviations, tolerance
+from reference.run import optimizer_checks, training_parity
+from reference.pieces import optimizers as optimizer_twins, registry
 
 OPTIMIZERS = optimizer_checks.OPTIMIZERS
 
@@ -45,7 +47,7 @@ def _assert_close(actual, expected, what):
 def test_the_rule_written_out_agrees_with_torch_optim_to_rounding(name, sweep_seed):
     """Two independent readings of one rule: the textbook's formula in torch operations and the torch.optim
     built-in (the twin), configured with the textbook's epsilon, agree over 100 steps (algebra in
-    reference.optimizer_twins).  Nesterov's old order (velocity first) fails this by ~5e-2."""
+    reference.pieces.optimizers).  Nesterov's old order (velocity first) fails this by ~5e-2."""
     written = _run_torch(lambda p: optimizer_twins.written_out(name, p), 100, sweep_seed)
     builtin = _run_torch(lambda p: optimizer_twins.twin(name, p), 100, sweep_seed)
     _assert_close(written, builtin, f"{name}: the written-out rule against torch.optim")
@@ -93,7 +95,7 @@ def _increments(name, grads, eps, textbook_placement):
     return total
 
 
-# torch.optim's default epsilons, where they differ from the textbook's 1e-7 (reference.deviations)
+# torch.optim's default epsilons, where they differ from the textbook's 1e-7 (reference.report.deviations)
 TORCH_DEFAULT_EPS = {p.name: p.optimizer.torch_default_eps for p in registry.pieces("optimizer")
                      if p.optimizer.torch_default_eps is not None}
 

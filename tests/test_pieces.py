@@ -6,12 +6,14 @@ import shlex
 import numpy as np
 import pytest
 
-from reference import cases, golden, protocol, registry, zoo
-from reference.cli import main
-from reference.compare import ParityError
-from reference.registry import RegistryError, layer, registered
+from reference.base import cases
+from reference.run import golden, zoo
+from reference.pieces import protocol, registry
+from reference.cli.main import main
+from reference.report.compare import ParityError
+from reference.pieces.registry import RegistryError, layer, registered
 from reference.testing import assert_network, assert_piece
-from reference.trace import net_problem, trace_network
+from reference.run.trace import net_problem, trace_network
 
 PIECES = cases.FIXTURES / "pieces"
 LAYERS, REGISTERS = PIECES / "my_layers.py", PIECES / "my_pieces.py"

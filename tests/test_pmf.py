@@ -11,9 +11,12 @@ from impl import movielens
 from impl import pmf as pmf_module
 from impl.pmf import schedule
 from impl.pmf import sgd as pmf_sgd
-from reference import finite_diff, pmf_parity, protocol, streams, tolerance, twins
-from reference.cases import FIXTURES
-from reference.compare import Context, compare
+from reference.run import finite_diff, pmf_parity
+from reference.pieces import protocol, twins
+from reference.base import streams
+from reference.report import tolerance
+from reference.base.cases import FIXTURES
+from reference.report.compare import Context, compare
 
 MUTANTS = FIXTURES / "mutants"
 
@@ -67,7 +70,8 @@ def test_pmf_gradients_on_ml100k_against_autograd_and_a_directional_difference(u
 
 def test_the_grouped_sum_passes_the_case_table_too(monkeypatch, check):
     """The case table's rating matrices are small, so impl/pmf.py takes its dense path on them; here the other."""
-    from reference import layer_checks, registry
+    from reference.run import case as layer_checks
+    from reference.pieces import registry
 
     monkeypatch.setattr(pmf_module, "DENSE_LIMIT", 0)
     impl = protocol.load("impl")

@@ -1,9 +1,9 @@
-"""Long commands are never silent (reference.progress): a line redrawn on a terminal, a plain line every LOG_EVERY
+"""Long commands are never silent (reference.report.progress): a line redrawn on a terminal, a plain line every LOG_EVERY
 seconds in a log."""
 
 import io
 
-from reference import progress
+from reference.report import progress
 
 
 class _Clock:

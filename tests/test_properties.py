@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference import layer_checks, registry
+from reference.run import case as layer_checks
+from reference.pieces import registry
 
 PROPERTY_SETTINGS = settings(
     max_examples=100,
@@ -21,7 +22,7 @@ PROPERTY_SETTINGS = settings(
 )
 
 # The magnitudes drawn per piece and dtype, and why they stop there, are each piece's record in
-# reference.registry (Magnitudes); `python -m reference check --drawn N` draws the same kind of cases.
+# reference.pieces.registry (Magnitudes); `python -m reference check --drawn N` draws the same kind of cases.
 DRAWN = [p.name for p in registry.pieces() if p.magnitudes is not None]
 
 

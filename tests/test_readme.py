@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reference import zoo
-from reference import registry
-from reference.cli import main, parse_args
+from reference.run import zoo
+from reference.pieces import registry
+from reference.cli.main import main, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

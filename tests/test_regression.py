@@ -1,5 +1,5 @@
 """California housing's reader and features, linear regression's hand-written gradient beyond the case table, and the
-convergence theory of gradient descent measured step by step on the real data (reference.convergence)."""
+convergence theory of gradient descent measured step by step on the real data (reference.run.convergence)."""
 
 import hashlib
 
@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from impl import housing
-from reference import cases, convergence, protocol
-from reference.cli import main
+from reference.base import cases
+from reference.run import convergence
+from reference.pieces import protocol
+from reference.cli.main import main
 
 MUTANTS = cases.FIXTURES / "mutants"
 HEADER = ",".join(housing.COLUMNS)
@@ -194,7 +196,7 @@ def split_features(housing_data):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("l2", [0.0, 0.01])
 def test_sgd_holds_step_parity_with_its_twin(split_features, dtype, l2, check):
-    from reference import regression_parity
+    from reference.run import regression_parity
 
     (X, y), _, _ = split_features
     result = regression_parity.run(protocol.load("impl"), X, y, dtype=dtype, epochs=2, l2=l2)
@@ -204,7 +206,7 @@ def test_sgd_holds_step_parity_with_its_twin(split_features, dtype, l2, check):
 
 
 def test_a_doubled_gradient_parts_from_the_twin_at_the_second_step(split_features):
-    from reference import regression_parity
+    from reference.run import regression_parity
 
     (X, y), _, _ = split_features
     mutant = protocol.load(str(MUTANTS / "linear_regression_gradient_doubled.py"))

@@ -4,9 +4,10 @@ its own position; a layer the registry does not know is SKIPPED and the network 
 import numpy as np
 import pytest
 
-from reference import cases, protocol
-from reference.cli import main
-from reference.trace import NotANetwork, build_network, net_problem, ordered_layers, trace_network
+from reference.base import cases
+from reference.pieces import protocol
+from reference.cli.main import main
+from reference.run.trace import NotANetwork, build_network, net_problem, ordered_layers, trace_network
 
 DEEP = cases.FIXTURES / "variants" / "deep_net.py"
 SEED = cases.layer_seeds()[0]
@@ -52,7 +53,7 @@ def test_a_mutant_deep_inside_is_blamed_on_its_own_position(deep):
 def test_the_command_line_names_the_first_divergence(tmp_path, capsys):
     module = tmp_path / "deep_with_mutant.py"
     module.write_text(
-        "from reference import protocol\n"
+        "from reference.pieces import protocol\n"
         f"deep = protocol.load({str(DEEP)!r}).module\n"
         f"mutant = protocol.load({str(cases.FIXTURES / 'mutants' / 'affine_dw_transposed.py')!r}).module\n"
         "from impl import *  # noqa\n"
@@ -122,7 +123,7 @@ def test_the_textbook_network_is_built_small_by_its_registry_record():
 
 
 def test_finite_differences_step_away_from_a_kink_and_refuse_one_they_sit_on():
-    from reference import finite_diff
+    from reference.run import finite_diff
 
     def f(v):
         return 2.0 * np.maximum(v, 0).sum()

@@ -7,7 +7,7 @@ these tests fail with the places searched, they do not skip.
 import numpy as np
 import pytest
 
-from reference import training_parity
+from reference.run import training_parity
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_float32_1000_steps_step_exact_over_the_horizon_then_within_the_bands(im
 def test_first_divergence_names_the_step(impl_under_test, mnist_float64):
     """A twin trained with another learning rate parts at step 1 (the first update), and the report says so."""
 
-    from reference import network
+    from reference.run import network
 
     class FasterTwin(network.TwinTwoLayerNet):
         def backward_loss(self, x, t):
@@ -75,7 +75,7 @@ def test_beyond_the_float32_horizon_a_real_difference_is_still_caught(impl_under
     from step 600 on trains measurably differently, and the window's mean loss says so.  (They are coarse: a
     10% larger gradient moves that window's mean by 0.33%, inside the 1% band; the step-exact horizon is
     what catches small differences, from the first step.)"""
-    from reference import network
+    from reference.run import network
 
     calls = []
 

@@ -1,15 +1,17 @@
 """Correct implementations that follow another documented convention pass: no false alarm on correct code.
 
 Each module in fixtures/variants/ is impl with one piece written another correct way
-(reference.deviations says which conventions the harness accepts).  Its mirror image, the same
+(reference.report.deviations says which conventions the harness accepts).  Its mirror image, the same
 convention with a real bug, is a mutant in fixtures/mutants/ and must be caught (tests/test_mutants.py).
 """
 
 
 import pytest
 
-from reference import cases, protocol, zoo
-from reference.cli import main
+from reference.base import cases
+from reference.pieces import protocol
+from reference.run import zoo
+from reference.cli.main import main
 
 VARIANTS = sorted(p for p in (cases.FIXTURES / "variants").glob("*.py") if p.name != "__init__.py")
 SEED = cases.layer_seeds()[0]

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import protocol
+from reference.pieces import protocol
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Target:
         return cls(str(args.impl), paths, names, shell)
 
     def load(self):
-        """The Implementation (reference.protocol.load); run in a worker, never in the harness's process."""
+        """The Implementation (reference.pieces.protocol.load); run in a worker, never in the harness's process."""
         implementation = protocol.load(self.spec, paths=self.paths, names=self.names)
         implementation.spec = self.shell or self.spec
         return implementation

@@ -1,7 +1,7 @@
 """The units of work a worker runs, and what the harness makes of each unit's Outcome.
 
 Each task is a module-level function of (implementation, *arguments) that a Pool sends to a worker by reference;
-it returns results (reference.compare), which cross back as JSON.  A result that passed crosses without its arrays
+it returns results (reference.report.compare), which cross back as JSON.  A result that passed crosses without its arrays
 (only a failure's report, or its .npz dump, shows them).  results_of() turns an Outcome into the results of its
 unit: the unit's own, with what the implementation printed and the global state it changed; or, where the worker
 ended, hung or overstayed, one result for the whole unit that names the call it was in.
@@ -9,7 +9,7 @@ ended, hung or overstayed, one result for the whole unit that names the call it 
 
 import dataclasses
 
-from ..compare import NotRun
+from reference.report.compare import NotRun
 
 
 def _slim(results):
@@ -21,23 +21,23 @@ def _slim(results):
 
 
 def case(impl, case, dtype, seed):
-    """Every check of one case of the table at one dtype and seed (reference.layer_checks.run_case)."""
-    from .. import layer_checks
+    """Every check of one case of the table at one dtype and seed (reference.run.case.run_case)."""
+    from reference.run import case as layer_checks
 
     return _slim(layer_checks.run_case(impl, case, dtype, seed).results)
 
 
 def optimizer(impl, name, dtype, seed):
-    """An optimizer's 100-step checks (reference.optimizer_checks)."""
-    from .. import optimizer_checks
+    """An optimizer's 100-step checks (reference.run.optimizer_checks)."""
+    from reference.run import optimizer_checks
 
     return _slim(optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec).results)
 
 
 def network(impl, name, dtype, seed):
-    """The results of the traces `check` runs for a network piece (reference.commands.trace), each with the trace
+    """The results of the traces `check` runs for a network piece (reference.cli.trace), each with the trace
     it belongs to as .network."""
-    from ..commands.trace import network_traces
+    from reference.cli.trace import network_traces
 
     results = []
     for trace in network_traces(impl, name, dtype, seed, impl_spec=impl.spec):
@@ -49,8 +49,8 @@ def network(impl, name, dtype, seed):
 
 def traces(impl, net, seed, batch, dtype, data_dir, command):
     """The traces of `trace`: network `net` of the implementation (any depth), or without one its TwoLayerNet and
-    the networks built from its layers (reference.commands.trace)."""
-    from ..commands import trace
+    the networks built from its layers (reference.cli.trace)."""
+    from reference.cli import trace
 
     if net:
         found = [trace.net_trace(impl, net, seed, batch, dtype, impl.spec, trace._subset(dtype or "float64", data_dir),
@@ -63,10 +63,10 @@ def traces(impl, net, seed, batch, dtype, data_dir, command):
 
 
 def golden_layer(impl, number):
-    """Every check of the `number`th recorded layer entry against the golden arrays (reference.golden), which the
+    """Every check of the `number`th recorded layer entry against the golden arrays (reference.run.golden), which the
     harness read into worker.shared["golden"] before the pool started."""
-    from .. import golden
-    from .worker import shared
+    from reference.run import golden
+    from reference.run.worker import shared
 
     recorded = shared["golden"]
     return _slim(golden.check_layer_entry(impl, recorded, golden.entries(recorded, "layers")[number]).results)
@@ -74,8 +74,8 @@ def golden_layer(impl, number):
 
 def golden_network(impl, number):
     """The checks of the `number`th recorded network entry against the golden arrays."""
-    from .. import golden
-    from .worker import shared
+    from reference.run import golden
+    from reference.run.worker import shared
 
     recorded = shared["golden"]
     return _slim(golden.check_network_entry(impl, recorded, golden.entries(recorded, "network")[number]))
@@ -88,37 +88,37 @@ def _first_divergences(traces):
 def zoo_traces(impl, x, t, dtype, seed):
     """The zoo's traces of the implementation's TwoLayerNet and every public method of it: each trace's first
     divergence (what follows it is inherited)."""
-    from ..trace import trace_all
+    from reference.run.trace import trace_all
 
     return _first_divergences(trace_all(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl.spec))
 
 
 def zoo_network(impl, name, dtype, seed):
     """The first divergence of each trace `check` runs for network piece `name`, on the zoo's batch of 16."""
-    from ..commands.trace import network_traces
+    from reference.cli.trace import network_traces
 
     return _first_divergences(network_traces(impl, name, dtype, seed, impl_spec=impl.spec, batch=16))
 
 
 def zoo_routines(impl, seed, blamed):
-    """The failing checks of the routines around the models (reference.zoo.routine_failures)."""
-    from .. import zoo
+    """The failing checks of the routines around the models (reference.run.zoo.routine_failures)."""
+    from reference.run import zoo
 
     return zoo.routine_failures(impl, seed, blamed)
 
 
 def optimizer_path(impl, name):
-    """The implementation's optimizer `name` on the textbook's f(x, y) = x^2/20 + y^2 (reference.optimizer_figures)."""
-    from .. import optimizer_figures
+    """The implementation's optimizer `name` on the textbook's f(x, y) = x^2/20 + y^2 (reference.run.optimizer_figures)."""
+    from reference.run import optimizer_figures
 
     return optimizer_figures.impl_path(impl, name)
 
 
 def optimizer_mnist(impl, name, steps, dtype, seed):
     """`steps` MNIST steps of TwoLayerNet with the implementation's optimizer `name` beside its twin, on the arrays in
-    worker.shared["mnist"] (reference.optimizer_figures.mnist_run)."""
-    from .. import optimizer_figures
-    from .worker import shared
+    worker.shared["mnist"] (reference.run.optimizer_figures.mnist_run)."""
+    from reference.run import optimizer_figures
+    from reference.run.worker import shared
 
     run = optimizer_figures.mnist_run(impl, shared["mnist"], name, steps, dtype, seed)
     for _, comparisons in run.checkpoints:
@@ -127,27 +127,27 @@ def optimizer_mnist(impl, name, steps, dtype, seed):
 
 
 def convergence_gd(impl, X, y, constants, rule, steps):
-    """Gradient descent with the implementation's gradient at step `rule` (reference.convergence.gradient_descent)."""
-    from .. import convergence
+    """Gradient descent with the implementation's gradient at step `rule` (reference.run.convergence.gradient_descent)."""
+    from reference.run import convergence
 
     return convergence.gradient_descent(impl, X, y, constants, rule, steps)
 
 
 def convergence_sgd(impl, X, y, run, runs, seed):
-    """The SGD runs with the implementation's gradient, measured into `run` (reference.convergence.sgd_runs)."""
-    from .. import convergence
+    """The SGD runs with the implementation's gradient, measured into `run` (reference.run.convergence.sgd_runs)."""
+    from reference.run import convergence
 
     return convergence.sgd_runs(impl, X, y, run, runs=runs, seed=seed)
 
 
 def train(impl, net, options):
-    """A side-by-side training run (reference.training_parity, or reference.deep_training_parity where `net` is
+    """A side-by-side training run (reference.run.training_parity, or reference.run.deep_training_parity where `net` is
     "deep" or "conv") on the MNIST arrays the harness put in worker.shared["mnist"]; each evaluation row (and, for a
     composed network, each hundredth step's losses) goes to the supervisor as an event as it is made, with the step
     reached for its progress line.  The run's passed comparisons come back without their arrays."""
     import time
 
-    from .worker import event, shared
+    from reference.run.worker import event, shared
 
     data = shared["mnist"]
     last = [0.0]
@@ -159,7 +159,7 @@ def train(impl, net, options):
             event({"step": step})
 
     if net:
-        from .. import deep_training_parity
+        from reference.run import deep_training_parity
 
         def on_step(step, run):
             if step % 100 == 0 or step == options["steps"] - 1:
@@ -169,7 +169,7 @@ def train(impl, net, options):
 
         result = deep_training_parity.run(impl, data, net=net, on_step=on_step, **options)
     else:
-        from .. import training_parity
+        from reference.run import training_parity
 
         result = training_parity.run(impl, data, on_evaluate=lambda row: event({"row": row}), on_step=progress,
                                      **options)

@@ -14,18 +14,18 @@ import math
 
 import numpy as np
 
-from ..compare import Comparison, Location, NotRun
-from ..tolerance import Tolerance
+from reference.report.compare import Comparison, Location, NotRun
+from reference.report.tolerance import Tolerance
 
 KINDS = {cls.__name__: cls for cls in (Comparison, Location, NotRun, Tolerance)}
 # the harness's modules whose kinds register themselves on import: read where a worker sends one the harness's own
 # process has not imported yet
-REGISTERED_IN = {"Trace": "reference.trace", "ParityRun": "reference.training_parity", "Run": "reference.convergence",
-                 "SGDRun": "reference.convergence"}
+REGISTERED_IN = {"Trace": "reference.run.trace", "ParityRun": "reference.run.training_parity", "Run": "reference.run.convergence",
+                 "SGDRun": "reference.run.convergence"}
 
 
 def register(cls):
-    """Allow a dataclass of the harness's own to cross (reference.trace.Trace registers itself here)."""
+    """Allow a dataclass of the harness's own to cross (reference.run.trace.Trace registers itself here)."""
     KINDS[cls.__name__] = cls
     return cls
 

@@ -9,7 +9,7 @@ most never need to cross; what crosses back is JSON (reference.run.wire), never 
 sends can run code in the harness.
 
 The supervisor (this process) reads a page of memory shared with the worker: which call into the implementation
-the worker is in (reference.limits.time_limit writes it, reference.layer_checks.phase the phase) and until when it
+the worker is in (reference.base.limits.time_limit writes it, reference.run.case.phase the phase) and until when it
 may stay there.  It kills a worker that overstays, from outside (SIGKILL: no handler can extend a limit), and
 reports the unit TIMEOUT in that call; a worker that ends (sys.exit, os._exit, a signal, a segmentation fault, the
 kernel's out-of-memory killer) is reported EXITED or CRASHED in the call it was in; then a fresh worker takes over
@@ -31,9 +31,9 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .. import limits
-from ..compare import Location, captured
-from . import state, wire
+from reference.base import limits
+from reference.report.compare import Location, captured
+from reference.run import state, wire
 
 # what the harness puts here before a Pool starts is in every worker (inherited at the fork), so a task names it
 # instead of carrying it (the golden arrays, read and checksummed once)
@@ -495,8 +495,9 @@ def _import_torch():
     except ImportError:  # NumPy only (the golden mode): the workers start without it
         return
 
-    for name in ("layer_checks", "trace", "network_checks", "optimizer_checks", "golden", "training_parity",
-                 "deep_training_parity", "functional", "optimizer_twins", "commands.trace", "run.tasks"):
+    for name in ("run.case", "run.trace", "run.network_checks", "run.optimizer_checks", "run.golden",
+                 "run.training_parity", "run.deep_training_parity", "pieces.functional", "pieces.optimizers",
+                 "cli.trace", "run.tasks"):
         importlib.import_module(f"reference.{name}")
 
 

@@ -1,0 +1,209 @@
+"""`python -m reference check`: every case of the table, every optimizer and every network of an
+implementation, against the twins and finite differences; one row per case, tensor, dtype and oracle
+(the worst over the seeds run), then the full report of every failure; exit 1 if any check failed or
+could not run."""
+
+import time
+
+
+from reference.cli.common import only_present_argument, print_skipped
+from reference.cli.common import supervised
+from reference.base import cases, streams
+from reference.run import case as layer_checks
+from reference.pieces import protocol, registry
+from reference.report.tables import report
+
+HELP = "check every piece of an implementation against the twins"
+
+
+def checked_pieces():
+    """The pieces `check` runs: those with cases, then optimizers, then networks."""
+    return [p.name for p in registry.pieces() if p.cases or p.kind in ("optimizer", "network")]
+
+
+def add_arguments(parser):
+    parser.add_argument("--drawn", type=int, default=0, metavar="N",
+                        help="also N cases of random shape and magnitude per piece that states its magnitudes "
+                        "(what tests/test_properties.py draws with Hypothesis), from the stream 'drawn cases'")
+    only_present_argument(parser)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the implementation inside the harness's own process, unsupervised (for a debugger "
+                        "and for benchmarks/check_speed.py): an exit, a crash or a hang there ends or stalls the run")
+
+
+def selected_cases(args):
+    chosen = [registry.case(c) for c in args.case] if args.case else registry.cases()
+    if args.layer:
+        chosen = [c for c in chosen if c.layer in args.layer]
+    return chosen
+
+
+def drawn_cases(args, seed):
+    """`--drawn N` cases per piece with magnitudes, drawn at `seed` (dtype chosen per case, as the suite does)."""
+    rng = streams.rng(seed, "drawn cases")
+    drawn = []
+    for piece in registry.pieces():
+        if piece.magnitudes is None or (args.layer and piece.name not in args.layer) or args.case:
+            continue
+        for number in range(args.drawn):
+            dtype = str(rng.choice(cases.DTYPES))
+            case = registry.drawn_case(piece, dtype, lambda lo, hi: int(rng.integers(lo, hi + 1)),
+                                       lambda lo, hi: float(rng.uniform(lo, hi)),
+                                       lambda options: options[int(rng.integers(len(options)))])
+            drawn.append((case, dtype, int(rng.integers(2**32))))
+    return drawn
+
+
+def valid_tensors(selected, with_optimizers, with_networks):
+    """Every tensor name a check of these cases (and the optimizers, networks) can report, for --tensor."""
+    names = set()
+    rng = streams.rng(0, "layer inputs")
+    for case in selected:
+        spec = layer_checks.spec_of(case.layer)
+        names.update(spec.tensors + spec.fd_tensors)
+        names.update(k for k in spec.inputs(case, rng) if not k.startswith("_"))
+        if spec.stateful:
+            names.add("sequence of calls")
+            names.update(f"{t} ({call})" for t in spec.tensors for call in ("second call", "second backward",
+                                                                            "backward repeated"))
+    if with_optimizers:
+        names.update(("W1", "b1", "W2", "b2", "update"))
+    if with_networks:
+        names.update(("W1", "b1", "W2", "b2", "forward", "dx", "dW", "db", "loss", "predict", "accuracy"))
+    return sorted(names)
+
+
+def _plan(args, selected, drawn, optimizers, networks, seeds):
+    """Every unit of work of the run, before any runs: (row piece, row case, task, arguments, the unit's Location).
+    A unit is one case at one dtype and seed, or one optimizer or network at one dtype and seed; `check` exits 0
+    only when every one of them came back and every check in it passed."""
+    from reference.report.compare import Location
+    from reference.run import tasks
+
+    units = []
+
+    def where(layer, case, dtype, seed, reproduce):
+        return Location(layer=layer, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case,
+                        reproduce=reproduce, piece=layer)
+
+    for case in selected:
+        for dtype in args.dtype or case.dtypes:
+            if dtype not in case.dtypes:
+                continue
+            for seed in seeds:
+                line = layer_checks.reproduce_command(args.impl, case.id, None, dtype, seed)
+                units.append((case.layer, case.id, tasks.case, (case, dtype, seed),
+                              where(case.layer, case.id, dtype, seed, line)))
+    for case, dtype, seed in drawn:
+        if args.dtype and dtype not in args.dtype:
+            continue
+        label = f"{case.layer} drawn {case.shape} x{case.scale:.3g}"
+        units.append((case.layer, label, tasks.case, (case, dtype, seed), where(case.layer, label, dtype, seed, "")))
+    for kind, names, task in (("optimizer", optimizers, tasks.optimizer), ("network", networks, tasks.network)):
+        for name in names:
+            for dtype in args.dtype or cases.DTYPES:
+                for seed in seeds:
+                    line = (f"python -m reference check --impl {protocol.shell_argument(args.impl)} --layer {name} "
+                            f"--dtype {dtype} --seed {seed}")
+                    units.append((name, name, task, (name, dtype, seed), where(name, name, dtype, seed, line)))
+    return units
+
+
+def run(args, out):
+    from reference.run import tasks
+
+    # nothing of the implementation runs here: it loads in a worker
+    return supervised(args, out, lambda pool: _run(args, out, pool, tasks), in_process=args.in_process)
+
+
+def _run(args, out, pool, tasks):
+    from reference.report.compare import NotRun
+    from reference.plan.target import Described
+
+    impl = Described(pool.description)
+    selected = selected_cases(args)
+    wanted = set(args.layer or checked_pieces())
+    optimizers = [] if args.case else [n for n in registry.names("optimizer") if n in wanted]
+    networks = [] if args.case else [n for n in registry.names("network") if n in wanted]
+    if args.tensor:
+        valid = valid_tensors(selected, bool(optimizers), bool(networks))
+        if args.tensor not in valid:
+            raise ValueError(f"no check reports a tensor {args.tensor!r} for the cases chosen; valid: "
+                             + ", ".join(repr(v) for v in valid))
+    from reference.report.progress import Progress
+
+    if impl.functional:
+        print(f"protocol detected: {impl.detected}\n", file=out)
+    missing = impl.missing()
+    if missing and args.only_present:
+        skipped = sorted({c.layer for c in selected if impl.missing(layer_checks.spec_of(c.layer).requires)}
+                         | {n for n in optimizers + networks if impl.missing((n,))})
+        selected = [c for c in selected if c.layer not in skipped]
+        optimizers = [n for n in optimizers if n not in skipped]
+        networks = [n for n in networks if n not in skipped]
+        print_skipped(skipped, out)
+        if not (selected or optimizers or networks):
+            raise ValueError(f"implementation {args.impl!r} defines none of the pieces chosen: nothing to check")
+    elif missing:
+        print(f"note: {protocol.MissingProtocol(args.impl, missing)}\ntheir checks are reported NOT RUN\n", file=out)
+    for name in dict.fromkeys(c.layer for c in selected):
+        spec = layer_checks.spec_of(name)
+        if spec.fd_tensors and not spec.tensors:
+            print(f"note: {name} has no twin: its {', '.join(spec.fd_tensors)} are judged by finite differences "
+                  "alone (float64), its forward by nothing\n", file=out)
+    seeds = args.seed or cases.layer_seeds(args.seeds)
+    started = time.perf_counter()
+    rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
+
+    def add(key_piece, key_case, result):
+        c = result.context
+        if args.tensor and c.oracle != "harness" and not (args.tensor == c.shown
+                                                          or (args.tensor == c.tensor and not c.call)):
+            return  # "dx" is the first call's dx, "dx (second call)" the second's: a reproduce line reruns one check
+        oracle = "twin, 100 steps" if key_piece in optimizers and c.oracle != "harness" else c.oracle
+        key = (key_piece, "*", c.dtype, oracle) if args.summary else (key_case, c.shown if not c.call and c.step is None
+                                                                       else c.tensor, c.dtype, oracle)
+        rows.setdefault(key, []).append(result)
+
+    drawn = [d for seed in seeds for d in drawn_cases(args, seed)] if args.drawn else []
+    units = _plan(args, selected, drawn, optimizers, networks, seeds)
+    progress = Progress(len(units), "check")
+    ran = 0
+    ended = {}  # verdict -> units whose worker ended, hung or overstayed (or that were not waited on)
+    hung = {}  # piece -> the call of its unit that did not return: its other units are not waited on again
+    for number, (piece, label, task, arguments, where) in enumerate(units):
+        progress.update(number)
+        if piece in hung:
+            ended["NOT RUN"] = ended.get("NOT RUN", 0) + 1
+            add(piece, label, NotRun(where, f"an earlier unit of {piece} did not return ({hung[piece]}); its "
+                                     "other units are not waited on, each would wait out the same limit", "NOT RUN"))
+            continue
+        outcome = pool.run(task, *arguments)
+        ran += outcome.done
+        if not outcome.done:
+            ended[outcome.verdict] = ended.get(outcome.verdict, 0) + 1
+            if outcome.verdict == "TIMEOUT":
+                hung[piece] = f"TIMEOUT in {outcome.where}" if outcome.where else "TIMEOUT"
+        for result in tasks.results_of(outcome, where):
+            add(piece, getattr(result, "network", label), result)
+    progress.clear()
+    elapsed = time.perf_counter() - started
+    if not rows:
+        raise ValueError("no check matches the filters as given (--case, --layer, --tensor and --dtype together)")
+    failures = report(rows, out, args.dump_dir)
+    checks = sum(len(r) for r in rows.values())
+    skipped = sum(r.skipped for results in rows.values() for r in results)
+    passed = sum(r.passed for results in rows.values() for r in results)
+    print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run"
+          + (f", {skipped} skipped (not in the implementation's form)" if skipped else "")
+          + f" ({elapsed:.1f} s, implementation {args.impl!r})", file=out)
+    print(summary_line(len(units), ran, ended, passed, len(failures), skipped, pool.started), file=out)
+    return 0 if ran == len(units) and not failures and passed else 1
+
+
+def summary_line(planned, ran, ended, passed, failed, skipped, workers):
+    """The last line of a run: planned / ran units, and the checks passed / failed / skipped."""
+    lost = ", ".join(f"{count} {verdict}" for verdict, count in sorted(ended.items()))
+    return (f"planned {planned} unit{'s' if planned != 1 else ''} of work, ran {ran}" + (f" ({lost})" if lost else "")
+            + f"; checks: {passed} passed, {failed} failed, {skipped} skipped"
+            + (f"; {workers} worker{'s' if workers != 1 else ''} started" if workers else "; in process"))

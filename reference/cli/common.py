@@ -1,0 +1,114 @@
+"""One module per command of `python -m reference`; reference.cli.main only builds the parser and dispatches.
+
+Each command module has HELP, add_arguments(parser) and run(args, out) -> exit status.  The options
+several commands share come from the parent parsers here: impl_parent() (--impl, --pieces) and
+filter_parent() (the filters of check and golden).
+"""
+
+import argparse
+
+from reference.base import cases
+
+
+def impl_parent():
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--impl", default="impl", help="module name, .py file or package folder (default: impl)")
+    parent.add_argument("--pieces", action="append", metavar="MODULE",
+                        help="a module (dotted name or .py file) that registers your own pieces (repeatable; "
+                        "README: Your own pieces)")
+    parent.add_argument("--path", action="append", metavar="DIR",
+                        help="a folder to put on the import path before the implementation is loaded (repeatable)")
+    parent.add_argument("--map", action="append", metavar="NAME=MODULE:ATTR",
+                        help="bind a protocol name to what the implementation calls it: module:attribute, or an "
+                        "attribute of --impl (repeatable)")
+    parent.add_argument("--import-limit", type=float, default=None, metavar="SECONDS",
+                        help="how long importing the implementation may take in its worker before it is reported "
+                        "TIMEOUT at import (default 60)")
+    parent.add_argument("--map-file", metavar="FILE",
+                        help="a TOML (or .json) file with `path = [...]` and a [map] table of NAME = \"module:attr\"")
+    return parent
+
+
+def target(args):
+    """The Target of --impl after --path and --map/--map-file (reference.plan.target); args.impl becomes the words
+    every reproduce line puts after --impl."""
+    from reference.plan.target import Target
+
+    made = Target.from_args(args)
+    args.impl = made.shell
+    return made
+
+
+def supervised(args, out, work, in_process=False, made=None, torch=True):
+    """Start the pool of workers for --impl (reference.run.worker) and return work(pool); where the implementation
+    cannot be loaded, the report of that and 1 (its import raised, exited, crashed or hung: a failure of every
+    check), or a ValueError for arguments that name nothing loadable.  made: the Target where the command made it
+    first (to read what the workers share before they fork); torch False: a NumPy-only command (no twin)."""
+    from reference.run import worker
+
+    made = made or target(args)
+    try:
+        pool = worker.pool(made, in_process=in_process, import_seconds=getattr(args, "import_limit", None),
+                           torch=torch)
+    except worker.LoadFailed as failed:
+        if failed.usage:
+            raise ValueError(failed.reason) from None
+        print(failed.render(args.impl) + "\n\nplanned nothing: the implementation could not be loaded (1 failure)",
+              file=out)
+        return 1
+    with pool:
+        return work(pool)
+
+
+def load_impl(args):
+    """The implementation of --impl, loaded in this process: the repository's own suite only (tests/conftest.py),
+    which runs the implementation in-process under pytest's own supervision; every command uses a worker."""
+    return target(args).load()
+
+
+def print_skipped(names, out):
+    """The note of --only-present: the pieces left out, one a line with what is expected."""
+    from reference.pieces import registry
+
+    if names:
+        print(f"SKIPPED ({len(names)} piece{'s' if len(names) != 1 else ''} the implementation does not define,"
+              " --only-present):" + "".join(f"\n  {n}: {registry.expected(n)}" for n in sorted(names)) + "\n",
+              file=out)
+
+
+def only_present_argument(parser):
+    parser.add_argument("--only-present", action="store_true",
+                        help="check the pieces the implementation defines and report the others SKIPPED (not NOT "
+                        "RUN, which fails the run)")
+
+
+def filter_parent(case_ids, piece_names, golden=False):
+    """--case, --layer, --tensor, --dtype, --seed/--seeds: the filters of check (and golden)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    if golden:
+        parent.add_argument("--case", action="append", help="only this recorded case (repeatable)")
+    else:
+        parent.add_argument("--case", action="append", choices=case_ids, metavar="ID",
+                            help="only this case of the table (repeatable)")
+        parent.add_argument("--layer", action="append", choices=piece_names, metavar="NAME",
+                            help="only the checks of this protocol name (repeatable): " + ", ".join(piece_names))
+    parent.add_argument("--tensor", help="only this tensor (forward, dx, dW, db, dy, gradient, W1, or an argument name)")
+    parent.add_argument("--dtype", choices=cases.DTYPES, action="append", help="only this dtype (repeatable)")
+    seeds = parent.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, action="append", help="this seed instead of the fixed ones (repeatable)")
+    if not golden:
+        seeds.add_argument("--seeds", type=int, help="N seeds of the sweep (fixtures/seeds.json) instead of the fixed ones")
+    parent.add_argument("--dump-dir", help="write an .npz of both sides and the inputs for every mismatch")
+    parent.add_argument("--summary", action="store_true",
+                        help="one row per piece, dtype and oracle (the worst over cases, tensors and seeds)")
+    return parent
+
+
+def load_pieces(args):
+    """Import every --pieces module (they register themselves); returns the pieces they added."""
+    from reference.pieces import registry
+
+    added = []
+    for spec in getattr(args, "pieces", None) or ():
+        added += registry.load_pieces(spec)
+    return added

@@ -1,0 +1,137 @@
+"""`python -m reference trace`: networks layer by layer against the twins, and the first divergence.
+
+Without --net: the networks the protocol allows (Affine-Relu-Affine and Affine-Sigmoid-Affine built from
+the implementation's layers, its TwoLayerNet, and every public method of that network), on a batch of the
+MNIST subset.  With --net NAME: that network of the implementation (reference.run.trace.build_network), of
+any depth, built from layers the registry knows."""
+
+
+from reference.cli.common import supervised
+from reference.base import cases, streams
+from reference.pieces import protocol
+from reference.report.tables import num, print_table
+
+HELP = "trace networks layer by layer against the twins (--net NAME: any network of the implementation)"
+
+
+def add_arguments(parser):
+    parser.add_argument("--net", help="a network class of the implementation whose constructor needs no arguments, "
+                        "or a zero-argument factory function (the textbook's TwoLayerNet is built small)")
+    parser.add_argument("--dtype", choices=cases.DTYPES, default=None,
+                        help="float64 (default) or float32; with --net, the dtype the network was built in")
+    parser.add_argument("--seed", type=int, default=cases.layer_seeds()[0], help="seed of the weights and the batch")
+    parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument("--data-dir", help="MNIST folder (default: the subset in fixtures/mnist-subset)")
+    parser.add_argument("--dump-dir", help="write an .npz of both sides for every mismatch")
+
+
+def _subset(dtype, data_dir=None):
+    from impl.mnist import load_mnist  # the loader is NumPy-only and shared by both sides
+
+    (x_train, t_train), _ = load_mnist(dtype=dtype, data_dir=data_dir or cases.FIXTURES / "mnist-subset",
+                                       download=False)
+    return x_train, t_train
+
+
+def network_traces(impl, name, dtype, seed, impl_spec="impl", batch=32, data_dir=None, reproduce=None):
+    """The traces of network piece `name` at one dtype and seed (what `check` runs for a network)."""
+    from reference.run.trace import trace_all
+
+    x_train, t_train = _subset(dtype, data_dir)
+    index = streams.rng(seed, "trace batch").choice(len(x_train), size=batch, replace=False)
+    if name == "TwoLayerNet":
+        return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, impl_spec=impl_spec,
+                         reproduce=reproduce)
+    from reference.run.network_checks import check_init
+    from reference.run.trace import Trace
+
+    traces = [net_trace(impl, name, seed, batch, dtype, impl_spec, (x_train, t_train), reproduce)]
+    init = check_init(impl, name, dtype, seed, impl_spec)
+    if init:
+        traces.append(Trace(f"{name} initial weights", init))
+    return traces
+
+
+def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
+    from reference.run.trace import NotANetwork, Trace, build_network, net_problem, network_dtype, trace_network
+    from reference.report.compare import Context, NotRun
+
+    from reference.pieces import registry
+
+    try:
+        network = build_network(impl, name, dtype or "float64")
+        record = registry.REGISTRY.get(name)
+        if record is not None and record.network is not None and record.network.prepare is not None:
+            record.network.prepare(network, seed)
+        made = network_dtype(network)
+        shape = record.network.input_shape if record is not None and record.network is not None else None
+        x, t = net_problem(network, seed, batch, made, mnist, shape)
+    except (NotANetwork, protocol.MissingProtocol) as error:
+        context = Context(layer=name, tensor="construction", oracle="twin", dtype=dtype or "-", seed=seed, case=name)
+        return Trace(name, [NotRun(context, str(error))])
+    command = reproduce or (f"python -m reference trace --impl {protocol.shell_argument(impl_spec)} --net {name} --seed {seed} --batch {batch}"
+                            + (f" --dtype {dtype}" if dtype else ""))
+    return trace_network(network, x, t, seed=seed, dtype=made, impl_spec=impl_spec, reproduce=command, name=name)
+
+
+def run(args, out):
+    return supervised(args, out, lambda pool: _run(args, out, pool))
+
+
+def _run(args, out, pool):
+    from dataclasses import replace
+
+    from reference.report.compare import Location
+    from reference.plan.target import Described
+    from reference.run import tasks
+    from reference.run.trace import Trace
+
+    impl = Described(pool.description)
+    command = (f"python -m reference trace --impl {protocol.shell_argument(args.impl)}" + (f" --net {args.net}" if args.net else "")
+               + (f" --dtype {args.dtype}" if args.dtype else "") + f" --seed {args.seed} --batch {args.batch}")
+    if args.net:
+        impl.require(args.net)
+    name = args.net or "TwoLayerNet"
+    outcome = pool.run(tasks.traces, args.net, args.seed, args.batch, args.dtype, args.data_dir, command)
+    where = Location(layer=name, tensor="every check", oracle="harness", dtype=args.dtype or "float64",
+                     seed=args.seed, case=name, piece=name, reproduce=command)
+    if outcome.done:
+        traces = outcome.value
+        extra = tasks.results_of(replace(outcome, value=[]), where)  # the state it changed, what it printed
+        for trace in traces:
+            tasks.results_of(replace(outcome, value=trace.results, state=[]), where)
+        if extra:
+            traces.append(Trace(f"{name} (the harness's global state)", extra))
+    else:
+        traces = [Trace(name, tasks.results_of(outcome, where))]
+    table = [("network", "layer", "piece", "tensor", "max abs err", "max rel err", "verdict")]
+    for trace in traces:
+        for r in trace.results:
+            c = r.context
+            table.append((trace.network, c.layer, c.piece if c.piece != c.layer else "", c.shown,
+                          num(r.max_abs) if r.compared else "-", num(r.max_rel) if r.compared else "-", r.verdict))
+    print_table(table, out)
+    failed = [trace for trace in traces if not trace.passed]
+    for trace in failed:
+        first = trace.first_divergence
+        if args.dump_dir:
+            first.dump(args.dump_dir)
+        what = "not run" if first.verdict == "NOT RUN" else "first divergence"
+        print(f"\n{trace.network}: {what} at {first.context.layer} {first.context.shown} "
+              f"(blame: {first.context.blamed})\n" + first.render(), file=out)
+    for trace in traces:
+        kinds = sorted({r.context.piece for r in trace.skipped})
+        if kinds:
+            print(f"\n{trace.network}: {len(trace.skipped)} rows SKIPPED: layers of class {', '.join(kinds)}, which the "
+                  "registry does not know (register them to check them layer by layer)", file=out)
+    if not failed:
+        dtype = traces[0].results[0].context.dtype if traces and traces[0].results else args.dtype
+        print(f"\nno divergence: every layer the registry knows agrees with its twin ({dtype}, seed {args.seed})",
+              file=out)
+    from reference.cli.check import summary_line
+
+    results = [r for trace in traces for r in trace.results]
+    print(summary_line(1, int(outcome.done), {} if outcome.done else {outcome.verdict: 1},
+                       sum(r.passed for r in results), sum(not r.passed and not r.skipped for r in results),
+                       sum(r.skipped for r in results), pool.started), file=out)
+    return 1 if failed or not outcome.done or not results else 0

@@ -1,0 +1,51 @@
+"""`python -m reference zoo`: the harness against every mutant in fixtures/mutants/, and its score."""
+
+import time
+
+from reference.base import cases
+from reference.report.tables import print_table
+
+HELP = "run the harness against every mutant in fixtures/mutants/"
+IMPL = False  # the zoo runs impl and the mutants, not an --impl
+
+
+def add_arguments(parser):
+    parser.add_argument("--seed", type=int, default=cases.layer_seeds()[0])
+    parser.add_argument("--mutant", action="append", help="only this mutant (file stem; repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="print the report of each mutant's first failure")
+
+
+def run(args, out):
+    from reference.run import zoo
+
+    started = time.perf_counter()
+    paths = zoo.mutant_paths()
+    if args.mutant:
+        paths = [p for p in paths if p.stem in args.mutant]
+        unknown = set(args.mutant) - {p.stem for p in paths}
+        if unknown:
+            raise ValueError(f"no such mutant: {', '.join(sorted(unknown))} (see fixtures/mutants/)")
+    from reference.report.progress import Progress
+
+    progress = Progress(len(paths), "zoo")
+    clean, results = zoo.run_zoo(args.seed, paths, on_mutant=lambda index, result: progress.update(index))
+    progress.clear()
+    table = [("mutant", "must blame", "caught", "blamed", "correct", "s")]
+    for r in results:
+        table.append((r.name, " ".join(r.expected), "yes" if r.caught else "MISSED", ", ".join(r.blamed) or "-",
+                      "yes" if r.blamed_correctly else "NO", f"{r.seconds:.2f}"))
+    print_table(table, out)
+    if args.verbose:
+        for r in results:
+            print(f"\n--- {r.name}: {r.bug}", file=out)
+            if r.failures:
+                print(r.failures[0].render(), file=out)
+    caught = sum(r.caught for r in results)
+    correct = sum(r.blamed_correctly for r in results)
+    elapsed = time.perf_counter() - started
+    print(f"\nimpl itself: {'passes every check' if not clean else f'{len(clean)} FAILURES'}", file=out)
+    for failure in clean[:3]:
+        print(failure.render(), file=out)
+    print(f"score: caught {caught}/{len(results)}, blamed correctly {correct}/{len(results)} "
+          f"(seed {args.seed}, wall time {elapsed:.1f} s)", file=out)
+    return 0 if not clean and caught == correct == len(results) else 1

@@ -1,0 +1,114 @@
+"""How a model with its own loss and gradient is checked (linear regression; PMF will be another).
+
+A model piece is a class `name(*params, *settings)` with loss(X, y) -> a scalar and gradient(X, y) -> {param: its
+gradient}.  One case draws X, y, the parameters and the settings; the loss is compared with the twin's, each
+gradient with autograd's of the twin's loss and with central differences of the implementation's own loss()
+(float64), and the arguments must come back unchanged.
+"""
+
+import numpy as np
+
+from reference.run.case import Spec, _numpy, _tensor, phase
+
+
+def draw_regression(case, rng):
+    """X standard normal (n, d) times the case's scale, y standard normal, w normal / sqrt(d), b normal; l2 from the
+    case (default 0)."""
+    n, d = case.shape
+    return {"X": rng.normal(size=(n, d)) * case.scale, "y": rng.normal(size=n), "w": rng.normal(size=d) / np.sqrt(d),
+            "b": np.asarray(rng.normal()), "l2": np.asarray(float(case.option("l2", 0.0)))}
+
+
+class ModelSpec(Spec):
+    """name(*params, *settings) with loss(X, y) and gradient(X, y) -> {param: d param}.
+
+    optional: parameters (and settings) only the cases with option `optional_option` draw (PMF's biases with its
+    lam_b and mean); by_name: construct the model and call the twin by keyword, as the protocol names them."""
+
+    def __init__(self, name, draw, twin, params=("w", "b"), settings=("l2",), optional=(), optional_option=None,
+                 by_name=False):
+        self.name = name
+        self.requires = (name,)
+        self.draw = draw
+        self.twin = twin  # twin(X, y, *params, *settings) -> the loss, in torch
+        self.params, self.settings = tuple(params), tuple(settings)
+        self.optional, self.optional_option, self.by_name = tuple(optional), optional_option, by_name
+        self.tensors = ("loss",) + tuple(f"d{p}" for p in self.params)
+        self.fd_tensors = tuple(f"d{p}" for p in self.params)
+
+    def _case_params(self, case):
+        with_optional = self.optional_option is not None and case.option(self.optional_option, False)
+        return [p for p in self.params if with_optional or p not in self.optional]
+
+    def case_tensors(self, case):
+        return ("loss",) + tuple(f"d{p}" for p in self._case_params(case))
+
+    def case_fd_tensors(self, case):
+        return tuple(f"d{p}" for p in self._case_params(case))
+
+    def inputs(self, case, rng):
+        return self.draw(case, rng)
+
+    def _present(self, args):
+        return [p for p in self.params if p in args], [s for s in self.settings if s in args]
+
+    def _arguments(self, args, params):
+        """(positional, keyword) arguments of the model or the twin, `params` standing for the parameters."""
+        names, settings = self._present(args)
+        values = dict(zip(names, params), **{s: float(args[s]) for s in settings})
+        if self.by_name:
+            return (), values
+        return tuple(values[n] for n in names + settings), {}
+
+    def _construct(self, impl, args):
+        names, _ = self._present(args)
+        positional, keywords = self._arguments(args, [args[p] for p in names])
+        return impl.require(self.name)(*positional, **keywords)
+
+    def run_impl(self, impl, inp):
+        outputs = {}
+        with phase("construction", outputs):
+            model = self._construct(impl, inp)
+        with phase("forward", outputs):
+            outputs["loss"] = model.loss(inp["X"], inp["y"])
+        with phase("backward", outputs):
+            grads = model.gradient(inp["X"], inp["y"])
+            outputs.update({f"d{p}": grads[p] for p in self._present(inp)[0]})
+        return outputs
+
+    def run_twin(self, inp):
+        names, _ = self._present(inp)
+        leaves = [_tensor(inp[p], True) for p in names]
+        positional, keywords = self._arguments(inp, leaves)
+        loss = self.twin(_tensor(inp["X"]), _tensor(inp["y"]), *positional, **keywords)
+        loss.backward()
+        outputs = {"loss": _numpy(loss)}
+        outputs.update({f"d{p}": _numpy(leaf.grad) for p, leaf in zip(names, leaves)})
+        return outputs
+
+    def fd_losses(self, impl, inp):
+        def loss_of(name):
+            def f(value):
+                return self._construct(impl, dict(inp, **{name: value})).loss(inp["X"], inp["y"])
+            return f
+
+        return {f"d{p}": (loss_of(p), inp[p]) for p in self._present(inp)[0]}
+
+
+def draw_ratings(case, rng):
+    """case.shape = (users, items, k), option ratings (how many pairs are rated; default every third pair), option
+    lam (the priors' weight, both; default 0.1): distinct (user, item) pairs drawn without replacement, ratings
+    uniform on {1..5}, U and V normal * 0.5; option biased adds the biases.  Users and items with several ratings are the point: their gradients
+    collect a term from each."""
+    users, items, k = case.shape
+    pairs = users * items
+    count = int(case.option("ratings", max(pairs // 3, 1)))
+    chosen = rng.choice(pairs, size=count, replace=False)
+    X = np.stack([chosen // items, chosen % items], axis=1).astype(np.int64)
+    lam = float(case.option("lam", 0.1))
+    drawn = {"X": X, "y": rng.integers(1, 6, size=count).astype(np.float64), "U": rng.normal(size=(users, k)) * 0.5,
+             "V": rng.normal(size=(items, k)) * 0.5, "lam_u": np.asarray(lam), "lam_v": np.asarray(lam * 1.5)}
+    if case.option("biased", False):  # option biased: biases normal * 0.3 around the ratings' mean, lam_b = lam / 2
+        drawn.update(bu=rng.normal(size=users) * 0.3, bi=rng.normal(size=items) * 0.3, lam_b=np.asarray(lam * 0.5),
+                     mean=np.asarray(float(drawn["y"].mean())))
+    return drawn

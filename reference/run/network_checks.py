@@ -1,0 +1,197 @@
+"""Every public method of a network against its twin, on one instance called again and again.
+
+The trace judges each layer and gradient() end to end; this judges what a user calls:
+predict, loss, accuracy and gradient, with labels as indices and then one-hot on the same
+instance, in the dtype of the run.  Before each call's methods the same instance is traced
+layer by layer, so a layer that keeps something from the first call is blamed itself, not the
+network that inherits it.  Then numerical_gradient against autograd of the textbook's loss on
+a small network (float64: it is a difference quotient), which must leave the parameters as
+they were.
+"""
+
+import numpy as np
+import torch
+
+from reference.base import streams
+from reference.report import tolerance
+from reference.pieces import twins
+from reference.report.compare import Context, compare
+from reference.run.case import NotRun, raised_where
+from reference.base.limits import CheckTimeout, calling
+from reference.pieces.protocol import MissingProtocol, shell_argument
+from reference.run.weights import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
+
+LABEL_FORMS = ("index", "one-hot")
+
+
+def small_problem(impl, seed, inputs=12, hidden=6, classes=10, batch=5):
+    """(network, weights, x, t): a small float64 network with random weights and biases on random inputs,
+    every ReLU input at least 1e-3 from its kink (so differences never straddle it)."""
+    rng = streams.rng(seed, "small network")
+    weights = {
+        "W1": rng.normal(size=(inputs, hidden)) * 0.5, "b1": rng.normal(size=hidden) * 0.5,
+        "W2": rng.normal(size=(hidden, classes)) * 0.5, "b2": rng.normal(size=classes) * 0.5,
+    }
+    x, t = rng.normal(size=(batch, inputs)), rng.integers(0, classes, size=batch)
+    while True:  # redraw the samples that come closer to a kink
+        near = np.abs(x @ weights["W1"] + weights["b1"]).min(axis=1) < 1e-3
+        if not near.any():
+            break
+        x[near] = rng.normal(size=(int(near.sum()), inputs))
+    network = impl.require("TwoLayerNet")(inputs, hidden, classes, weight_init_std=0.5)
+    load_into_impl(network, weights)
+    return network, weights, x, t
+
+
+def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
+    """[Comparison or NotRun] for every public method of the implementation's TwoLayerNet; see the module."""
+    from reference.run.network import TwinTwoLayerNet
+    from reference.run.trace import trace_network
+
+    dtype = np.dtype(dtype).name
+    tol = tolerance.twin(dtype)
+    command = f"python -m reference trace --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}"
+
+    def context(tensor, oracle="twin", phase="", call=""):
+        return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed, phase=phase or tensor,
+                       call=call,
+                       case="TwoLayerNet methods", reproduce=command)
+
+    results = []
+
+    def call(tensor, function, *args, labels_form=""):
+        try:
+            with calling(f"TwoLayerNet.{tensor}"):
+                return True, function(*args)
+        except CheckTimeout as error:
+            results.append(NotRun(context(tensor, call=labels_form), str(error), "TIMEOUT"))
+        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+            where = raised_where(error)
+            results.append(NotRun(context(tensor, call=labels_form), f"raised {type(error).__name__}: {error}"
+                                  + (f"\n  at {where}" if where else ""), "RAISED"))
+        return False, None
+
+    weights = initial_weights(seed, x.shape[1], 50, 10, weight_init_std=0.1, dtype=dtype)
+    try:
+        network = make_impl_network(impl, x.shape[1], 50, 10, dtype)
+        load_into_impl(network, weights)
+    except (MissingProtocol, NetworkDtypeUnsupported) as error:
+        return [NotRun(context("construction"), str(error))]
+    twin = TwinTwoLayerNet(weights)
+    half = len(x) // 2
+    for call_number, (form, rows) in enumerate(zip(LABEL_FORMS, (slice(0, half), slice(half, None))), start=1):
+        xb, index = np.ascontiguousarray(x[rows], dtype=dtype), t[rows]
+        labels = index if form == "index" else np.eye(10, dtype=dtype)[index]
+        suffix = f"{form} labels"
+        # layer by layer first, on this same instance: a layer that keeps something from the first call is
+        # blamed where it goes wrong, before the network's methods inherit it
+        traced = trace_network(network, xb, labels, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=command,
+                               name=f"TwoLayerNet call {call_number}", end_to_end=False)
+        results.extend(traced.results)
+        if not traced.passed:
+            return results
+        twin_loss, twin_grads = twin.gradient(xb, index)
+        with torch.no_grad():
+            scores = twin.logits(torch.from_numpy(xb)).numpy()
+        done, loss = call("loss", network.loss, xb, labels, labels_form=suffix)
+        if done:
+            results.append(compare(loss, twin_loss, tol, context("loss", call=suffix)))
+        done, grads = call("gradient", network.gradient, xb, labels, labels_form=suffix)
+        if done:
+            for key in PARAMS:
+                actual = grads.get(key) if isinstance(grads, dict) else None
+                results.append(compare(actual, twin_grads[key], tol, context(key, phase="gradient", call=suffix)))
+        done, predicted = call("predict", network.predict, xb, labels_form=suffix)
+        if done:
+            results.append(compare(predicted, scores, tol, context("predict", call=suffix)))
+        done, accuracy = call("accuracy", network.accuracy, xb, labels, labels_form=suffix)
+        if done:
+            results.append(compare(np.float64(accuracy) if np.ndim(accuracy) == 0 else accuracy,
+                                   np.float64(twin.accuracy(xb, index)), tolerance.EXACT,
+                                   context("accuracy", call=suffix)))
+    if dtype == "float64":
+        results.extend(_numerical_gradient(impl, seed, context, call))
+    return results
+
+
+def _numerical_gradient(impl, seed, context, call):
+    """network.numerical_gradient against autograd of the textbook's loss (epsilon included), and the
+    parameters back as they were."""
+    from reference.run.network import TwinTwoLayerNet
+
+    try:
+        network, weights, x, t = small_problem(impl, seed)
+    except MissingProtocol as error:
+        return [NotRun(context("numerical_gradient"), str(error))]
+    results = []
+    done, numeric = call("numerical_gradient", network.numerical_gradient, x, t)
+    if not done:
+        return results
+    twin = TwinTwoLayerNet(weights)
+    twins.softmax_with_loss(twin.logits(torch.from_numpy(x)), torch.from_numpy(t.astype(np.int64))).backward()
+    for key in PARAMS:
+        actual = numeric.get(key) if isinstance(numeric, dict) else None
+        results.append(compare(actual, twin.params[key].grad.numpy(), tolerance.finite_differences(),
+                               context(key, phase="numerical_gradient")))
+        results.append(compare(network.params[key], weights[key], tolerance.EXACT,
+                               context(key, "arguments", phase=key, call="after numerical_gradient")))
+    return results
+
+
+def expected_std(scheme, fan_in):
+    """The standard deviation a named scheme gives a weight matrix with fan_in inputs (He et al. 2015 for ReLU,
+    Glorot and Bengio 2010 in the textbook's form, 1 / n_in, for sigmoid), or the number itself."""
+    name = str(scheme).lower()
+    if name in ("relu", "he"):
+        return float(np.sqrt(2.0 / fan_in))
+    if name in ("sigmoid", "xavier"):
+        return float(np.sqrt(1.0 / fan_in))
+    return float(scheme)
+
+
+INIT_SIZES = (400, (300, 200), 100)  # large enough that a wrong fan (sqrt(400/300)) is 30 standard errors away
+
+
+def check_init(impl, name, dtype, seed, impl_spec="impl"):
+    """The standard deviation of every weight matrix of a fresh network, for each of its piece's schemes, against
+    the scheme's sigma (He: sqrt(2 / n_in), Xavier: sqrt(1 / n_in), or the number), within six standard errors
+    (tolerance.init_std); its biases exactly zero.  The network draws from its own generator: NumPy's global one
+    (the textbook's), put in a state of the stream "weights" for the call, or seed= where it takes one."""
+    from reference.pieces import registry
+    from reference.base import streams
+
+    record = registry.REGISTRY.get(name)
+    if record is None or record.network is None or not record.network.init_schemes:
+        return []
+    try:
+        network_class = impl.require(name)
+    except MissingProtocol as missing:
+        return [NotRun(Context(layer=name, tensor="init", oracle="scheme", dtype=dtype, seed=seed), str(missing))]
+    inputs, hidden, outputs = INIT_SIZES
+    sizes = [inputs, *hidden, outputs]
+    results = []
+    command = f"python -m reference check --impl {shell_argument(impl_spec)} --layer {name} --dtype {dtype} --seed {seed}"
+    for scheme in record.network.init_schemes:
+        def context(tensor):
+            return Context(layer=name, tensor=tensor, oracle="scheme", dtype=dtype, seed=seed, phase="init",
+                           call=f"weight_init_std={scheme!r}", case=f"{name} initial weights", reproduce=command)
+
+        try:
+            with streams.GlobalGenerator(streams.rng(seed, "weights").integers(2**31)), np.errstate(all="ignore"):
+                try:
+                    network = network_class(inputs, list(hidden), outputs, weight_init_std=scheme, dtype=dtype,
+                                            seed=seed)
+                except TypeError:
+                    network = network_class(inputs, list(hidden), outputs, weight_init_std=scheme)
+        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+            results.append(NotRun(context("construction"), f"raised {type(error).__name__}: {error}", "RAISED"))
+            continue
+        for n in range(1, len(sizes)):
+            W = np.asarray(network.params.get(f"W{n}"), dtype=np.float64)
+            sigma = expected_std(scheme, sizes[n - 1])
+            results.append(compare(np.float64(W.std()), np.float64(sigma), tolerance.init_std(W.size),
+                                   context(f"W{n}")))
+            bias = network.params.get(f"b{n}")
+            made = np.asarray(bias).dtype if isinstance(bias, np.ndarray) else np.dtype(dtype)
+            results.append(compare(bias, np.zeros(sizes[n], dtype=made), tolerance.EXACT, context(f"b{n}")))
+    return results

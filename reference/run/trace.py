@@ -1,0 +1,457 @@
+"""The side-by-side trace of any network: every layer, forward then backward, and the first divergence.
+
+A network is anything that keeps its layers in order (the textbook's convention: an ordered
+`layers` dict or list, then a loss layer named `lastLayer` or `last_layer`).  Each layer is matched
+to its piece in reference.pieces.registry by its class name, run on the input the implementation itself
+fed it, and its twin is run on that same input (and, in backward, on the same incoming gradient).
+A layer is therefore judged on its own work, not on what it inherited: a wrong Sigmoid.backward is
+blamed on Sigmoid backward, not on the W1 gradient it corrupts downstream (the idea of CRADLE's
+layer-by-layer localisation).  An implementation that raises or hangs is reported at the layer
+where it did, and the trace stops there.  A layer of a class the registry does not know is reported
+SKIPPED (neither pass nor failure) and passed through.
+
+Then gradient() end to end: against autograd of the network composed from the layers' twins where
+every layer is known, else against finite differences of the network's own loss() (float64).
+"""
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.run import finite_diff
+from reference.pieces import registry
+from reference.base import streams
+from reference.report import tolerance
+from reference.report.compare import Context, NotRun, compare, compare_conventions
+from reference.run.case import raised_where
+from reference.base.lazy_torch import torch
+from reference.run import wire
+from reference.base.limits import CheckTimeout, calling
+from reference.pieces.protocol import shell_argument
+from reference.report.tolerance import tensor_scale
+
+
+@wire.register
+@dataclass
+class Trace:
+    network: str
+    results: list  # Comparison or NotRun, in the order the data flows
+
+    @property
+    def first_divergence(self):
+        return next((r for r in self.results if not r.passed and not r.skipped), None)
+
+    @property
+    def passed(self):
+        return self.first_divergence is None
+
+    @property
+    def skipped(self):
+        return [r for r in self.results if r.skipped]
+
+
+class _Stop(Exception):
+    """The implementation failed to answer: the trace cannot go on past this row."""
+
+
+class NotANetwork(ValueError):
+    """An object the trace cannot walk (no layers in order, no loss layer); the message says what is missing."""
+
+
+def _tensor(array, grad=False):
+    t = torch.from_numpy(np.array(array, copy=True))
+    return t.requires_grad_(True) if grad else t
+
+
+def ordered_layers(network):
+    """[(position name, layer)] of network.layers: an ordered dict's keys, or Class<i> for a list."""
+    layers = getattr(network, "layers", None)
+    if isinstance(layers, dict):
+        return list(layers.items())
+    if isinstance(layers, (list, tuple)):
+        counts, named = {}, []
+        for layer in layers:
+            kind = type(layer).__name__
+            counts[kind] = counts.get(kind, 0) + 1
+            named.append((f"{kind}{counts[kind]}", layer))
+        return named
+    raise NotANetwork(f"{type(network).__name__} has no `layers` (an ordered dict or list of its layers)")
+
+
+def last_layer(network):
+    for attribute in ("lastLayer", "last_layer"):
+        if getattr(network, attribute, None) is not None:
+            return attribute, getattr(network, attribute)
+    raise NotANetwork(f"{type(network).__name__} has no loss layer named lastLayer or last_layer")
+
+
+def _layer_piece(layer):
+    """(piece, its LayerSpec) for a layer whose class the registry knows with a twin, else (None, None)."""
+    found = registry.by_class(type(layer).__name__)
+    spec = getattr(found, "spec", None)
+    if found is None or found.kind != "layer" or getattr(spec, "twin", None) is None or not hasattr(spec, "params"):
+        return None, None
+    return found, spec
+
+
+def _loss_piece(layer):
+    found = registry.by_class(type(layer).__name__)
+    if found is None or found.kind != "loss" or not hasattr(found.spec, "backward_twin"):
+        return None
+    return found
+
+
+def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=None, name=None, end_to_end=True):
+    """Trace the network's layers (in order), then its loss layer, forward and backward; then gradient()
+    end to end.  See the module docstring."""
+    dtype = np.dtype(dtype).name
+    tol = tolerance.twin(dtype)
+    label = name or type(network).__name__
+    results = []
+    command = reproduce or f"python -m reference trace --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}"
+
+    def context(position, tensor, piece="", phase=""):
+        return Context(layer=position, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=label,
+                       reproduce=command, piece=piece, phase=phase)
+
+    def call(ctx, function, *args, **kwargs):
+        try:
+            with calling(f"{ctx.layer} {ctx.shown}", at=ctx):
+                return function(*args, **kwargs)
+        except CheckTimeout as error:
+            results.append(NotRun(ctx, str(error), "TIMEOUT"))
+        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+            where = raised_where(error)
+            results.append(NotRun(ctx, f"{ctx.shown} raised {type(error).__name__}: {error}"
+                                  + (f"\n  at {where}" if where else ""), "RAISED"))
+        raise _Stop
+
+    try:
+        layers = ordered_layers(network)
+        last_name, last = last_layer(network)
+    except NotANetwork as error:
+        return Trace(label, [NotRun(context(label, "layers", phase="construction"), str(error))])
+    try:
+        _trace(layers, last_name, last, x, t, tol, context, call, results)
+    except _Stop:
+        return Trace(label, results)
+    if end_to_end:
+        try:
+            results.extend(_end_to_end(network, layers, last, x, t, tol, context, call))
+        except _Stop:
+            pass
+    return Trace(label, results)
+
+
+def _trace(layers, last_name, last, x, t, tol, context, call, results):
+    dtype = np.asarray(x).dtype
+
+    def _as_run(array, grad=False):
+        """What the twin is fed: the implementation's value in the run's dtype (a value of the wrong dtype
+        has already been reported; the twin still runs in the dtype under test).  A value that is no array
+        of numbers at all has been reported too, and the trace cannot go on past it."""
+        try:
+            return _tensor(np.asarray(array, dtype=dtype), grad)
+        except (TypeError, ValueError):
+            raise _Stop from None
+
+    def unknown(position, kind, phase):
+        return NotRun(context(position, phase, kind, phase), f"a layer of class {kind}, which the registry does not "
+                      "know: passed through unchecked here (register it to check it; gradient() is still checked "
+                      "end to end)", "SKIPPED")
+
+    inputs, twins_of = {}, {}
+    activation = x
+    for position, layer in layers:
+        kind = type(layer).__name__
+        inputs[position] = activation
+        state = np.random.get_state()  # what a layer that draws from NumPy's global generator (Dropout) draws from
+        output = call(context(position, "forward", kind, "forward"), layer.forward, activation)
+        piece, spec = _layer_piece(layer)
+        if piece is None:
+            results.append(unknown(position, kind, "forward"))
+        else:
+            twins_of[position] = lambda spec=spec, layer=layer, state=state: spec.trace_twin(layer, streams.generator_in_state(state))
+            params = [_as_run(getattr(layer, p)) for p in spec.params]
+            with torch.no_grad():
+                expected = twins_of[position]()(_as_run(activation), *params).numpy()
+            results.append(compare(output, expected, tol, context(position, "forward", piece.name, "forward")))
+        activation = output
+
+    kind = type(last).__name__
+    loss_piece = _loss_piece(last)
+    if loss_piece is None:
+        results.append(NotRun(context(last_name, "forward", kind, "forward"), f"the loss layer is of class {kind}, "
+                              "which the registry does not know as a loss: the trace cannot judge it"))
+        raise _Stop
+    spec = loss_piece.spec
+    index = _indices(t)
+    loss = call(context(last_name, "forward", kind, "forward"), last.forward, activation, t)
+    with torch.no_grad():
+        expected_loss = spec.twin(_as_run(activation), _tensor(index)).numpy()
+        conventions = [(spec.backward_twin(_as_run(activation), _tensor(index)).numpy(), note)
+                       for _, note in spec.conventions.get("forward", ())]
+    results.append(compare_conventions(loss, [(expected_loss, "")] + conventions, tol,
+                                       context(last_name, "forward", kind, "forward")))
+
+    dout = call(context(last_name, "dx", kind, "backward"), last.backward, 1)
+    scores = _as_run(activation, grad=True)
+    spec.backward_twin(scores, _tensor(index)).backward()
+    results.append(compare(dout, scores.grad.numpy(), tol, context(last_name, "dx", kind, "backward")))
+
+    for position, layer in reversed(layers):
+        kind = type(layer).__name__
+        dx = call(context(position, "dx", kind, "backward"), layer.backward, dout)
+        piece, spec = _layer_piece(layer)
+        if piece is None:
+            results.append(unknown(position, kind, "backward"))
+            dout = dx
+            continue
+        x_in = _as_run(inputs[position], grad=True)
+        params = [_as_run(getattr(layer, p), grad=True) for p in spec.params]
+        twins_of[position]()(x_in, *params).backward(_as_run(dout))
+        # one scale for the layer's whole backward: its tensors are summed from the same products of the incoming
+        # gradient, and one may cancel to nothing by construction (a bias before batch normalization)
+        expected = [x_in.grad.numpy()] + [leaf.grad.numpy() for leaf in params]
+        scale = max(tensor_scale(e) for e in expected)
+        what = f"{position}'s whole backward"
+        results.append(compare(dx, expected[0], tol, context(position, "dx", piece.name, "backward"), scale=scale,
+                               scale_of=what))
+        for p, e in zip(spec.params, expected[1:]):
+            results.append(compare(getattr(layer, f"d{p}", None), e, tol,
+                                   context(position, f"d{p}", piece.name, "backward"), scale=scale, scale_of=what))
+        dout = dx
+
+
+def _indices(t):
+    labels = np.asarray(t)
+    return (labels if labels.ndim == 1 else labels.argmax(axis=1)).astype(np.int64)
+
+
+def _end_to_end(network, layers, last, x, t, tol, context, call):
+    """network.gradient(x, t) against autograd of the whole network composed from the layer twins, or, where a
+    layer has no twin, against finite differences of network.loss (float64; float32 is SKIPPED).
+
+    Run after the layer-by-layer rows, so a wrong layer is blamed there first; this catches what lies
+    between the layers: the order of the backward pass, gradients filed under the wrong key, parameters
+    not shared with the layers.
+    """
+    network_name = type(network).__name__
+    params = getattr(network, "params", None)
+    if not isinstance(params, dict) or not hasattr(network, "gradient"):
+        return [NotRun(context(network_name, "gradient"), "the network has no params dict or gradient()")]
+    known = all(_layer_piece(layer)[0] is not None for _, layer in layers) and _loss_piece(last) is not None
+    if not known:
+        return _end_to_end_by_differences(network, params, x, t, context, call)
+    # the layer-by-layer rows ran every backward on this very batch and left their d<p> on the layers: cleared, so a
+    # gradient() that skips a layer's backward cannot hand back the trace's own answers
+    for _, layer in layers:
+        for p in _layer_piece(layer)[1].params:
+            if hasattr(layer, f"d{p}"):
+                setattr(layer, f"d{p}", None)
+    state = np.random.get_state()  # gradient() draws its dropout masks from here: the twin replays them
+    grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
+    generator = streams.generator_in_state(state)
+    leaves = {k: _tensor(v, grad=True) for k, v in params.items()}
+    activation = _tensor(x)
+    for _, layer in layers:
+        _, spec = _layer_piece(layer)
+        layer_params = []
+        for p in spec.params:
+            array = getattr(layer, p)
+            key = next((k for k, v in params.items() if v is array), None)
+            layer_params.append(leaves[key] if key is not None else _tensor(array))
+        activation = spec.trace_twin(layer, generator)(activation, *layer_params)
+    loss = _loss_piece(last).spec.backward_twin(activation, _tensor(_indices(t)))
+    # weight decay, where the network has the textbook's weight_decay_lambda: 0.5 lambda sum W^2 over the weights
+    decay = float(getattr(network, "weight_decay_lambda", 0) or 0)
+    if decay:
+        loss = loss + sum(0.5 * decay * (leaf * leaf).sum() for key, leaf in leaves.items() if key.startswith("W"))
+    if loss.requires_grad:  # not when no layer holds a params array: then every expected gradient is 0
+        loss.backward()
+    rows = []
+    expected = {key: leaf.grad.numpy() if leaf.grad is not None else np.zeros_like(params[key])
+                for key, leaf in leaves.items()}
+    # one scale for the whole gradient, as a check of the flattened parameter vector: a gradient that is zero by
+    # construction (a bias before batch normalization) is rounding noise of the same terms as its neighbours
+    scale = max((tensor_scale(e) for e in expected.values()), default=1.0)
+    for key, value in expected.items():
+        actual = grads.get(key) if isinstance(grads, dict) else None
+        rows.append(compare(actual, value, tol, context(network_name, key, phase="gradient"), scale=scale,
+                            scale_of="the whole gradient (every parameter)"))
+    # and the second oracle, which needs nothing but the network's own loss: finite differences (float64)
+    if np.asarray(x).dtype == np.float64:
+        rows += _end_to_end_by_differences(network, params, x, t, context, call, grads, state)
+    return rows
+
+
+def _training_loss(network, params):
+    """The loss gradient() differentiates, from the network's own predict() in training mode (where predict takes
+    the textbook's train_flg: batch statistics, dropout masks applied): the mean cross-entropy of the softmax of its
+    scores, computed by the harness in float64 WITHOUT the textbook's 1e-7 (the loss SoftmaxWithLoss.backward is the
+    derivative of: a documented difference of its registry record; with a poorly fit network, y_t ~ 1e-5, the
+    epsilon alone would part the two by 1e-2 of a row), plus the textbook's weight decay 0.5 lambda sum W^2 where
+    the network has weight_decay_lambda."""
+    try:
+        takes_flag = "train_flg" in inspect.signature(network.predict).parameters
+    except (TypeError, ValueError):
+        takes_flag = False
+    decay = float(getattr(network, "weight_decay_lambda", 0) or 0)
+    weights = [array for key, array in params.items() if key.startswith("W")]
+
+    def loss(x, t):
+        scores = np.asarray(network.predict(x, train_flg=True) if takes_flag else network.predict(x), dtype=np.float64)
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        index = _indices(t)
+        value = -log_softmax[np.arange(len(index)), index].mean()
+        return value + sum(0.5 * decay * float(np.sum(np.asarray(W, dtype=np.float64) ** 2)) for W in weights)
+
+    return loss
+
+
+def _end_to_end_by_differences(network, params, x, t, context, call, grads=None, state=None):
+    """gradient() against the derivative of the training loss along one random direction per parameter (gradcheck's
+    fast mode), in float64: the oracle that needs no twin, only the network's own predict() (_training_loss).
+    NumPy's global generator is put back in the state gradient() started from before every evaluation, so each
+    draws the dropout masks gradient() drew.
+
+    grads, state: gradient()'s answer and the generator state it started from, where already called."""
+    network_name = type(network).__name__
+    dtype = np.asarray(x).dtype
+    if dtype != np.float64:
+        return [NotRun(context(network_name, key, phase="gradient"), "a layer has no twin, and finite differences "
+                       "judge gradient() in float64 only", "SKIPPED") for key in params]
+    if grads is None:
+        state = np.random.get_state()
+        grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
+    loss = _training_loss(network, params)
+    rng = streams.rng(0, "fd direction")
+    rows = []
+    tol = tolerance.finite_differences("float64")
+    for key, array in params.items():
+        ctx = context(network_name, key, phase="gradient")
+        ctx.oracle = "finite differences"
+        direction = finite_diff.scaled_direction(rng, array)
+        original = array.copy()
+        actual = grads.get(key) if isinstance(grads, dict) else None
+        try:
+            terms = np.asarray(actual, dtype=np.float64) * direction
+            claimed, scale = np.asarray(np.sum(terms)), float(np.sum(np.abs(terms)))
+        except (TypeError, ValueError) as error:
+            claimed, scale = f"gradient unusable: {error}", 0.0
+
+        def f(value, array=array):
+            array[...] = value
+            np.random.set_state(state)
+            return float(loss(x, t))
+
+        def allowed(derivative, scale=scale):
+            return tolerance.directional_allowance(scale) + tol.rtol * abs(derivative)
+
+        try:
+            with calling(f"{network_name}.predict under finite differences"):
+                derivative, rounding, _ = finite_diff.directional_away_from_kinks(f, original, direction, allowed)
+        except CheckTimeout as error:
+            rows.append(NotRun(ctx, str(error), "TIMEOUT"))
+            continue
+        except finite_diff.OnAKink as error:
+            rows.append(NotRun(ctx, f"finite differences cannot judge here: {error}"))
+            continue
+        except Exception as error:  # noqa: BLE001
+            rows.append(NotRun(ctx, f"predict() raised {type(error).__name__}: {error}", "RAISED"))
+            continue
+        finally:
+            array[...] = original
+            np.random.set_state(state)
+        rows.append(compare(claimed, np.asarray(derivative), tol, ctx,
+                            extra_atol=rounding + tolerance.directional_allowance(scale)))
+    return rows
+
+
+# --- building networks ----------------------------------------------------------------------------
+
+def build_network(impl, name, dtype="float64", input_size=784):
+    """The implementation's network `name`: a registered network piece is built by its record (the textbook's
+    constructors need sizes: built small); any other class or factory is called with no arguments."""
+    target = impl.require(name)
+    piece = registry.REGISTRY.get(name)
+    if piece is not None and piece.network is not None:
+        return piece.network.build(impl, input_size, dtype)
+    if not callable(target):
+        raise NotANetwork(f"{name} in {impl.spec} is not a class or a function")
+    try:
+        return target()
+    except TypeError as error:
+        raise NotANetwork(f"{name}() needs arguments ({error}): --net takes a network class whose constructor needs "
+                          "none, or a factory function of no arguments") from None
+
+
+def net_problem(network, seed, batch, dtype, mnist=None, input_shape=None):
+    """(x, t) to trace `network` with: an MNIST batch where its first layer takes 784 inputs, else inputs drawn
+    from the stream "net inputs", of one sample's input_shape where given (a convolutional network's (C, H, W));
+    labels for as many classes as its last parameter layer has outputs."""
+    layers = ordered_layers(network)
+    sizes = [np.shape(getattr(layer, spec.params[0])) for _, layer in layers
+             for _, spec in [_layer_piece(layer)] if spec is not None and spec.params]
+    features = sizes[0][0] if sizes else None
+    classes = sizes[-1][-1] if sizes else 10
+    if input_shape is not None:
+        rng = streams.rng(seed, "net inputs")
+        return rng.normal(size=(batch,) + tuple(input_shape)).astype(dtype), rng.integers(0, classes, size=batch)
+    if features is None:
+        raise NotANetwork("the network's first layer with parameters is not one the registry knows, so its input "
+                          "size is unknown")
+    rng = streams.rng(seed, "net inputs")
+    if features == 784 and mnist is not None and classes == 10:
+        x, t = mnist
+        index = streams.rng(seed, "trace batch").choice(len(x), size=batch, replace=False)
+        return x[index].astype(dtype), t[index]
+    return rng.normal(size=(batch, features)).astype(dtype), rng.integers(0, classes, size=batch)
+
+
+def network_dtype(network):
+    """The dtype of the network's first parameter array (float64 if it has none)."""
+    for _, layer in ordered_layers(network):
+        _, spec = _layer_piece(layer)
+        if spec is not None and spec.params:
+            return np.asarray(getattr(layer, spec.params[0])).dtype.name
+    return "float64"
+
+
+def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
+    """Trace the networks the protocol allows: Affine-Relu-Affine and Affine-Sigmoid-Affine built
+    from the implementation's layer classes, then the implementation's own TwoLayerNet, and every public
+    method of that network (reference.run.network_checks)."""
+    from reference.run.network import ComposedNetwork, initial_weights, load_into_impl, make_impl_network
+    from reference.run.network_checks import check_methods
+    from reference.pieces.protocol import MissingProtocol
+
+    # 0.1, not the textbook's 0.01: scores far from uniform, so every gradient carries signal
+    weights = initial_weights(seed, x.shape[1], 50, 10, weight_init_std=0.1, dtype=dtype)
+    traces = []
+    for activation in ("Relu", "Sigmoid"):
+        label = f"{activation} network"
+        try:
+            network = ComposedNetwork(impl, activation, {k: v.copy() for k, v in weights.items()})
+        except MissingProtocol as missing:
+            traces.append(Trace(label, [NotRun(_bare_context(label, seed, dtype), str(missing))]))
+            continue
+        traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
+                                    name=label, end_to_end=False))
+    try:
+        network = make_impl_network(impl, x.shape[1], 50, 10, dtype)
+        load_into_impl(network, weights)
+    except (MissingProtocol, ValueError, TypeError) as error:
+        traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error))]))
+        return traces
+    traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
+                                name="TwoLayerNet"))
+    traces.append(Trace("TwoLayerNet methods", check_methods(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec)))
+    return traces
+
+
+def _bare_context(label, seed, dtype):
+    return Context(layer=label, tensor="construction", oracle="twin", dtype=dtype, seed=seed, case=label,
+                   phase="construction")

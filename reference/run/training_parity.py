@@ -1,0 +1,207 @@
+"""Training parity: the implementation and its twin trained side by side.
+
+Same initial weights (reference.run.network.initial_weights, copied to both), the
+same batch index sequence (one seeded generator, recorded), the same update
+(plain SGD: the implementation's params[key] -= lr * grad in place, the twin's
+torch.optim.SGD, which computes the same formula; or a protocol optimizer
+against its twin).
+
+What is claimed (reference.report.tolerance, "Training parity"): step-exact parity, the
+loss at every step and the weights at checkpoints (and at the horizon's last
+step) within the twin bound of the dtype, over tolerance.training_exact_steps:
+every step in float64, the first 500 in float32.  Beyond the float32 horizon the
+course of training: the mean loss over each window of TRAINING_BAND_WINDOW steps
+and the accuracies at each evaluation, within TRAINING_BANDS.  How long float32
+really stays step-exact is measured and reported (step_exact_steps).  The first
+step where a claim fails is reported.
+
+Both sides run with one BLAS and one torch thread (reference.base.threads): their
+thread pools would otherwise fight over the cores every step.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from reference.pieces import registry
+from reference.base import streams
+from reference.report import tolerance
+from reference.base.limits import STEP_SECONDS, time_limit
+from reference.report.compare import Context, compare
+from reference.run.network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl, make_impl_network
+from reference.pieces.protocol import shell_argument
+from reference.run import wire
+from reference.base.threads import one_thread_each
+
+
+def batch_indices(seed, train_size, steps, batch_size):
+    """(steps, batch_size) indices drawn with replacement, as the textbook's np.random.choice."""
+    return streams.rng(seed, "batches").integers(0, train_size, size=(steps, batch_size))
+
+
+@wire.register  # it crosses back from the worker that trained the implementation (reference.run.tasks.train)
+@dataclass
+class ParityRun:
+    dtype: str
+    steps: int
+    seed: int
+    batches: np.ndarray = field(repr=False)
+    exact_steps: int = 0  # steps held to step-exact parity by the claim; after them, the bands
+    impl_loss: list = field(default_factory=list)
+    twin_loss: list = field(default_factory=list)
+    bands: list = field(default_factory=list)  # Comparisons of window mean losses and accuracies past the horizon
+    first_loss_divergence: object = None  # a Comparison at the first step whose losses part
+    checkpoints: list = field(default_factory=list)  # (step, [Comparison per parameter])
+    epochs: list = field(default_factory=list)  # dicts of step, accuracies on both sides
+
+    @property
+    def passed(self):
+        return (self.first_loss_divergence is None and all(c.passed for _, cs in self.checkpoints for c in cs)
+                and all(c.passed for c in self.bands))
+
+    def failures(self):
+        """The first failing claim of each kind: the per-step loss, a checkpoint, a band."""
+        found = [self.first_loss_divergence] if self.first_loss_divergence else []
+        found += [c for _, cs in self.checkpoints for c in cs if not c.passed][:1]
+        found += [c for c in self.bands if not c.passed][:1]
+        return found
+
+    def step_exact_steps(self):
+        """Measured: how many steps from the start the losses stay inside the plain twin bound of the dtype."""
+        tol = tolerance.training(self.dtype)
+        impl, twin = np.asarray(self.impl_loss, dtype=np.float64), np.asarray(self.twin_loss, dtype=np.float64)
+        outside = np.abs(impl - twin) > tol.allowance(twin)
+        return int(np.argmax(outside)) if outside.any() else len(impl)
+
+    def max_loss_error(self, steps=None):
+        """(max abs, max rel) loss difference over the first `steps` steps (all by default)."""
+        a = np.asarray(self.impl_loss[:steps], dtype=np.float64)
+        b = np.asarray(self.twin_loss[:steps], dtype=np.float64)
+        return float(np.max(np.abs(a - b))), float(np.max(np.abs(a - b) / np.abs(b)))
+
+    def band_used(self):
+        """Past the horizon: the largest fraction of its band a window mean loss or an accuracy used."""
+        used = [c.used for c in self.bands if not np.isnan(c.used)]
+        return max(used, default=float("nan"))
+
+
+def _loss_after_gradient(network, x, t):
+    """The implementation's loss of this batch: what its last layer kept during gradient() (the textbook's
+    SoftmaxWithLoss keeps self.loss), or else loss() computed again."""
+    last = getattr(network, "lastLayer", None) or getattr(network, "last_layer", None)
+    kept = getattr(last, "loss", None)
+    if kept is not None and np.ndim(kept) == 0:
+        return kept
+    return network.loss(x, t)
+
+
+def run(impl, data, *, dtype="float64", steps=1000, batch_size=100, lr=0.1, hidden=50, seed=0,
+        checkpoint_every=None, evaluate_every=None, impl_spec="impl", optimizer=None, hyper=None,
+        on_evaluate=None, on_step=None, reproduce=None):
+    """Train both sides for `steps` steps; see the module docstring.
+
+    optimizer None: the textbook's training loop, params[key] -= lr * grad on the
+    implementation's side and torch.optim.SGD on the twin's.  Otherwise the name
+    of a protocol optimizer: the implementation's update(params, grads) against
+    its twin (reference.pieces.optimizers), with `hyper` (default: the textbook's).
+    on_evaluate(row) is called with each evaluation row as soon as it is made,
+    on_step(step) after every step (progress); reproduce: the command that reruns this run.
+    """
+    with one_thread_each():
+        return _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_every, evaluate_every,
+                    impl_spec, optimizer, hyper, on_evaluate, on_step, reproduce)
+
+
+def _sides(impl, weights, optimizer, hyper, lr, dtype, input_size, hidden):
+    network = make_impl_network(impl, input_size, hidden, 10, dtype)
+    load_into_impl(network, weights)
+    twin = TwinTwoLayerNet(weights)
+    if optimizer is None:
+        return network, None, twin, torch.optim.SGD(list(twin.params.values()), lr=lr)
+    twin_optimizer = registry.piece(optimizer).twin(list(twin.params.values()), **hyper)
+    return network, impl.require(optimizer)(**hyper).update, twin, twin_optimizer
+
+
+def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_every, evaluate_every, impl_spec,
+         optimizer, hyper, on_evaluate, on_step, reproduce):
+    (x_train, t_train), (x_test, t_test) = data
+    dtype = np.dtype(dtype).name
+    x_train, x_test = x_train.astype(dtype, copy=False), x_test.astype(dtype, copy=False)
+    hyper = dict(registry.hyper(optimizer), **(hyper or {})) if optimizer else {}
+    weights = initial_weights(seed, x_train.shape[1], hidden, 10, dtype=dtype)
+    with time_limit(STEP_SECONDS, "the construction of the network", guard_state=False):
+        network, impl_update, twin, twin_optimizer = _sides(impl, weights, optimizer, hyper, lr, dtype,
+                                                            x_train.shape[1], hidden)
+    exact_steps = tolerance.training_exact_steps(dtype, steps)
+    batches = batch_indices(seed, len(x_train), steps, batch_size)
+    result = ParityRun(dtype=dtype, steps=steps, seed=seed, batches=batches, exact_steps=exact_steps)
+    tol = tolerance.training(dtype)
+    checkpoint_every = checkpoint_every or steps
+    if reproduce is None:
+        reproduce = f"python -m reference train-parity --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}" + (
+            f" --batch-size {batch_size} --hidden {hidden}"
+            + (f" --lr {lr}" if optimizer is None else f" --optimizer {optimizer}"))
+
+    def context(tensor, step):
+        return Context(layer="TwoLayerNet", tensor=tensor, step=step, oracle="twin training", dtype=dtype,
+                       seed=seed, case="training parity", reproduce=f"{reproduce} --steps {step + 1}")
+
+    def within(actual, expected):
+        """The per-step loss check's fast path: a scalar inside its bound needs no report."""
+        try:
+            value = float(np.asarray(actual, dtype=dtype))
+        except (TypeError, ValueError):
+            return False
+        return abs(value - expected) <= tol.allowance(expected)
+
+    def band(actual, expected, what, step, kind):
+        return compare(np.float64(actual), np.float64(expected), tolerance.TRAINING_BANDS[kind], context(what, step))
+
+    for step, index in enumerate(batches):
+        x_batch, t_batch = x_train[index], t_train[index]
+        with time_limit(STEP_SECONDS, f"training step {step}", guard_state=False):
+            grads = network.gradient(x_batch, t_batch)
+            impl_loss = _loss_after_gradient(network, x_batch, t_batch)
+            if impl_update is None:
+                for key in PARAMS:
+                    network.params[key] -= lr * grads[key]
+            else:
+                impl_update(network.params, grads)
+        twin_loss = twin.backward_loss(x_batch, t_batch)
+        twin_optimizer.step()
+        result.impl_loss.append(float(impl_loss))
+        result.twin_loss.append(twin_loss)
+        if step < exact_steps:
+            if result.first_loss_divergence is None and not within(impl_loss, twin_loss):
+                comparison = compare(np.asarray(impl_loss, dtype=dtype), np.asarray(twin_loss, dtype=dtype), tol,
+                                     context("loss", step))
+                if not comparison.passed:
+                    result.first_loss_divergence = comparison
+            if (step + 1) % checkpoint_every == 0 or step == min(steps, exact_steps) - 1:
+                twin_weights = twin.weights()
+                result.checkpoints.append((step, [
+                    compare(network.params[k], twin_weights[k], tol, context(k, step)) for k in PARAMS]))
+        elif (step + 1 - exact_steps) % tolerance.TRAINING_BAND_WINDOW == 0 or step == steps - 1:
+            first = max(exact_steps, step + 1 - tolerance.TRAINING_BAND_WINDOW)
+            result.bands.append(band(np.mean(result.impl_loss[first:]), np.mean(result.twin_loss[first:]),
+                                     f"mean loss of steps {first}..{step}", step, "loss"))
+        if evaluate_every and (step % evaluate_every == 0 or step == steps - 1):
+            with time_limit(STEP_SECONDS, f"accuracy at step {step}", guard_state=False):
+                impl_train, impl_test = network.accuracy(x_train, t_train), network.accuracy(x_test, t_test)
+            row = {
+                "step": step,
+                "impl_loss": float(impl_loss), "twin_loss": float(twin_loss),
+                "impl_train_acc": impl_train, "twin_train_acc": twin.accuracy(x_train, t_train),
+                "impl_test_acc": impl_test, "twin_test_acc": twin.accuracy(x_test, t_test),
+            }
+            result.epochs.append(row)
+            if step >= exact_steps:
+                for split in ("train", "test"):
+                    result.bands.append(band(row[f"impl_{split}_acc"], row[f"twin_{split}_acc"],
+                                             f"{split} accuracy", step, "accuracy"))
+            if on_evaluate is not None:
+                on_evaluate(row)
+        if on_step is not None:
+            on_step(step)
+    return result
