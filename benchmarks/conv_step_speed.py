@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from impl.mnist import load_mnist  # noqa: E402
 from reference.run import deep_training_parity, training_parity  # noqa: E402
-from reference.pieces import protocol, registry, twins
+from reference.pieces import convolution, protocol, registry
 from reference.base import streams
 from reference.base.threads import one_thread_each  # noqa: E402
 
@@ -84,7 +84,7 @@ def main(argv=None):
             for _ in range(args.steps):
                 for leaf in tensors:
                     leaf.grad = None
-                twins.convolution(*tensors).backward(upstream)
+                convolution.convolution(*tensors).backward(upstream)
             times["twin layer"].append(time.perf_counter() - started)
             print(f"run {repeat + 1}/{args.repeats}: step impl {1000 * times['impl'][-1] / args.steps:.2f} ms, twin "
                   f"{1000 * times['twin'][-1] / args.steps:.2f} ms; Convolution impl "

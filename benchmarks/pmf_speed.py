@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from impl import movielens  # noqa: E402
 from impl.pmf import PMF, gd, sgd  # noqa: E402
 from reference.run import pmf_parity  # noqa: E402
-from reference.pieces import twins
+from reference.pieces import models
 from reference.base.threads import one_thread_each  # noqa: E402
 
 
@@ -96,7 +96,7 @@ def main(argv=None):
         for epoch in range(args.epochs):
             started = time.perf_counter()
             optimizer.zero_grad()
-            twins.pmf_loss(Xt, yt, leaves["U"], leaves["V"], settings["lam_u"], settings["lam_v"], leaves["bu"],
+            models.pmf_loss(Xt, yt, leaves["U"], leaves["V"], settings["lam_u"], settings["lam_v"], leaves["bu"],
                            leaves["bi"], settings["lam_b"], settings["mean"]).backward()
             optimizer.step()
             times.append(time.perf_counter() - started)

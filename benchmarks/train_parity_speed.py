@@ -28,7 +28,7 @@ from impl.mnist import load_mnist  # noqa: E402
 from reference.pieces import protocol  # noqa: E402
 from reference.report import tolerance
 from reference.run import training_parity
-from reference.run.network import initial_weights  # noqa: E402
+from reference.pieces.networks import initial_weights  # noqa: E402
 from reference.base.threads import one_thread_each  # noqa: E402
 from train_speed import blas_kernels, train_impl, train_twin  # noqa: E402
 

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from impl.bp_two_layer_net import PARAMS, TwoLayerNet  # noqa: E402
 from impl.mnist import load_mnist  # noqa: E402
-from reference.run.network import TwinTwoLayerNet, initial_weights, load_into_impl  # noqa: E402
+from reference.pieces.networks import initial_weights, load_into_impl  # noqa: E402
+from reference.run.network import TwinTwoLayerNet  # noqa: E402
 from reference.run.training_parity import batch_indices  # noqa: E402
 
 TARGET = 0.6

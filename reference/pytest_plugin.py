@@ -116,7 +116,7 @@ class ParityCollector(pytest.Collector):
             items.append(ParityItem.from_parent(self, name=name, impl=impl, check=check))
 
         for case in registry.cases():
-            spec = layer_checks.spec_of(case.layer)
+            spec = registry.spec_of(case.layer)
             for dtype in case.dtypes:
                 for seed in seeds:
                     key = (case, dtype, seed)
@@ -169,9 +169,10 @@ class ParityItem(pytest.Item):
         results = []
         if kind == "case":
             (case, dtype, seed), tensor, oracles = self.check[1:]
+            from reference.pieces import registry
             from reference.run import case as layer_checks
 
-            self._skip_if_absent(layer_checks.spec_of(case.layer).requires)
+            self._skip_if_absent(registry.spec_of(case.layer).requires)
             unit = self._results(("case", case, dtype, seed), tasks.case,
                                  _where(case.layer, case.id, dtype, seed,
                                         layer_checks.reproduce_command(self.impl.spec, case.id, None, dtype, seed)))

@@ -65,7 +65,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("sweep_seed", seeds, ids=[f"seed{s}" for s in seeds])
     if "twin_check" in names:
         for case in registry.cases():
-            for tensor in layer_checks.spec_of(case.layer).case_tensors(case):
+            for tensor in registry.spec_of(case.layer).case_tensors(case):
                 for dtype in case.dtypes:
                     for seed in seeds:
                         params.append((case, tensor, dtype, seed))
@@ -73,7 +73,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("twin_check", params, ids=ids)
     elif "fd_check" in names:
         for case in registry.cases():
-            for tensor in layer_checks.spec_of(case.layer).case_fd_tensors(case):
+            for tensor in registry.spec_of(case.layer).case_fd_tensors(case):
                 if "float64" in case.dtypes and case.fd != "none":
                     for seed in seeds:
                         params.append((case, tensor, "float64", seed))

@@ -7,7 +7,7 @@ import torch
 
 from reference.base import cases, streams
 from reference.run import case as layer_checks
-from reference.pieces import protocol, registry, twins
+from reference.pieces import normalization, protocol, registry
 
 SEED = cases.layer_seeds()[0]
 MUTANTS = cases.FIXTURES / "mutants"
@@ -15,7 +15,7 @@ MUTANTS = cases.FIXTURES / "mutants"
 
 def _inputs(case_id, dtype="float64", seed=SEED):
     case = registry.case(case_id)
-    spec = layer_checks.spec_of(case.layer)
+    spec = registry.spec_of(case.layer)
     return case, spec, layer_checks.cast(spec.inputs(case, streams.rng(seed, "layer inputs")), dtype)
 
 
@@ -67,14 +67,14 @@ def test_running_statistics_after_many_training_forwards_equal_the_rule_written_
     for _ in range(7):
         x = (rng.normal(size=(10, 4)) * 2 + 1).astype(dtype)
         layer.forward(x)
-        mean, var = twins.batch_norm_running(torch.from_numpy(x), mean, var, 0.8)
+        mean, var = normalization.batch_norm_running(torch.from_numpy(x), mean, var, 0.8)
     tol = 1e-12 if dtype == "float64" else 1e-5
     np.testing.assert_allclose(layer.running_mean, mean.numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(layer.running_var, var.numpy(), rtol=tol, atol=tol)
     kept = (layer.running_mean.copy(), layer.running_var.copy())
     test_out = layer.forward(x, train_flg=False)  # test mode: uses the running statistics and moves nothing
     assert np.array_equal(layer.running_mean, kept[0]) and np.array_equal(layer.running_var, kept[1])
-    expected = twins.batch_norm(torch.from_numpy(x), torch.from_numpy(gamma), torch.from_numpy(beta),
+    expected = normalization.batch_norm(torch.from_numpy(x), torch.from_numpy(gamma), torch.from_numpy(beta),
                                 torch.from_numpy(layer.running_mean), torch.from_numpy(layer.running_var), train=False)
     np.testing.assert_allclose(test_out, expected.numpy(), rtol=tol, atol=tol)
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from reference.report import deviations, tolerance
-from reference.pieces import twins
+from reference.pieces import affine, elementwise, networks, normalization
 
 RNG_SEED = 11
 
@@ -24,27 +24,27 @@ def _close(actual, expected):
 
 def test_builtin_sigmoid_softmax_relu_are_the_textbook_formulas():
     x = _logits()
-    _close(twins.sigmoid(x), 1 / (1 + torch.exp(-x)))
+    _close(elementwise.sigmoid(x), 1 / (1 + torch.exp(-x)))
     e = torch.exp(x - x.max(dim=1, keepdim=True).values)
-    _close(twins.softmax(x), e / e.sum(dim=1, keepdim=True))
-    _close(twins.relu(x), torch.where(x > 0, x, torch.zeros_like(x)))
+    _close(affine.softmax(x), e / e.sum(dim=1, keepdim=True))
+    _close(elementwise.relu(x), torch.where(x > 0, x, torch.zeros_like(x)))
 
 
 def test_linear_twin_is_x_w_plus_b_in_the_textbook_layout():
     rng = np.random.default_rng(RNG_SEED)
     x, W, b = (torch.from_numpy(rng.normal(size=s)) for s in [(5, 4), (4, 3), (3,)])
-    _close(twins.affine(x, W, b), x @ W + b)
+    _close(affine.affine(x, W, b), x @ W + b)
     # the layout conversion is what F.linear expects: weight row m holds the weights into output m
-    weight = twins.to_torch_weight(W)
+    weight = affine.to_torch_weight(W)
     assert weight.shape == (3, 4)
     _close(F.linear(x, weight), torch.stack([x @ W[:, m] for m in range(3)], dim=1))
-    _close(twins.from_torch_weight(weight), W)
+    _close(affine.from_torch_weight(weight), W)
 
 
 def test_textbook_cross_entropy_differs_from_torch_by_the_documented_epsilon_term():
     x = _logits()
     t = torch.from_numpy(np.random.default_rng(RNG_SEED + 1).integers(0, 10, size=16))
-    textbook = twins.softmax_with_loss(x, t)
+    textbook = affine.softmax_with_loss(x, t)
     builtin = F.cross_entropy(x, t)
     y_t = torch.softmax(x, dim=1)[torch.arange(16), t]
     predicted = torch.log1p(deviations.LOG_EPSILON / y_t).mean()
@@ -57,7 +57,7 @@ def test_textbook_cross_entropy_differs_from_torch_by_the_documented_epsilon_ter
 def test_softmax_with_loss_backward_is_the_epsilon_free_derivative():
     x = _logits().requires_grad_(True)
     t = torch.from_numpy(np.random.default_rng(RNG_SEED + 2).integers(0, 10, size=16))
-    twins.softmax_cross_entropy(x, t).backward()
+    affine.softmax_cross_entropy(x, t).backward()
     expected = (torch.softmax(x.detach(), dim=1) - F.one_hot(t, 10).double()) / 16
     _close(x.grad, expected)
 
@@ -72,11 +72,11 @@ def test_batch_norm_with_torchs_epsilon_differs_by_the_predicted_term():
     """torch's default eps (1e-5) against the textbook's 1e-6 inside the square root: the outputs differ by exactly
     gamma (x - mu) (1 / sqrt(var + 1e-5) - 1 / sqrt(var + 1e-6)), and the twin (eps 1e-6) is the textbook's."""
     x, gamma, beta = _batch(0)
-    textbook = twins.batch_norm(x, gamma, beta)
+    textbook = normalization.batch_norm(x, gamma, beta)
     default = F.batch_norm(x, None, None, gamma, beta, training=True)  # eps 1e-5
     centred = x - x.mean(dim=0)
     var = (centred ** 2).mean(dim=0)
-    predicted = gamma * centred * (1 / torch.sqrt(var + 1e-5) - 1 / torch.sqrt(var + twins.BATCH_NORM_EPSILON))
+    predicted = gamma * centred * (1 / torch.sqrt(var + 1e-5) - 1 / torch.sqrt(var + normalization.BATCH_NORM_EPSILON))
     measured = default - textbook
     assert float((measured - predicted).abs().max()) < 1e-14
     assert float(predicted.abs().max()) > 1e-7  # the term is far above rounding: the test can fail
@@ -90,7 +90,7 @@ def test_torch_running_statistics_differ_from_the_textbooks_by_the_predicted_ter
     x, gamma, beta = _batch(1)
     n, momentum = x.shape[0], 0.9
     mean0, var0 = torch.from_numpy(np.linspace(-1, 1, 5)), torch.from_numpy(np.linspace(0.5, 2, 5))
-    textbook_mean, textbook_var = twins.batch_norm_running(x, mean0, var0, momentum)
+    textbook_mean, textbook_var = normalization.batch_norm_running(x, mean0, var0, momentum)
     torch_mean, torch_var = mean0.clone(), var0.clone()
     F.batch_norm(x, torch_mean, torch_var, gamma, beta, training=True, momentum=1 - momentum, eps=1e-6)
     biased = ((x - x.mean(dim=0)) ** 2).mean(dim=0)

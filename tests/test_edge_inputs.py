@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from reference.report import tolerance
-from reference.pieces import twins
+from reference.pieces import affine
 from reference.report.compare import Context, assert_parity, compare
 
 SEED = 5  # see fixtures/seeds.json "layer"; a fixed draw for these one-off checks
@@ -24,9 +24,9 @@ def test_softmax_with_loss_on_logits_of_magnitude_1e4_is_finite_and_matches_the_
     assert np.all(np.isfinite(dx))
 
     xt = torch.from_numpy(x.copy())
-    expected_loss = twins.softmax_with_loss(xt, torch.from_numpy(t)).numpy()
+    expected_loss = affine.softmax_with_loss(xt, torch.from_numpy(t)).numpy()
     xg = xt.clone().requires_grad_(True)
-    twins.softmax_cross_entropy(xg, torch.from_numpy(t)).backward()
+    affine.softmax_cross_entropy(xg, torch.from_numpy(t)).backward()
     for name, actual, expected in [("forward", loss, expected_loss), ("dx", dx, xg.grad.numpy())]:
         context = Context("SoftmaxWithLoss", name, "twin", dtype, seed=SEED, case="SoftmaxWithLoss-logits-1e4")
         assert_parity(compare(actual, expected, tolerance.twin(dtype), context))

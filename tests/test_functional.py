@@ -113,13 +113,13 @@ def test_the_hinge_twin_is_torchs_multi_margin_loss_times_the_classes():
     import torch
     import torch.nn.functional as F
 
-    from reference.pieces import twins
+    from reference.pieces import affine, normalization
 
     generator = torch.Generator().manual_seed(0)
     for classes in (2, 5, 10):
         x = torch.randn(9, classes, dtype=torch.float64, generator=generator, requires_grad=True)
         y = torch.randint(0, classes, (9,), generator=generator)
-        ours = twins.svm_loss(x, y)
+        ours = affine.svm_loss(x, y)
         (ours_grad,) = torch.autograd.grad(ours, x)
         theirs = F.multi_margin_loss(x, y) * classes
         (theirs_grad,) = torch.autograd.grad(theirs, x)
@@ -201,7 +201,7 @@ def test_the_familys_dropout_twin_is_torchs_dropout_on_the_mask_torch_drew():
     import torch
     import torch.nn.functional as F
 
-    from reference.pieces import twins
+    from reference.pieces import affine, normalization
 
     generator = torch.Generator().manual_seed(0)
     for ratio in (0.2, 0.5, 0.75):
@@ -210,13 +210,13 @@ def test_the_familys_dropout_twin_is_torchs_dropout_on_the_mask_torch_drew():
         theirs = F.dropout(x, ratio, training=True)
         mask = (theirs != 0).detach()
         assert 0 < mask.double().mean() < 1
-        ours = twins.inverted_dropout(x, mask.double(), ratio)
+        ours = normalization.inverted_dropout(x, mask.double(), ratio)
         torch.testing.assert_close(ours, theirs, rtol=2 * torch.finfo(torch.float64).eps, atol=0)
         dout = torch.randn(50, 40, dtype=torch.float64, generator=generator)
         (our_grad,) = torch.autograd.grad(ours, x, dout)
         (their_grad,) = torch.autograd.grad(theirs, x, dout)
         torch.testing.assert_close(our_grad, their_grad, rtol=2 * torch.finfo(torch.float64).eps, atol=0)
-        torch.testing.assert_close(twins.inverted_dropout(x, None, ratio, train=False), F.dropout(x, ratio, False))
+        torch.testing.assert_close(normalization.inverted_dropout(x, None, ratio, train=False), F.dropout(x, ratio, False))
 
 
 def test_dropout_slips_of_the_family_are_caught_and_blamed_on_dropout(tmp_path):

@@ -6,6 +6,7 @@ fixed seeds (or a sweep: --seeds N, BP_PARITY_SEEDS=N, `tox -e sweep`).
 
 import numpy as np
 
+from reference.pieces import registry
 from reference.run import case as layer_checks
 
 
@@ -49,7 +50,7 @@ def test_one_instance_over_a_sequence_of_calls(case_run_key, run_case, check):
     run = run_case(*case_run_key)
     sequence = [r for r in run.results if r.context.call in ("second call", "second backward")
                 or r.context.tensor == "sequence of calls"]
-    if not layer_checks.spec_of(run.case.layer).stateful:
+    if not registry.spec_of(run.case.layer).stateful:
         assert not sequence, f"{run.case.layer} is a function: no instance to call twice"
         return
     assert len(sequence) >= 3, f"{run.case.id}: the sequence of calls was not checked"

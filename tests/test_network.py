@@ -10,11 +10,12 @@ from impl.mnist import load_mnist
 from reference.base import cases, streams
 from reference.run import finite_diff, network_checks
 from reference.report import tolerance
-from reference.pieces import twins
+from reference.pieces import affine
 from reference.report.compare import Context, compare
-from reference.run.network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl
+from reference.pieces.networks import PARAMS, initial_weights, load_into_impl
+from reference.run.network import TwinTwoLayerNet
 from reference.run.trace import trace_network
-from reference.run.network import make_impl_network
+from reference.pieces.networks import make_impl_network
 
 SUBSET = Path(__file__).resolve().parent.parent / "fixtures" / "mnist-subset"
 SEEDS = cases.layer_seeds()
@@ -94,7 +95,7 @@ def test_textbook_numerical_gradient_matches_the_twin_of_its_own_loss(impl_under
     net, weights, xb, tb = _small_problem(impl_under_test, SEEDS[0])
     numeric = net.numerical_gradient(xb, tb)
     twin = TwinTwoLayerNet(weights)
-    twins.softmax_with_loss(twin.logits(torch.from_numpy(xb)), torch.from_numpy(tb.astype(np.int64))).backward()
+    affine.softmax_with_loss(twin.logits(torch.from_numpy(xb)), torch.from_numpy(tb.astype(np.int64))).backward()
     for key in PARAMS:
         context = Context("TwoLayerNet", f"numerical_gradient {key}", "twin", "float64", seed=SEEDS[0])
         expected = twin.params[key].grad.numpy()

@@ -7,7 +7,7 @@ import torch
 
 from reference.report import deviations, tolerance
 from reference.run import optimizer_checks, training_parity
-from reference.pieces import optimizers as optimizer_twins, registry
+from reference.pieces import optimizer_rules as optimizer_twins, registry
 
 OPTIMIZERS = optimizer_checks.OPTIMIZERS
 
@@ -47,7 +47,7 @@ def _assert_close(actual, expected, what):
 def test_the_rule_written_out_agrees_with_torch_optim_to_rounding(name, sweep_seed):
     """Two independent readings of one rule: the textbook's formula in torch operations and the torch.optim
     built-in (the twin), configured with the textbook's epsilon, agree over 100 steps (algebra in
-    reference.pieces.optimizers).  Nesterov's old order (velocity first) fails this by ~5e-2."""
+    reference.pieces.optimizer_rules).  Nesterov's old order (velocity first) fails this by ~5e-2."""
     written = _run_torch(lambda p: optimizer_twins.written_out(name, p), 100, sweep_seed)
     builtin = _run_torch(lambda p: optimizer_twins.twin(name, p), 100, sweep_seed)
     _assert_close(written, builtin, f"{name}: the written-out rule against torch.optim")

@@ -12,7 +12,7 @@ from impl import pmf as pmf_module
 from impl.pmf import schedule
 from impl.pmf import sgd as pmf_sgd
 from reference.run import finite_diff, pmf_parity
-from reference.pieces import protocol, twins
+from reference.pieces import models, protocol
 from reference.base import streams
 from reference.report import tolerance
 from reference.base.cases import FIXTURES
@@ -47,7 +47,7 @@ def test_pmf_gradients_on_ml100k_against_autograd_and_a_directional_difference(u
     model = protocol.load("impl").require("PMF")(U, V, 0.05, 0.08)
     grads = model.gradient(X, y)
     leaves = [torch.from_numpy(U.copy()).requires_grad_(), torch.from_numpy(V.copy()).requires_grad_()]
-    twins.pmf_loss(torch.from_numpy(X), torch.from_numpy(y), *leaves, 0.05, 0.08).backward()
+    models.pmf_loss(torch.from_numpy(X), torch.from_numpy(y), *leaves, 0.05, 0.08).backward()
     for key, leaf in zip("UV", leaves):
         context = Context(layer="PMF", tensor=f"d{key}", oracle="twin", dtype="float64", seed=0, case="PMF on u1.base")
         expected = leaf.grad.numpy()

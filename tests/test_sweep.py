@@ -8,12 +8,13 @@ failure's report still names the case, the tensor, the oracle, the worst element
 
 import numpy as np
 
+from reference.pieces import registry
 from reference.run import case as layer_checks
 
 
 def test_every_check_of_a_case_at_a_seed(sweep_run_key, run_case, check):
     run = run_case(*sweep_run_key)
-    spec = layer_checks.spec_of(run.case.layer)
+    spec = registry.spec_of(run.case.layer)
     oracles = {r.context.oracle for r in run.results}
     assert run.impl_outputs and "arguments" in oracles, f"{run.case.id}: nothing was checked"
     if spec.tensors:

@@ -12,7 +12,7 @@ that `train-parity` replays the training script's run exactly; they are kept for
 import numpy as np
 
 STREAMS = {
-    "weights": (0, "initial weights of a network (reference.run.weights.initial_weights; the training script's too)"),
+    "weights": (0, "initial weights of a network (reference.pieces.networks.initial_weights; the training script's too)"),
     "batches": (1, "training batches, indices with replacement (reference.run.training_parity; the training script's)"),
     "trace batch": (2, "the MNIST-subset batch that trace, zoo and the golden network case use"),
     "network test batch": (3, "the batch tests/test_network.py draws from the subset"),

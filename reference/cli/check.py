@@ -59,7 +59,7 @@ def valid_tensors(selected, with_optimizers, with_networks):
     names = set()
     rng = streams.rng(0, "layer inputs")
     for case in selected:
-        spec = layer_checks.spec_of(case.layer)
+        spec = registry.spec_of(case.layer)
         names.update(spec.tensors + spec.fd_tensors)
         names.update(k for k in spec.inputs(case, rng) if not k.startswith("_"))
         if spec.stateful:
@@ -136,7 +136,7 @@ def _run(args, out, pool, tasks):
         print(f"protocol detected: {impl.detected}\n", file=out)
     missing = impl.missing()
     if missing and args.only_present:
-        skipped = sorted({c.layer for c in selected if impl.missing(layer_checks.spec_of(c.layer).requires)}
+        skipped = sorted({c.layer for c in selected if impl.missing(registry.spec_of(c.layer).requires)}
                          | {n for n in optimizers + networks if impl.missing((n,))})
         selected = [c for c in selected if c.layer not in skipped]
         optimizers = [n for n in optimizers if n not in skipped]
@@ -147,7 +147,7 @@ def _run(args, out, pool, tasks):
     elif missing:
         print(f"note: {protocol.MissingProtocol(args.impl, missing)}\ntheir checks are reported NOT RUN\n", file=out)
     for name in dict.fromkeys(c.layer for c in selected):
-        spec = layer_checks.spec_of(name)
+        spec = registry.spec_of(name)
         if spec.fd_tensors and not spec.tensors:
             print(f"note: {name} has no twin: its {', '.join(spec.fd_tensors)} are judged by finite differences "
                   "alone (float64), its forward by nothing\n", file=out)

@@ -32,7 +32,7 @@ def run(args, out):
 def _run(args, out, pool, recorded, started):
     from reference.run import golden
     from reference.report.compare import Location
-    from reference.run.case import spec_of
+    from reference.pieces.registry import spec_of
     from reference.plan.target import Described
     from reference.pieces.protocol import shell_argument
     from reference.run import tasks

@@ -6,7 +6,7 @@ number of filters; ties (pooling) draws inputs from three values so windows tie.
 Sizes: out = (H + 2 pad - FH) // stride + 1 (floor: a window that would run past the padded edge is not taken),
 written here once, apart from the implementation's.  Layout of col, the textbook's: one row per window in the
 order (n, y, x) of its output position, one column per element in the order (c, i, j), which is the order of
-W.reshape(FN, -1).  Twins: reference.pieces.twins (unfold, fold, conv2d, max_pool2d).
+W.reshape(FN, -1).  Twins: reference.pieces (unfold, fold, conv2d, max_pool2d).
 
 Pooling inputs are drawn without ties: every element of x is distinct, at least 2 / x.size apart (a permutation
 of an even grid, jittered), so a central difference (step ~6e-6 |x|) never changes which element wins a window.
@@ -17,7 +17,11 @@ stated in the piece's record and torch's side of it is checked directly in tests
 
 import numpy as np
 
-from reference.run.case import Spec, _numpy, _tensor, phase
+from reference.base.lazy_torch import F
+from reference.base.cases import LayerCase
+from reference.pieces.registry import Piece, register
+
+from reference.pieces.spec import LayerSpec, Spec, _numpy, _tensor, phase
 
 
 def output_size(size, window, stride, pad):
@@ -141,3 +145,92 @@ class Col2imSpec(Im2colSpec):
     def fd_losses(self, impl, inp):
         col, settings = np.asarray(inp["col"], dtype=np.float64), self._settings(inp)
         return {"forward": (lambda x: np.sum(gather_windows(x, *settings) * col), inp["_point"])}
+
+
+def im2col(x, filter_h, filter_w, stride=1, pad=0):
+    """The textbook's col (N out_h out_w, C filter_h filter_w) from torch's unfold (N, C filter_h filter_w, L):
+    the same numbers, one row per window position instead of one column."""
+    cols = F.unfold(x, (filter_h, filter_w), padding=pad, stride=stride)
+    return cols.transpose(1, 2).reshape(-1, cols.shape[1])
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """torch's fold, the adjoint of unfold (overlapping entries summed), on the textbook's col layout."""
+    n, channels, height, width = input_shape
+    cols = col.reshape(n, -1, channels * filter_h * filter_w).transpose(1, 2)
+    return F.fold(cols, (height, width), (filter_h, filter_w), padding=pad, stride=stride)
+
+def convolution(x, W, b, stride=1, pad=0):
+    """conv2d (a cross-correlation) with the textbook's W (FN, C, FH, FW), which is also torch's layout."""
+    return F.conv2d(x, W, b, stride=stride, padding=pad)
+
+def max_pooling(x, pool_h, pool_w, stride=2, pad=0):
+    """max_pool2d: padding counts as minus infinity; a tied window's gradient goes to its first maximum in
+    row-major order on the CPU (tests/test_conv.py checks that rule of torch's directly)."""
+    return F.max_pool2d(x, (pool_h, pool_w), stride=stride, padding=pad)
+
+
+C = LayerCase
+register(Piece("im2col", "function", "function im2col(input_data, filter_h, filter_w, stride=1, pad=0) -> col "
+               "(N out_h out_w, C filter_h filter_w): one row per window, zero padding",
+               spec=Im2colSpec(im2col), cases=(
+                   # stride 1 under a 3x3 filter: windows overlap; odd, non-square image
+                   C("im2col-overlap", "im2col", shape=(2, 3, 5, 6), options=(("filter", (3, 3)),)),
+                   C("im2col-stride2-pad1", "im2col", shape=(2, 2, 7, 6),
+                     options=(("filter", (3, 2)), ("stride", 2), ("pad", 1))),
+                   C("im2col-disjoint", "im2col", shape=(1, 2, 6, 6), options=(("filter", (2, 2)), ("stride", 2))),
+                   C("im2col-1x1", "im2col", shape=(2, 3, 4, 4), options=(("filter", (1, 1)),)))))
+
+register(Piece("col2im", "function", "function col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0) -> "
+               "an image: im2col's adjoint, entries of overlapping windows added, the padding's dropped",
+               spec=Col2imSpec(col2im), cases=(
+                   # the overlapping cases are the ones where assigning instead of adding shows
+                   C("col2im-overlap", "col2im", shape=(2, 3, 5, 6), options=(("filter", (3, 3)),)),
+                   C("col2im-stride2-pad1", "col2im", shape=(2, 2, 7, 6),
+                     options=(("filter", (3, 2)), ("stride", 2), ("pad", 1))),
+                   C("col2im-disjoint", "col2im", shape=(1, 2, 6, 6), options=(("filter", (2, 2)), ("stride", 2))),
+                   C("col2im-1x1", "col2im", shape=(2, 3, 4, 4), options=(("filter", (1, 1)),)))))
+
+register(Piece("Convolution", "layer", "class Convolution(W, b, stride=1, pad=0): W (FN, C, FH, FW); forward(x) "
+               "(N, C, H, W) -> (N, FN, out_h, out_w); backward(dout) -> dx; keeps dW, db",
+               spec=LayerSpec("Convolution", draw_convolution, convolution, params=("W", "b"),
+                              settings=("stride", "pad")),
+               cases=(
+                   C("Convolution-overlap", "Convolution", shape=(2, 3, 6, 5), out=4,
+                     options=(("filter", (3, 3)),)),
+                   C("Convolution-stride2-pad1", "Convolution", shape=(2, 2, 7, 6), out=3,
+                     options=(("filter", (3, 3)), ("stride", 2), ("pad", 1))),
+                   # (8 - 2) / 3 and (7 - 2) / 3: the floor takes 3 and 2 windows, the last rows left over
+                   C("Convolution-stride3", "Convolution", shape=(2, 2, 8, 7), out=3,
+                     options=(("filter", (2, 2)), ("stride", 3))),
+                   C("Convolution-1channel-pad2", "Convolution", shape=(3, 1, 6, 6), out=2,
+                     options=(("filter", (5, 5)), ("pad", 2))),
+                   C("Convolution-1sample", "Convolution", shape=(1, 3, 5, 7), out=2,
+                     options=(("filter", (2, 3)),)),
+                   C("Convolution-1x1", "Convolution", shape=(2, 4, 5, 5), out=3, options=(("filter", (1, 1)),)),
+                   # a filter as large as the image: one output position, every weight meets every pixel once
+                   C("Convolution-whole", "Convolution", shape=(2, 2, 4, 5), out=3, options=(("filter", (4, 5)),)),
+                   # MNIST-sized: finite differences on 16 drawn elements per tensor, in full where one disagrees.
+                   # float64 only: dW and db sum 2 x 24 x 24 = 1,152 products, which float32 rounds to ~1e-5
+                   # relative in impl and torch alike (measured: 4.3e-5 on a dW of 4.2), beyond assert_close's
+                   # defaults, whose premise is a few unit-sized terms; the small cases hold float32 to them
+                   C("Convolution-mnist", "Convolution", shape=(2, 1, 28, 28), out=6,
+                     options=(("filter", (5, 5)),), fd="sampled", dtypes=("float64",)))))
+
+register(Piece("Pooling", "layer", "class Pooling(pool_h, pool_w, stride=2, pad=0): max pooling; forward(x) "
+               "(N, C, H, W) -> (N, C, out_h, out_w); backward(dout) -> dx routed to each window's maximum (ties: "
+               "the first in row-major order; padding never wins)",
+               spec=LayerSpec("Pooling", draw_pooling, max_pooling,
+                              settings=("pool_h", "pool_w", "stride", "pad")),
+               cases=(
+                   C("Pooling-2x2", "Pooling", shape=(2, 3, 6, 8), options=(("pool", (2, 2)), ("stride", 2))),
+                   C("Pooling-overlap", "Pooling", shape=(2, 2, 7, 6), options=(("pool", (3, 3)), ("stride", 1))),
+                   C("Pooling-pad1", "Pooling", shape=(2, 2, 7, 7),
+                     options=(("pool", (3, 3)), ("stride", 2), ("pad", 1))),
+                   # odd sizes under a 2x3 window and stride 2: the floor drops the last row and column
+                   C("Pooling-odd", "Pooling", shape=(1, 3, 7, 6), options=(("pool", (2, 3)), ("stride", 2))),
+                   C("Pooling-1channel", "Pooling", shape=(3, 1, 5, 5), options=(("pool", (2, 2)), ("stride", 1))),
+                   # ties: which maximum gets the gradient is a convention (see the record); twin only
+                   C("Pooling-ties", "Pooling", shape=(2, 2, 6, 6), fd="none",
+                     options=(("pool", (2, 2)), ("stride", 2), ("ties", True))),
+                   C("Pooling-ties-overlap", "Pooling", shape=(2, 2, 5, 5), fd="none",
+                     options=(("pool", (3, 3)), ("stride", 1), ("ties", True))))))

@@ -32,7 +32,7 @@ forward, as for the textbook's Dropout; an update rule's adapter keeps one confi
 velocity, cache, m, v, t), passes the check's hyper-parameters as the family names them (learning_rate, momentum,
 decay_rate, beta1, beta2) and writes next_w into the caller's array.
 
-The family's dropout is inverted dropout, checked against its own twin (DropoutSpec.for_impl, reference.pieces.twins.
+The family's dropout is inverted dropout, checked against its own twin (DropoutSpec.for_impl, reference.pieces.
 inverted_dropout): the mask rand(*x.shape) < p drawn from the same state (the course notes' draw; the reflected draw
 u > 1 - p, which rand > 1 - p and np.random.binomial(1, p) for p <= 1/2 make, is a documented convention,
 reference.report.deviations.REFLECTED_MASK; any other draw is reported as the tensor "mask"), the kept units scaled by 1/p
@@ -54,7 +54,8 @@ module does not define the textbook's classes itself.
 
 import numpy as np
 
-from reference.pieces.protocol import takes
+from reference.pieces.normalization import BATCH_NORM_EPSILON
+from reference.pieces.spec import NotInForm, takes
 
 RULES = {"SGD": ("sgd", {"lr": "learning_rate"}), "Momentum": ("sgd_momentum", {"lr": "learning_rate", "momentum":
                                                                                 "momentum"}),
@@ -125,7 +126,6 @@ def _whole_windows(function, size, window, stride, pad):
     """The family's convolution and pooling may assume the windows tile the (padded) input exactly: H' = 1 + (H + 2 pad
     - HH) / stride is a whole number (the pooling docstring says so; the fast layers assert it).  A case where it is
     not (the textbook floors) is outside the form: NotInForm, so its checks are SKIPPED."""
-    from reference.run.case import NotInForm
 
     for length, extent in zip(size, window):
         if (length + 2 * pad - extent) % stride:
@@ -269,8 +269,6 @@ def _rule(piece):
 
 
 def _batchnorm(m):
-    from reference.run.case import NotInForm
-    from reference.pieces.twins import BATCH_NORM_EPSILON
 
     class BatchNormalization:
         """batchnorm_forward / batchnorm_backward as the textbook's BatchNormalization (see the module docstring)."""
@@ -318,7 +316,7 @@ def _dropout(m):
         """dropout_forward / dropout_backward as the textbook's Dropout(dropout_ratio): p = 1 - dropout_ratio, or
         dropout_ratio itself where the function's docstring says p is the probability of dropping (the older form)."""
 
-        family = "cs231n"  # layer_checks.DropoutSpec.for_impl takes the family's twin (inverted dropout)
+        family = "cs231n"  # normalization.DropoutSpec.for_impl takes the family's twin (inverted dropout)
         note = "p the drop probability, as its docstring says" if drops else ""
 
         def __init__(self, dropout_ratio=0.5):

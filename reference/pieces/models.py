@@ -8,7 +8,11 @@ gradient with autograd's of the twin's loss and with central differences of the 
 
 import numpy as np
 
-from reference.run.case import Spec, _numpy, _tensor, phase
+from reference.base.lazy_torch import F, torch
+from reference.base.cases import LayerCase
+from reference.pieces.registry import Piece, register
+
+from reference.pieces.spec import Spec, _numpy, _tensor, phase
 
 
 def draw_regression(case, rng):
@@ -112,3 +116,59 @@ def draw_ratings(case, rng):
         drawn.update(bu=rng.normal(size=users) * 0.3, bi=rng.normal(size=items) * 0.3, lam_b=np.asarray(lam * 0.5),
                      mean=np.asarray(float(drawn["y"].mean())))
     return drawn
+
+
+def linear_regression_loss(X, y, w, b, l2=0.0):
+    """(1/2) mean squared error of X w + b against y (torch's mse_loss), plus (l2/2) ||w||^2; the bias unregularised."""
+    prediction = F.linear(X, w.unsqueeze(0), b.reshape(1)).squeeze(1)
+    return 0.5 * F.mse_loss(prediction, y, reduction="mean") + 0.5 * l2 * (w * w).sum()
+
+def pmf_loss(X, y, U, V, lam_u=0.0, lam_v=0.0, bu=None, bi=None, lam_b=0.0, mean=0.0):
+    """PMF's objective: half the sum of squared errors of U[user] . V[item] (plus mean + bu[user] + bi[item] when
+    biased) over the rated pairs, plus the Gaussian priors' (lam/2) ||U||^2, (lam/2) ||V||^2 and (lam_b/2) of the
+    biases' squares (torch's mse_loss with reduction "sum" for the data term)."""
+    prediction = (U[X[:, 0]] * V[X[:, 1]]).sum(dim=1)
+    prior = 0.5 * lam_u * (U * U).sum() + 0.5 * lam_v * (V * V).sum()
+    if bu is not None:
+        prediction = prediction + mean + bu[X[:, 0]] + bi[X[:, 1]]
+        prior = prior + 0.5 * lam_b * ((bu * bu).sum() + (bi * bi).sum())
+    return 0.5 * F.mse_loss(prediction, y, reduction="sum") + prior
+
+def pmf_rating_loss(r, u, v, lam_u, lam_v, bu=None, bi=None, lam_b=0.0, mean=0.0):
+    """One rating's own term of per-rating SGD: (1/2) (r - r_hat)^2 + (lam_u/2) ||u||^2 + (lam_v/2) ||v||^2 (+
+    (lam_b/2) (bu^2 + bi^2)), u and v the rating's user and item rows (torch.dot for the product)."""
+    prediction = torch.dot(u, v)
+    prior = 0.5 * lam_u * torch.dot(u, u) + 0.5 * lam_v * torch.dot(v, v)
+    if bu is not None:
+        prediction = prediction + mean + bu + bi
+        prior = prior + 0.5 * lam_b * (bu * bu + bi * bi)
+    return 0.5 * (r - prediction) ** 2 + prior
+
+
+C = LayerCase
+register(Piece("LinearRegression", "model", "class LinearRegression(w, b, l2=0.0): loss(X, y) = (1/2n) ||X w + "
+               "b - y||^2 + (l2/2) ||w||^2; gradient(X, y) -> {'w', 'b'}",
+               spec=ModelSpec("LinearRegression", draw_regression, linear_regression_loss),
+               cases=(
+                   C("LinearRegression-plain", "LinearRegression", shape=(20, 6)),
+                   C("LinearRegression-ridge", "LinearRegression", shape=(20, 6), options=(("l2", 0.3),)),
+                   C("LinearRegression-1row", "LinearRegression", shape=(1, 5), options=(("l2", 0.1),)),
+                   C("LinearRegression-1feature", "LinearRegression", shape=(15, 1)),
+                   # more features than rows: the data term alone has a flat direction, the ridge term not
+                   C("LinearRegression-wide", "LinearRegression", shape=(4, 9), options=(("l2", 0.05),)))))
+
+register(Piece("PMF", "model", "class PMF(U, V, lam_u=0.0, lam_v=0.0, bu=None, bi=None, lam_b=0.0, mean=0.0): "
+               "loss(X, y) = (1/2) sum (r - mean - bu[user] - bi[item] - U[user] . V[item])^2 + (lam_u/2) ||U||^2 "
+               "+ (lam_v/2) ||V||^2 + (lam_b/2) (||bu||^2 + ||bi||^2) over rated (user, item) rows of X; "
+               "gradient(X, y) -> {'U', 'V'} (and 'bu', 'bi' when biased)",
+               spec=ModelSpec("PMF", draw_ratings, pmf_loss, params=("U", "V", "bu", "bi"),
+                              settings=("lam_u", "lam_v", "lam_b", "mean"), optional=("bu", "bi"),
+                              optional_option="biased", by_name=True),
+               cases=(
+                   C("PMF-sparse", "PMF", shape=(7, 6, 3)),  # a third of the pairs: users and items rated often
+                   C("PMF-dense", "PMF", shape=(4, 5, 2), options=(("ratings", 20),)),
+                   C("PMF-1factor", "PMF", shape=(5, 4, 1), options=(("ratings", 9),)),
+                   C("PMF-no-prior", "PMF", shape=(6, 6, 3), options=(("lam", 0.0),)),
+                   C("PMF-1rating", "PMF", shape=(3, 3, 2), options=(("ratings", 1),)),
+                   C("PMF-biased", "PMF", shape=(7, 6, 3), options=(("biased", True),)),
+                   C("PMF-biased-dense", "PMF", shape=(4, 5, 2), options=(("ratings", 20), ("biased", True))))))

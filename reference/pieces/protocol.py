@@ -22,6 +22,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from reference.pieces import functional, registry
+
 _SHELL_READY = set()  # --impl values made by with_options: shell words already
 
 
@@ -40,25 +42,10 @@ def shell_argument(spec):
     return text if text in _SHELL_READY else shlex.quote(text)
 
 
-def takes(function, count, unknown=False):
-    """Whether `function` can be called with `count` positional arguments; `unknown` where its signature cannot be
-    read (a builtin).  How the harness tells forms apart: an update rule takes (w, dw, config), a loss's backward that
-    takes no argument is d loss / dx."""
-    import inspect
-
-    try:
-        inspect.signature(function).bind(*range(count))
-    except TypeError:
-        return False
-    except ValueError:
-        return unknown
-    return True
 
 
 def protocol_names():
     """Every protocol name the registry knows (reference.pieces.registry), in its order."""
-    from reference.pieces import registry
-
     return registry.names()
 
 
@@ -68,9 +55,7 @@ class MissingProtocol(LookupError):
     def __init__(self, impl_name, names):
         self.impl_name = impl_name
         self.names = list(names)
-        from reference.pieces.registry import expected
-
-        wanted = "".join(f"\n  {n}: {expected(n)}" for n in self.names)
+        wanted = "".join(f"\n  {n}: {registry.expected(n)}" for n in self.names)
         super().__init__(f"implementation {impl_name!r} does not define {len(self.names)} protocol "
                          f"name{'s' if len(self.names) != 1 else ''}:{wanted}")
 
@@ -196,8 +181,6 @@ def load(spec="impl", paths=(), names=None):
     keys bind an attribute the harness reads (Affine.dW) to the one the piece's instances keep (grad_weight)."""
     add_paths(paths)
     implementation = _load(spec)
-    from reference.pieces import functional
-
     implementation.functional = functional.detect(implementation.module)
     implementation.bound.update(functional.adapters(implementation.module))
     names = dict(names or {})

@@ -1,6 +1,6 @@
 """Where the textbook's formulas differ from PyTorch's on purpose: the constants and the record type.
 
-Each twin in reference.pieces.twins computes the textbook's formula.  Where that
+Each twin in reference.pieces computes the textbook's formula.  Where that
 formula is not what torch's built-in computes, the piece's record in
 reference.pieces.registry lists a Deviation: what each side computes, what the twin
 does, the consequence, and the test that predicts its size

@@ -29,7 +29,7 @@ from reference.pieces import registry
 from reference.report import tolerance
 from reference.report.compare import Context, compare
 from reference.pieces.protocol import shell_argument
-from reference.run.weights import PARAMS, initial_weights, load_into_impl, make_impl_network
+from reference.pieces.networks import PARAMS, initial_weights, load_into_impl, make_impl_network
 
 FORMAT = 1
 GOLDEN = cases.FIXTURES / "golden"
@@ -78,7 +78,7 @@ def _layer_arrays(dtype):
     for case in registry.cases():
         if dtype not in case.dtypes:
             continue
-        spec = layer_checks.spec_of(case.layer)
+        spec = registry.spec_of(case.layer)
         if not spec.tensors:  # checked against finite differences alone: nothing to record
             continue
         for seed in cases.layer_seeds():
@@ -262,7 +262,7 @@ def check_network_entry(impl, golden, entry):
     from reference.run.case import NotRun, raised_where
     from reference.base.limits import calling
     from reference.pieces.protocol import MissingProtocol
-    from reference.run.weights import NetworkDtypeUnsupported
+    from reference.pieces.networks import NetworkDtypeUnsupported
 
     results = []
     found = golden.case_arrays(entry)
@@ -310,7 +310,7 @@ def drift(golden):
         dtype, seed = entry["dtype"], entry["seed"]
         tol = tolerance.twin(dtype)
         if entry["part"] == "layers":
-            spec = layer_checks.spec_of(registry.case(entry["case"]).layer)
+            spec = registry.spec_of(registry.case(entry["case"]).layer)
             live = spec.run_twin(layer_checks.copy_inputs(found["input"]))
         else:
             live = _network_twin(found["input"]["x"], found["input"]["t"], found["weight"])

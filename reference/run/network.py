@@ -1,7 +1,7 @@
 """The PyTorch twin of TwoLayerNet and the weight transfer between the two.
 
 The twin keeps W1, b1, W2, b2 as torch leaf tensors in the textbook's layout
-(W as (inputs, outputs)); reference.pieces.twins.affine converts to F.linear's layout,
+(W as (inputs, outputs)); reference.pieces.affine converts to F.linear's layout,
 the one place that does.  Its gradient is autograd of the epsilon-free
 cross-entropy, its reported loss the textbook's (reference.report.deviations).
 """
@@ -9,8 +9,8 @@ cross-entropy, its reported loss the textbook's (reference.report.deviations).
 import numpy as np
 import torch
 
-from reference.pieces import twins
-from reference.run.weights import PARAMS, initial_weights, load_into_impl, make_impl_network  # noqa: F401 - re-exported
+from reference.pieces import affine, elementwise
+from reference.pieces.networks import PARAMS
 
 
 class TwinTwoLayerNet:
@@ -24,13 +24,13 @@ class TwinTwoLayerNet:
 
     def logits(self, x):
         p = self.params
-        hidden = twins.relu(twins.affine(x, p["W1"], p["b1"]))
-        return twins.affine(hidden, p["W2"], p["b2"])
+        hidden = elementwise.relu(affine.affine(x, p["W1"], p["b1"]))
+        return affine.affine(hidden, p["W2"], p["b2"])
 
     def loss(self, x, t):
         """The textbook's loss (epsilon included), as a NumPy scalar."""
         with torch.no_grad():
-            return twins.softmax_with_loss(self.logits(_t(x)), _labels(t)).numpy()
+            return affine.softmax_with_loss(self.logits(_t(x)), _labels(t)).numpy()
 
     def gradient(self, x, t):
         """(textbook loss, {key: gradient}) by autograd of the epsilon-free loss."""
@@ -38,9 +38,9 @@ class TwinTwoLayerNet:
             p.grad = None
         logits = self.logits(_t(x))
         labels = _labels(t)
-        twins.softmax_cross_entropy(logits, labels).backward()
+        affine.softmax_cross_entropy(logits, labels).backward()
         with torch.no_grad():
-            loss = twins.softmax_with_loss(logits, labels).numpy()
+            loss = affine.softmax_with_loss(logits, labels).numpy()
         return loss, {k: p.grad.numpy().copy() for k, p in self.params.items()}
 
     def backward_loss(self, x, t):
@@ -50,9 +50,9 @@ class TwinTwoLayerNet:
             p.grad = None
         logits = self.logits(_t(x))
         labels = _labels(t)
-        twins.softmax_cross_entropy(logits, labels).backward()
+        affine.softmax_cross_entropy(logits, labels).backward()
         with torch.no_grad():
-            return float(twins.softmax_with_loss(logits, labels))
+            return float(affine.softmax_with_loss(logits, labels))
 
     def accuracy(self, x, t):
         with torch.no_grad():

@@ -14,12 +14,12 @@ import torch
 
 from reference.base import streams
 from reference.report import tolerance
-from reference.pieces import twins
+from reference.pieces import affine
 from reference.report.compare import Context, compare
 from reference.run.case import NotRun, raised_where
 from reference.base.limits import CheckTimeout, calling
 from reference.pieces.protocol import MissingProtocol, shell_argument
-from reference.run.weights import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
+from reference.pieces.networks import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
 
 LABEL_FORMS = ("index", "one-hot")
 
@@ -128,7 +128,7 @@ def _numerical_gradient(impl, seed, context, call):
     if not done:
         return results
     twin = TwinTwoLayerNet(weights)
-    twins.softmax_with_loss(twin.logits(torch.from_numpy(x)), torch.from_numpy(t.astype(np.int64))).backward()
+    affine.softmax_with_loss(twin.logits(torch.from_numpy(x)), torch.from_numpy(t.astype(np.int64))).backward()
     for key in PARAMS:
         actual = numeric.get(key) if isinstance(numeric, dict) else None
         results.append(compare(actual, twin.params[key].grad.numpy(), tolerance.finite_differences(),

@@ -8,7 +8,7 @@
 import numpy as np
 import torch
 
-from reference.pieces import optimizers as optimizer_twins, registry
+from reference.pieces import optimizer_rules as optimizer_twins, registry
 from reference.run import training_parity
 
 # the textbook's learning rates for the f(x, y) comparison (ch06/optimizer_compare_naive.py), and two more

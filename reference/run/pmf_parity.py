@@ -1,11 +1,11 @@
 """Training parity of PMF: full-batch gradient descent and per-rating SGD, each against a twin that replays it.
 
-Gradient descent: the twin differentiates reference.pieces.twins.pmf_loss with autograd and steps torch.optim.SGD.
+Gradient descent: the twin differentiates reference.pieces.pmf_loss with autograd and steps torch.optim.SGD.
 Compared at every step: the loss before the step and every parameter after it.
 
 Per-rating SGD: the twin visits the ratings one at a time, in each epoch's permutation drawn from the same stream
 ("pmf orders") as the implementation's, and for each rating lets autograd differentiate that rating's own term
-(twins.pmf_rating_loss) at the rows as they stand, then moves the rows: so every factor of the step is moved from its
+(models.pmf_rating_loss) at the rows as they stand, then moves the rows: so every factor of the step is moved from its
 value before the step, as the rule says.  The implementation may carry an epoch's sequence out in another order of
 commuting steps (impl.pmf.schedule: blocks of ratings that share no user and no item); the states in between are
 then not the same, so the comparison is at the end of every epoch: every parameter and the epoch's sum of squared
@@ -19,7 +19,7 @@ import numpy as np
 
 from reference.base import streams
 from reference.report import tolerance
-from reference.pieces import twins
+from reference.pieces import models
 from reference.report.compare import Context, compare
 
 
@@ -144,7 +144,7 @@ def run_gd(impl, problem, *, lr=0.01, steps=20, dtype="float64", seed=0, case="d
         if not run.called():
             return
         optimizer.zero_grad()
-        twin_loss = twins.pmf_loss(X, y, leaves["U"], leaves["V"], s["lam_u"], s["lam_v"], **_twin_keywords(leaves, s))
+        twin_loss = models.pmf_loss(X, y, leaves["U"], leaves["V"], s["lam_u"], s["lam_v"], **_twin_keywords(leaves, s))
         twin_loss.backward()
         optimizer.step()
         compared = [run.compare("loss", step, np.asarray(loss, dtype=dtype), np.asarray(twin_loss.item(), dtype=dtype))]
@@ -168,7 +168,7 @@ def twin_sgd_epoch(leaves, X, y, order, lr, settings):
             rows.update(bu=leaves["bu"][u], bi=leaves["bi"][i])
         rows = {k: v.detach().clone().requires_grad_() for k, v in rows.items()}
         extra = {"bu": rows["bu"], "bi": rows["bi"], "lam_b": s["lam_b"], "mean": s["mean"]} if "bu" in rows else {}
-        loss = twins.pmf_rating_loss(y[index], rows["U"], rows["V"], s["lam_u"], s["lam_v"], **extra)
+        loss = models.pmf_rating_loss(y[index], rows["U"], rows["V"], s["lam_u"], s["lam_v"], **extra)
         grads = torch.autograd.grad(loss, list(rows.values()))
         with torch.no_grad():
             error = y[index] - (torch.dot(rows["U"], rows["V"]) + (s["mean"] + rows["bu"] + rows["bi"]

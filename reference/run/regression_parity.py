@@ -2,7 +2,7 @@
 
 Both start from w = 0, b = 0 and visit the same batches: the implementation's sgd() draws each epoch's permutation
 from the generator the harness hands it (stream "regression batches"), and the twin draws the same permutations from
-a second generator of that stream.  The twin computes the loss (reference.pieces.twins.linear_regression_loss), lets autograd give the gradient and
+a second generator of that stream.  The twin computes the loss (reference.pieces.linear_regression_loss), lets autograd give the gradient and
 steps torch.optim.SGD.  Compared: every step's batch loss (the implementation's sgd returns them, each before its
 update) and the final parameters, within the twin bound of the dtype (tolerance.TRAINING).  The objective is convex
 and the step contracts, so rounding differences do not grow: the claim is step-exact in both dtypes.
@@ -14,7 +14,7 @@ import numpy as np
 
 from reference.base import streams
 from reference.report import tolerance
-from reference.pieces import twins
+from reference.pieces import models
 from reference.report.compare import Context, compare
 from reference.pieces.protocol import shell_argument
 
@@ -49,7 +49,7 @@ def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0
         for start in range(0, len(X), batch_size):
             rows = order[start:start + batch_size]
             optimizer.zero_grad()
-            loss = twins.linear_regression_loss(tensors[0][rows], tensors[1][rows], w, b, l2)
+            loss = models.linear_regression_loss(tensors[0][rows], tensors[1][rows], w, b, l2)
             loss.backward()
             optimizer.step()
             twin_losses.append(loss.item())

@@ -424,7 +424,8 @@ def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
     """Trace the networks the protocol allows: Affine-Relu-Affine and Affine-Sigmoid-Affine built
     from the implementation's layer classes, then the implementation's own TwoLayerNet, and every public
     method of that network (reference.run.network_checks)."""
-    from reference.run.network import ComposedNetwork, initial_weights, load_into_impl, make_impl_network
+    from reference.run.network import ComposedNetwork
+    from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network
     from reference.run.network_checks import check_methods
     from reference.pieces.protocol import MissingProtocol
 

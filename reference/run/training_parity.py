@@ -29,7 +29,8 @@ from reference.base import streams
 from reference.report import tolerance
 from reference.base.limits import STEP_SECONDS, time_limit
 from reference.report.compare import Context, compare
-from reference.run.network import PARAMS, TwinTwoLayerNet, initial_weights, load_into_impl, make_impl_network
+from reference.pieces.networks import PARAMS, initial_weights, load_into_impl, make_impl_network
+from reference.run.network import TwinTwoLayerNet
 from reference.pieces.protocol import shell_argument
 from reference.run import wire
 from reference.base.threads import one_thread_each
@@ -104,7 +105,7 @@ def run(impl, data, *, dtype="float64", steps=1000, batch_size=100, lr=0.1, hidd
     optimizer None: the textbook's training loop, params[key] -= lr * grad on the
     implementation's side and torch.optim.SGD on the twin's.  Otherwise the name
     of a protocol optimizer: the implementation's update(params, grads) against
-    its twin (reference.pieces.optimizers), with `hyper` (default: the textbook's).
+    its twin (reference.pieces.optimizer_rules), with `hyper` (default: the textbook's).
     on_evaluate(row) is called with each evaluation row as soon as it is made,
     on_step(step) after every step (progress); reproduce: the command that reruns this run.
     """

@@ -496,7 +496,7 @@ def _import_torch():
         return
 
     for name in ("run.case", "run.trace", "run.network_checks", "run.optimizer_checks", "run.golden",
-                 "run.training_parity", "run.deep_training_parity", "pieces.functional", "pieces.optimizers",
+                 "run.training_parity", "run.deep_training_parity", "pieces.functional", "pieces.optimizer_rules",
                  "cli.trace", "run.tasks"):
         importlib.import_module(f"reference.{name}")
 

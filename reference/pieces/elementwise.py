@@ -1,0 +1,66 @@
+"""The elementwise activations and the computational graph's layers (the textbook's chapter 5: MulLayer, AddLayer,
+Relu, Sigmoid): for each its record, how its inputs are drawn, and its twin."""
+
+from reference.base.lazy_torch import torch
+from reference.base.cases import LayerCase
+from reference.pieces.registry import Magnitudes, Piece, register
+from reference.pieces.spec import BinarySpec, LayerSpec, draw_elementwise
+from reference.pieces.spec import _away_from_kink as _away_from_kink_at_0
+
+
+def mul(x, y):
+    """z = x * y."""
+    return x * y
+
+def add(x, y):
+    """z = x + y."""
+    return x + y
+
+def relu(x):
+    """max(0, x); torch's derivative at 0 is 0, as the textbook's mask x <= 0."""
+    return torch.relu(x)
+
+def sigmoid(x):
+    """1 / (1 + exp(-x))."""
+    return torch.sigmoid(x)
+
+
+def _away_from_kink(rng, shape):
+    """ReLU inputs at least KINK_MARGIN from 0: a central difference (step ~6e-6 |x|) never crosses it."""
+    return _away_from_kink_at_0(rng.normal(size=shape))
+
+def _normal(scale):
+    return lambda rng, shape: rng.normal(size=shape) * scale
+
+
+C = LayerCase
+unit = Magnitudes((-3.0, 3.0), (-3.0, 3.0), "elementwise products and sums: any scale")
+register(Piece("MulLayer", "layer", "class: forward(x, y) -> x*y; backward(dout) -> (dx, dy)",
+               spec=BinarySpec("MulLayer", mul), magnitudes=unit, cases=(
+                   C("MulLayer-scalar", "MulLayer"),
+                   C("MulLayer-array", "MulLayer", shape=(4, 3)))))
+
+register(Piece("AddLayer", "layer", "class: forward(x, y) -> x+y; backward(dout) -> (dx, dy)",
+               spec=BinarySpec("AddLayer", add), magnitudes=unit, cases=(
+                   C("AddLayer-scalar", "AddLayer"),
+                   C("AddLayer-array", "AddLayer", shape=(4, 3)))))
+
+register(Piece("Relu", "layer", "class: forward(x); backward(dout) -> dx",
+               spec=LayerSpec("Relu", draw_elementwise(_away_from_kink), relu),
+               magnitudes=Magnitudes((-3.0, 3.0), (-3.0, 3.0), "inputs kept KINK_MARGIN x scale from the kink"),
+               cases=(
+                   C("Relu-2d", "Relu", shape=(6, 7)),
+                   C("Relu-4d", "Relu", shape=(2, 3, 4, 5)),
+                   # ReLU at exactly 0: the textbook's mask (x <= 0) and torch both pass no gradient there; a
+                   # central difference would straddle the kink, so this case is judged by the twin alone
+                   C("Relu-zeros", "Relu", shape=(6, 7), fd="none", zeros=True))))
+
+register(Piece("Sigmoid", "layer", "class: forward(x); backward(dout) -> dx",
+               spec=LayerSpec("Sigmoid", draw_elementwise(_normal(3.0)), sigmoid),
+               magnitudes=Magnitudes((-3.0, 2.0), (-3.0, 2.0),
+                                     "beyond 10^2, sigmoid'(x) ~ e^-|x| is smaller than a central difference "
+                                     "whose step grows with |x| can resolve (at |x| ~ 345 the quotient is off "
+                                     "by 4e-6 relative)"),
+               cases=(
+                   C("Sigmoid-2d", "Sigmoid", shape=(6, 7)),
+                   C("Sigmoid-3d", "Sigmoid", shape=(3, 4, 5)))))

@@ -1,0 +1,136 @@
+"""The networks (the textbook's TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet): for each its
+record and how the harness builds it small; the initial weights both sides start from, and the one place that
+converts the textbook's (D, M) weights to torch's (M, D)."""
+
+import numpy as np
+
+from reference.base import streams
+from reference.pieces.registry import Network, Piece, register
+
+
+
+
+# ---- the weights (was reference/run/weights.py)
+
+
+
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def initial_weights(seed, input_size, hidden_size, output_size, weight_init_std=0.01, dtype="float64"):
+    """The textbook's initialization, drawn once here and copied to both sides."""
+    rng = streams.rng(seed, "weights")
+    dtype = np.dtype(dtype)
+    return {
+        "W1": (weight_init_std * rng.standard_normal((input_size, hidden_size))).astype(dtype),
+        "b1": np.zeros(hidden_size, dtype=dtype),
+        "W2": (weight_init_std * rng.standard_normal((hidden_size, output_size))).astype(dtype),
+        "b2": np.zeros(output_size, dtype=dtype),
+    }
+
+
+def load_into_impl(network, weights):
+    """Copy `weights` into an implementation's network in place (its layers hold params' arrays)."""
+    for key in PARAMS:
+        target = network.params[key]
+        if target.shape != weights[key].shape:
+            raise ValueError(f"{key}: the network has shape {target.shape}, the weights {weights[key].shape}")
+        target[...] = weights[key]
+
+
+class NetworkDtypeUnsupported(ValueError):
+    """The implementation's network cannot be made in the dtype asked for (the textbook's has no dtype=)."""
+
+
+def make_impl_network(impl, input_size, hidden_size, output_size, dtype):
+    """The implementation's TwoLayerNet in `dtype` (through its dtype argument, beyond the textbook's).
+
+    Without a dtype= argument a network is made as the textbook makes it (float64); asked for another
+    dtype, that raises NetworkDtypeUnsupported, which checks report as NOT RUN with its message.
+    """
+    TwoLayerNet = impl.require("TwoLayerNet")
+    try:
+        network = TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01, dtype=dtype)
+    except TypeError:
+        network = TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01)
+    made = np.asarray(network.params["W1"]).dtype.name
+    if made != dtype:
+        raise NetworkDtypeUnsupported(
+            f"{impl.spec}: TwoLayerNet(...) takes no dtype= argument and makes {made} parameters, so its {dtype} "
+            f"checks cannot run (the textbook's network is float64 only; its float64 checks still run)")
+    return network
+
+
+def _build_multi_layer_net(name, **options):
+    def build(impl, input_size, dtype):
+        network_class = impl.require(name)
+        try:
+            return network_class(input_size, [20, 15, 12], 10, dtype=dtype, seed=0, **options)
+        except TypeError:  # the textbook's signature: no dtype=, no seed= (float64, NumPy's global generator)
+            return network_class(input_size, [20, 15, 12], 10, **options)
+
+    return build
+
+def _drawn_parameters(network, seed):
+    """Every parameter drawn by the harness (stream "weights"), in place so the layers see them: W ~ N(0, 2 / fan_in),
+    biases and betas ~ 0.1 N(0, 1), gammas ~ 1 + 0.1 N(0, 1).  Nonzero biases, so that a gradient or a decay that
+    mistreats them shows."""
+    from reference.base import streams
+
+    rng = streams.rng(seed, "weights")
+    for key, value in network.params.items():
+        shape = np.shape(value)
+        if key.startswith("W"):  # fan-in: rows of an Affine's (D, M); C FH FW of a filter bank (FN, C, FH, FW)
+            fan_in = shape[0] if len(shape) == 2 else int(np.prod(shape[1:]))
+            drawn = rng.normal(size=shape) * np.sqrt(2.0 / fan_in)
+        elif key.startswith("gamma"):
+            drawn = 1 + 0.1 * rng.normal(size=shape)
+        else:
+            drawn = 0.1 * rng.normal(size=shape)
+        value[...] = drawn
+
+CONVNET_INPUT = (1, 12, 12)
+
+def _build_simple_convnet(impl, input_size, dtype):
+    """SimpleConvNet small: 4 filters of 3x3 padded by 1 on a 12x12 image (pooled to 6x6), 12 hidden units."""
+    network_class = impl.require("SimpleConvNet")
+    conv_param = {"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1}
+    try:
+        return network_class(CONVNET_INPUT, conv_param, 12, 10, dtype=dtype, seed=0)
+    except TypeError:  # the textbook's signature: float64, NumPy's global generator
+        return network_class(CONVNET_INPUT, conv_param, 12, 10)
+
+def _build_two_layer_net(impl, input_size, dtype):
+    from reference.pieces.networks import make_impl_network
+
+    return make_impl_network(impl, input_size, 50, 10, dtype)
+
+
+register(Piece("TwoLayerNet", "network",
+               "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
+               "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",
+               network=Network(build=_build_two_layer_net)))
+
+register(Piece("MultiLayerNet", "network",
+               "class MultiLayerNet(input_size, hidden_size_list, output_size, activation='relu', "
+               "weight_init_std='relu', weight_decay_lambda=0) with params W1..Wn b1..bn, layers, last_layer, "
+               "predict, loss (plus 0.5 lambda sum W^2), accuracy, gradient, numerical_gradient",
+               network=Network(build=_build_multi_layer_net("MultiLayerNet", activation="sigmoid",
+                                                            weight_init_std="xavier", weight_decay_lambda=0.1),
+                               init_schemes=("relu", "he", "sigmoid", "xavier", 0.05), prepare=_drawn_parameters)))
+
+register(Piece("MultiLayerNetExtend", "network",
+               "class MultiLayerNetExtend(..., use_dropout=False, dropout_ration=0.5, use_batchnorm=False): "
+               "MultiLayerNet with BatchNorm{n} (gamma{n}, beta{n}) and Dropout{n} per hidden layer",
+               network=Network(build=_build_multi_layer_net("MultiLayerNetExtend", weight_decay_lambda=0.05,
+                                                            use_dropout=True, dropout_ration=0.2,
+                                                            use_batchnorm=True),
+                               init_schemes=("he", "xavier"), prepare=_drawn_parameters)))
+
+register(Piece("SimpleConvNet", "network",
+               "class SimpleConvNet(input_dim=(1, 28, 28), conv_param={'filter_num': 30, 'filter_size': 5, "
+               "'pad': 0, 'stride': 1}, hidden_size=100, output_size=10, weight_init_std=0.01): Conv1 Relu1 Pool1 "
+               "Affine1 Relu2 Affine2, last_layer; params W1 b1 W2 b2 W3 b3",
+               network=Network(build=_build_simple_convnet, input_shape=CONVNET_INPUT,
+                               prepare=_drawn_parameters)))

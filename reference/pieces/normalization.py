@@ -1,0 +1,325 @@
+"""Batch normalization and dropout (the textbook's chapter 6): for each its record, how its inputs and masks are
+drawn, how the implementation is called over a sequence of calls, and its twin."""
+
+import numpy as np
+
+from reference.base.lazy_torch import F
+from reference.base.cases import LayerCase
+from reference.pieces.registry import Piece, register
+from reference.pieces.spec import Spec, _numpy, _tensor
+from reference.base import streams
+from reference.report import deviations
+from reference.report.deviations import Deviation
+
+
+BATCH_NORM_EPSILON = 1e-6  # the textbook's, inside the square root (torch's default is 1e-5)
+
+def batch_norm(x, gamma, beta, running_mean=None, running_var=None, train=True):
+    """The textbook's BatchNormalization forward: x flattened to (N, D), normalised per element by the batch's
+    mean and biased variance (train) or by the running statistics (test), then gamma * xn + beta."""
+    rows = x.reshape(x.shape[0], -1)
+    if train:
+        y = F.batch_norm(rows, None, None, gamma, beta, training=True, eps=BATCH_NORM_EPSILON)
+    else:
+        y = F.batch_norm(rows, running_mean, running_var, gamma, beta, training=False, eps=BATCH_NORM_EPSILON)
+    return y.reshape(x.shape)
+
+def batch_norm_running(x, running_mean, running_var, momentum):
+    """The textbook's running statistics after one training forward, written out:
+    running = momentum * running + (1 - momentum) * batch, with the batch's biased variance."""
+    rows = x.detach().reshape(x.shape[0], -1)
+    mean = rows.mean(dim=0)
+    var = ((rows - mean) ** 2).mean(dim=0)
+    return momentum * running_mean + (1 - momentum) * mean, momentum * running_var + (1 - momentum) * var
+
+def dropout(x, mask, ratio, train=True):
+    """The textbook's dropout: x * mask in training (no rescaling), x * (1 - ratio) at test time."""
+    return x * mask if train else x * (1.0 - ratio)
+
+def textbook_dropout_mask(generator, shape, ratio):
+    """The mask the textbook draws from NumPy's global generator: rand(*shape) > ratio, replayed from
+    `generator` (a numpy RandomState put in the global generator's state before the forward)."""
+    return generator.rand(*shape) > ratio
+
+def inverted_dropout(x, mask, ratio, train=True):
+    """The CS231n family's dropout (reference.pieces.functional): x * mask / p in training, with p = 1 - ratio the
+    probability of keeping a unit; x itself at test time.  torch's F.dropout(x, ratio) is this form with its own
+    draw (tests/test_functional.py predicts the two equal to rounding on the mask torch drew)."""
+    return x * mask / (1.0 - ratio) if train else x
+
+def inverted_dropout_mask(generator, shape, ratio):
+    """The mask the family draws from NumPy's global generator: rand(*shape) < p, p = 1 - ratio (the course notes'
+    draw), replayed from `generator` as textbook_dropout_mask is.  On the same draws u it is the textbook's mask of
+    the reflected draws 1 - u (exact: 1 - u is representable for every u that rand returns)."""
+    return generator.rand(*shape) < 1.0 - ratio
+
+def reflected_dropout_mask(generator, shape, ratio):
+    """The other mask the family's code draws (reference.report.deviations.REFLECTED_MASK): u > 1 - p = ratio from the same
+    uniforms, which is the textbook's mask."""
+    return textbook_dropout_mask(generator, shape, ratio)
+
+
+# BatchNormalization's dx is summed from terms gamma / std * dout, so a feature whose samples nearly coincide
+# amplifies rounding without bound, correct code included (float32 parted by 1.2e-5 at a batch std of 0.1).  Each
+# feature's batch standard deviation is set to U(1, 2) times the case's scale, which keeps the terms unit-sized (the
+# float32 tolerance's premise).  With two samples xn is +-1 to within 1e-6 and a correct dx is zero up to rounding,
+# so the smallest batch checked is three.
+STD_RANGE = (1.0, 2.0)
+
+class BatchNormSpec(Spec):
+    """BatchNormalization(gamma, beta, momentum, running_mean, running_var): forward(x, train_flg) and
+    backward(dout) keeping dgamma, dbeta; the running statistics after the forward are compared too.
+
+    The case's options: train (default True), momentum (default: drawn in 0.5..0.99), start ("drawn":
+    running statistics handed to the constructor, or "zero": none, the textbook's first forward).
+    dout is always drawn: with dout all ones a correct dx is identically zero, and a backward that drops
+    the variance path would pass.  Finite differences evaluate a fresh layer, built with the same running
+    statistics, at every point: the statistics the tested layer moves never move under the difference.
+    """
+
+    tensors = ("forward", "running_mean", "running_var", "dx", "dgamma", "dbeta")
+    fd_tensors = ("dx", "dgamma", "dbeta")
+    stateful = True
+    params = ("gamma", "beta")
+
+    def __init__(self, name, twin, running_twin):
+        self.name = name
+        self.requires = (name,)
+        self.twin = twin
+        self.running_twin = running_twin
+
+    construction = ("gamma", "beta", "momentum", "running_mean", "running_var")
+
+    @staticmethod
+    def _drawn_start(case):
+        return case.option("start", "drawn") == "drawn"
+
+    def inputs(self, case, rng):
+        features = int(np.prod(case.shape[1:]))
+        x = rng.normal(size=case.shape) + rng.normal(size=case.shape[1:])
+        if case.shape[0] > 1:  # each feature's batch std set to U(1, 2) times the scale (see STD_RANGE)
+            rows = x.reshape(case.shape[0], -1)
+            centred = rows - rows.mean(axis=0)
+            spread = centred.std(axis=0)
+            rows = rows.mean(axis=0) + centred / np.where(spread > 0, spread, 1.0) * rng.uniform(*STD_RANGE,
+                                                                                                 size=features)
+            x = rows.reshape(case.shape) * case.scale
+        inputs = {"x": x, "gamma": rng.normal(size=features), "beta": rng.normal(size=features),
+                  "momentum": np.asarray(case.option("momentum", rng.uniform(0.5, 0.99)))}
+        running = (rng.normal(size=features), rng.uniform(0.5, 2.0, size=features))
+        if self._drawn_start(case):
+            inputs["running_mean"], inputs["running_var"] = running
+        inputs["dout"] = rng.normal(size=case.shape)
+        inputs["_train"] = np.asarray(bool(case.option("train", True)))
+        return inputs
+
+    def make(self, impl, inp):
+        return impl.require(self.name)(inp["gamma"], inp["beta"], float(inp["momentum"]), inp.get("running_mean"),
+                                       inp.get("running_var"))
+
+    def forward(self, layer, inp):
+        y = layer.forward(inp["x"], bool(inp["_train"]))
+        return {"forward": y, "running_mean": layer.running_mean, "running_var": layer.running_var}
+
+    def backward(self, layer, inp):
+        return {"dx": layer.backward(inp["dout"]), "dgamma": layer.dgamma, "dbeta": layer.dbeta}
+
+    def _running(self, inp):
+        features = int(np.prod(inp["x"].shape[1:]))
+        zero = np.zeros(features, dtype=inp["x"].dtype)
+        return (_tensor(inp.get("running_mean", zero)), _tensor(inp.get("running_var", zero)))
+
+    def run_twin(self, inp):
+        import torch
+
+        x, gamma, beta = (_tensor(inp[k], True) for k in ("x", "gamma", "beta"))
+        mean, var = self._running(inp)
+        train = bool(inp["_train"])
+        y = self.twin(x, gamma, beta, mean, var, train)
+        y.backward(_tensor(inp["dout"]))
+        if train:
+            with torch.no_grad():
+                mean, var = self.running_twin(x, mean, var, float(inp["momentum"]))
+        return {"forward": _numpy(y), "running_mean": _numpy(mean), "running_var": _numpy(var),
+                "dx": _numpy(x.grad), "dgamma": _numpy(gamma.grad), "dbeta": _numpy(beta.grad)}
+
+    def carry(self, expected):
+        """The next call starts from the running statistics this one left."""
+        return {"running_mean": expected["running_mean"], "running_var": expected["running_var"]}
+
+    def fd_losses(self, impl, inp):
+        layer_class = impl.require(self.name)
+        train, dout = bool(inp["_train"]), inp["dout"]
+        given = {k: inp[k] for k in ("x", "gamma", "beta")}
+
+        def loss_of(name):
+            def f(value):
+                args = dict(given, **{name: value})
+                fresh = layer_class(args["gamma"], args["beta"], float(inp["momentum"]),
+                                    None if "running_mean" not in inp else inp["running_mean"].copy(),
+                                    None if "running_var" not in inp else inp["running_var"].copy())
+                return np.sum(fresh.forward(args["x"], train) * dout)
+            return f
+
+        return {"dx": (loss_of("x"), inp["x"]), "dgamma": (loss_of("gamma"), inp["gamma"]),
+                "dbeta": (loss_of("beta"), inp["beta"])}
+
+    def trace_twin(self, layer, generator):
+        """In a network's trace: the training-mode forward with the layer's own gamma and beta."""
+        return lambda x, gamma, beta: self.twin(x, gamma, beta, None, None, True)
+
+class DropoutSpec(Spec):
+    """Dropout(dropout_ratio): forward(x, train_flg), backward(dout).
+
+    The mask is the textbook's: NumPy's global generator, rand(*x.shape) > ratio.  The harness puts the
+    global generator in a state of its own before every forward (and gives it back afterwards), so the
+    twin replays the same mask from the same state, and finite differences, which evaluate a fresh layer
+    at every point, see one mask throughout, never a new draw.  The mask the implementation used is read
+    from its output (x is never 0) and compared with the textbook's draw as the tensor "mask".
+    Options: ratio (default 0.5), train (default True).
+
+    A piece whose class has family "cs231n" (reference.pieces.functional's adapter of dropout_forward/dropout_backward)
+    is checked against that family's form instead (for_impl): inverted dropout, the mask rand(*x.shape) < p drawn
+    from the same state, kept units scaled by 1/p, p = 1 - ratio; x itself at test time.
+    """
+
+    family = None  # FamilyDropoutSpec names its family
+
+    tensors = ("forward", "mask", "dx")
+    fd_tensors = ("dx",)
+    stateful = True
+    params = ()
+    construction = ("ratio",)
+
+    def __init__(self, name, twin, mask_twin):
+        self.name = name
+        self.requires = (name,)
+        self.twin = twin
+        self.mask_twin = mask_twin
+
+    def case_tensors(self, case):
+        return self.tensors if case.option("train", True) else ("forward", "dx")
+
+    def inputs(self, case, rng):
+        return {"x": rng.normal(size=case.shape) * case.scale, "dout": rng.normal(size=case.shape),
+                "ratio": np.asarray(case.option("ratio", 0.5)), "_train": np.asarray(bool(case.option("train", True))),
+                "_seed": np.asarray(rng.integers(2**31))}
+
+    def make(self, impl, inp):
+        return impl.require(self.name)(float(inp["ratio"]))
+
+    def for_impl(self, impl):
+        if getattr(impl.require(self.name), "family", None) != "cs231n":
+            return self
+        return FamilyDropoutSpec(self.name, inverted_dropout, inverted_dropout_mask)
+
+    def forward(self, layer, inp):
+        train = bool(inp["_train"])
+        with streams.GlobalGenerator(inp["_seed"]):
+            y = layer.forward(inp["x"], train)
+        outputs = {"forward": y}
+        if train:
+            outputs["mask"] = np.asarray(np.asarray(y) != 0)
+        return outputs
+
+    def backward(self, layer, inp):
+        return {"dx": layer.backward(inp["dout"])}
+
+    def run_twin(self, inp):
+        x = _tensor(inp["x"], True)
+        train, ratio = bool(inp["_train"]), float(inp["ratio"])
+        mask = self.mask_twin(streams.replay(inp["_seed"]), inp["x"].shape, ratio) if train else None
+        y = self.twin(x, _tensor(mask.astype(inp["x"].dtype)) if train else None, ratio, train)
+        y.backward(_tensor(inp["dout"]))
+        outputs = {"forward": _numpy(y), "dx": _numpy(x.grad)}
+        if train:
+            outputs["mask"] = mask
+        return outputs
+
+    def fd_losses(self, impl, inp):
+        layer_class = impl.require(self.name)
+        train, ratio, dout = bool(inp["_train"]), float(inp["ratio"]), inp["dout"]
+
+        def f(value):
+            with streams.GlobalGenerator(inp["_seed"]):
+                return np.sum(layer_class(ratio).forward(value, train) * dout)
+
+        return {"dx": (f, inp["x"])}
+
+    def trace_twin(self, layer, generator):
+        """In a network's trace: x * the textbook's mask drawn from `generator` (the global generator's state
+        just before this layer's forward), with the ratio the layer was built with."""
+        ratio = float(getattr(layer, "dropout_ratio", 0.5))
+
+        def twin(x):
+            mask = self.mask_twin(generator, tuple(x.shape), ratio)
+            return self.twin(x, _tensor(mask.astype(_numpy(x).dtype)), ratio, True)
+
+        return twin
+
+class FamilyDropoutSpec(DropoutSpec):
+    """The CS231n family's dropout (DropoutSpec.for_impl): its twin draws the course notes' mask, rand(*x.shape) < p;
+    the reflected draw from the same uniforms, u > 1 - p, is the other documented convention
+    (reference.report.deviations.REFLECTED_MASK), with forward and dx computed on it."""
+
+    family = "cs231n"
+    conventions = {t: ((f"{t} (reflected mask)", deviations.REFLECTED_MASK),) for t in ("forward", "mask", "dx")}
+
+    def run_twin(self, inp):
+        outputs = super().run_twin(inp)
+        if bool(inp["_train"]):
+            other = DropoutSpec(self.name, self.twin, reflected_dropout_mask).run_twin(inp)
+            outputs.update({f"{k} (reflected mask)": v for k, v in other.items()})
+        return outputs
+
+
+_BATCH_NORM_DEVIATIONS = (
+    Deviation(
+        piece="BatchNormalization.forward",
+        textbook="xn = (x - mu) / sqrt(var + 1e-6), var the biased batch variance",
+        torch_builtin="F.batch_norm / nn.BatchNorm1d: eps 1e-5 by default",
+        twin="F.batch_norm(training=True, eps=1e-6): the textbook's epsilon",
+        consequence="with torch's default eps the outputs differ by about (1e-5 - 1e-6) / (2 (var + eps)) of xn",
+        predicted_by="tests/test_deviations.py::test_batch_norm_with_torchs_epsilon_differs_by_the_predicted_term",
+    ),
+    Deviation(
+        piece="BatchNormalization running statistics",
+        textbook="running = momentum running + (1 - momentum) batch, the biased variance; zero before the first "
+        "forward",
+        torch_builtin="F.batch_norm(training=True, momentum=m_t): running = (1 - m_t) running + m_t batch, the "
+        "unbiased variance N/(N-1) var",
+        twin="the textbook's rule written out (reference.pieces.batch_norm_running)",
+        consequence="with m_t = 1 - momentum the means agree and torch's running variance is larger by "
+        "(1 - momentum) var / (N - 1)",
+        predicted_by="tests/test_deviations.py::test_torch_running_statistics_differ_from_the_textbooks_by_the_"
+        "predicted_terms",
+    ),
+)
+
+
+C = LayerCase
+register(Piece("BatchNormalization", "layer",
+               "class BatchNormalization(gamma, beta, momentum=0.9, running_mean=None, running_var=None): "
+               "forward(x, train_flg=True); backward(dout) -> dx; keeps dgamma, dbeta, running_mean, running_var",
+               spec=BatchNormSpec("BatchNormalization", batch_norm, batch_norm_running),
+               deviations=_BATCH_NORM_DEVIATIONS,
+               cases=(
+                   C("BatchNormalization-2d", "BatchNormalization", shape=(8, 6)),
+                   C("BatchNormalization-4d", "BatchNormalization", shape=(5, 2, 3, 3)),  # per element of C*H*W
+                   C("BatchNormalization-test", "BatchNormalization", shape=(8, 6), options=(("train", False),)),
+                   C("BatchNormalization-test-4d", "BatchNormalization", shape=(4, 2, 2, 3),
+                     options=(("train", False),)),
+                   # the textbook's first forward: no running statistics handed in, they start at zero
+                   C("BatchNormalization-zero-start", "BatchNormalization", shape=(6, 5),
+                     options=(("start", "zero"),)),
+                   C("BatchNormalization-3samples", "BatchNormalization", shape=(3, 7)),
+                   C("BatchNormalization-1feature", "BatchNormalization", shape=(9, 1)))))
+
+register(Piece("Dropout", "layer", "class Dropout(dropout_ratio=0.5): forward(x, train_flg=True) with the mask "
+               "np.random.rand(*x.shape) > dropout_ratio; backward(dout) -> dx",
+               spec=DropoutSpec("Dropout", dropout, textbook_dropout_mask),
+               cases=(
+                   C("Dropout-2d", "Dropout", shape=(8, 10)),
+                   C("Dropout-4d", "Dropout", shape=(3, 2, 4, 4), options=(("ratio", 0.3),)),
+                   C("Dropout-ratio0.8", "Dropout", shape=(6, 9), options=(("ratio", 0.8),)),
+                   C("Dropout-test", "Dropout", shape=(8, 10), options=(("ratio", 0.2), ("train", False))))))
