@@ -79,9 +79,6 @@ def _where(piece, case, dtype, seed, reproduce=""):
                     piece=piece, reproduce=reproduce)
 
 
-def _stage(tensor):
-    return "forward" if tensor == "forward" else f"backward-{tensor}"
-
 
 class ParityCollector(pytest.Collector):
     settings = None
@@ -90,15 +87,13 @@ class ParityCollector(pytest.Collector):
         from types import SimpleNamespace
 
         from reference.base import cases
-        from reference.run import case as layer_checks
-        from reference.pieces import registry
-        from reference.cli.common import target
-        from reference.plan.target import Described
+        from reference.plan import checks
+        from reference.plan.target import Described, Target
         from reference.run import worker
 
         s = self.settings
         try:  # the implementation is loaded, and every check run, in a supervised worker (reference.run.worker)
-            pool = worker.Pool(target(SimpleNamespace(impl=s["impl"], path=s["path"], map=None,
+            pool = worker.Pool(Target.from_args(SimpleNamespace(impl=s["impl"], path=s["path"], map=None,
                                                       map_file=s["map_file"])))
         except worker.LoadFailed as failed:  # one failing item that says why, not an internal error
             return [ParityItem.from_parent(self, name="load_implementation", impl=None,
@@ -115,27 +110,13 @@ class ParityCollector(pytest.Collector):
         def add(name, check):
             items.append(ParityItem.from_parent(self, name=name, impl=impl, check=check))
 
-        for case in registry.cases():
-            spec = registry.spec_of(case.layer)
-            for dtype in case.dtypes:
-                for seed in seeds:
-                    key = (case, dtype, seed)
-                    for tensor in spec.case_tensors(case):
-                        add(f"test_twin_parity[{case.id}-{_stage(tensor)}-{dtype}-seed{seed}]",
-                            ("case", key, tensor, ("twin", "golden")))
-                    if dtype == "float64" and case.fd != "none":
-                        for tensor in spec.case_fd_tensors(case):
-                            add(f"test_finite_differences[{case.id}-{_stage(tensor)}-float64-seed{seed}]",
-                                ("case", key, tensor, ("finite differences",)))
-                    add(f"test_arguments_and_calls[{case.id}-{dtype}-seed{seed}]", ("case", key, None, None))
-        for name in registry.names("optimizer"):
-            for dtype in cases.DTYPES:
-                for seed in seeds:
-                    add(f"test_optimizer[{name}-{dtype}-seed{seed}]", ("optimizer", name, dtype, seed))
-        for name in registry.names("network"):
-            for dtype in cases.DTYPES:
-                for seed in seeds:
-                    add(f"test_network[{name}-{dtype}-seed{seed}]", ("network", name, dtype, seed))
+        oracles = {"twin": ("twin", "golden"), "finite differences": ("finite differences",), "calls": None}
+        for check in checks.checks(checks.units(seeds)):  # the one plan (reference.plan.checks)
+            u = check.unit
+            if u.kind == "case":
+                add(f"{check.test}[{check.id}]", ("case", (u.case, u.dtype, u.seed), check.tensor, oracles[check.oracle]))
+            else:
+                add(f"{check.test}[{check.id}]", (u.kind, u.piece, u.dtype, u.seed))
         return items
 
 

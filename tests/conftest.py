@@ -17,8 +17,8 @@ import threading
 import pytest
 
 from reference.base import cases
+from reference.plan import checks
 from reference.run import case as layer_checks
-from reference.pieces import registry
 from reference.report.compare import assert_parity
 
 
@@ -52,44 +52,25 @@ def _sweep_selected(config):
     return bool(config.getoption("--seed") or config.getoption("--seeds") or os.environ.get("BP_PARITY_SEEDS"))
 
 
-def _stage(tensor):
-    return "forward" if tensor == "forward" else f"backward-{tensor}"
-
-
 def pytest_generate_tests(metafunc):
-    """Parametrize over the one case table: ids read like Affine-2d-backward-dW-float32-seed7."""
+    """Parametrize over the one plan (reference.plan.checks): ids read like Affine-2d-backward-dW-float32-seed7."""
     seeds = selected_seeds(metafunc.config)
     names = set(metafunc.fixturenames)
-    params, ids = [], []
     if "sweep_seed" in names:  # any test over the fixed seeds (or the sweep)
         metafunc.parametrize("sweep_seed", seeds, ids=[f"seed{s}" for s in seeds])
-    if "twin_check" in names:
-        for case in registry.cases():
-            for tensor in registry.spec_of(case.layer).case_tensors(case):
-                for dtype in case.dtypes:
-                    for seed in seeds:
-                        params.append((case, tensor, dtype, seed))
-                        ids.append(f"{case.id}-{_stage(tensor)}-{dtype}-seed{seed}")
-        metafunc.parametrize("twin_check", params, ids=ids)
-    elif "fd_check" in names:
-        for case in registry.cases():
-            for tensor in registry.spec_of(case.layer).case_fd_tensors(case):
-                if "float64" in case.dtypes and case.fd != "none":
-                    for seed in seeds:
-                        params.append((case, tensor, "float64", seed))
-                        ids.append(f"{case.id}-{_stage(tensor)}-float64-seed{seed}")
-        metafunc.parametrize("fd_check", params, ids=ids)
-    elif "case_run_key" in names or "sweep_run_key" in names:
+    for fixture, oracle in (("twin_check", "twin"), ("fd_check", "finite differences")):
+        if fixture in names:
+            chosen = [c for c in checks.checks(checks.units(seeds, kinds=("case",))) if c.oracle == oracle]
+            metafunc.parametrize(fixture, [(c.unit.case, c.tensor, c.unit.dtype, c.unit.seed) for c in chosen],
+                                 ids=[c.id for c in chosen])
+            return
+    if "case_run_key" in names or "sweep_run_key" in names:
         # tests/test_sweep.py repeats tests/test_layers.py in one test per run: at every seed of a sweep, and at the
         # first fixed seed only otherwise (enough to show it works; test_layers.py covers the fixed seeds)
         sweep = "sweep_run_key" in names
-        chosen = seeds[:1] if sweep and not _sweep_selected(metafunc.config) else seeds
-        for case in registry.cases():
-            for dtype in case.dtypes:
-                for seed in chosen:
-                    params.append((case, dtype, seed))
-                    ids.append(f"{case.id}-{dtype}-seed{seed}")
-        metafunc.parametrize("sweep_run_key" if sweep else "case_run_key", params, ids=ids)
+        chosen = checks.units(seeds[:1] if sweep and not _sweep_selected(metafunc.config) else seeds, kinds=("case",))
+        metafunc.parametrize("sweep_run_key" if sweep else "case_run_key", [(u.case, u.dtype, u.seed) for u in chosen],
+                             ids=[u.id for u in chosen])
 
 
 @pytest.fixture(scope="session")

@@ -171,7 +171,7 @@ def test_reproduce_lines_keep_a_path_with_spaces_one_argument(tmp_path, capsys):
 
     from reference.run import case as layer_checks, optimizer_checks
     from reference.pieces import protocol, registry
-    from reference.cli.trace import network_traces
+    from reference.run.traces import network_traces
 
     folder = tmp_path / "my mutants"
     folder.mkdir()

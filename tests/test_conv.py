@@ -11,7 +11,7 @@ from reference.base import cases
 from reference.run import deep_training_parity, case as layer_checks
 from reference.pieces import protocol, registry
 from reference.report import tolerance
-from reference.cli.trace import network_traces
+from reference.run.traces import network_traces
 from reference.pieces.convolution import distinct, gather_windows
 
 SEED = cases.layer_seeds()[0]

@@ -7,7 +7,6 @@ fixed seeds (or a sweep: --seeds N, BP_PARITY_SEEDS=N, `tox -e sweep`).
 import numpy as np
 
 from reference.pieces import registry
-from reference.run import case as layer_checks
 
 
 def test_twin_parity(twin_check, run_case, check):

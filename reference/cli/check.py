@@ -9,9 +9,9 @@ import time
 from reference.cli.common import only_present_argument, print_skipped
 from reference.cli.common import supervised
 from reference.base import cases, streams
-from reference.run import case as layer_checks
+from reference.plan import checks
 from reference.pieces import protocol, registry
-from reference.report.tables import report
+from reference.report.tables import report, summary_line
 
 HELP = "check every piece of an implementation against the twins"
 
@@ -73,39 +73,29 @@ def valid_tensors(selected, with_optimizers, with_networks):
     return sorted(names)
 
 
-def _plan(args, selected, drawn, optimizers, networks, seeds):
-    """Every unit of work of the run, before any runs: (row piece, row case, task, arguments, the unit's Location).
-    A unit is one case at one dtype and seed, or one optimizer or network at one dtype and seed; `check` exits 0
-    only when every one of them came back and every check in it passed."""
+def _plan(args, planned, drawn):
+    """Every unit of work of the run, before any runs: (row piece, row case, task, arguments, the unit's Location):
+    the plan's units (reference.plan.checks) and the --drawn cases.  `check` exits 0 only when every one of them came
+    back and every check in it passed."""
     from reference.report.compare import Location
     from reference.run import tasks
-
-    units = []
 
     def where(layer, case, dtype, seed, reproduce):
         return Location(layer=layer, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case,
                         reproduce=reproduce, piece=layer)
 
-    for case in selected:
-        for dtype in args.dtype or case.dtypes:
-            if dtype not in case.dtypes:
-                continue
-            for seed in seeds:
-                line = layer_checks.reproduce_command(args.impl, case.id, None, dtype, seed)
-                units.append((case.layer, case.id, tasks.case, (case, dtype, seed),
-                              where(case.layer, case.id, dtype, seed, line)))
+    task = {"case": tasks.case, "optimizer": tasks.optimizer, "network": tasks.network}
+    units = [(u.piece, u.label, task[u.kind], u.arguments, where(u.piece, u.label, u.dtype, u.seed,
+                                                                 u.reproduce(args.impl)))
+             for u in planned if u.kind == "case"]
     for case, dtype, seed in drawn:
         if args.dtype and dtype not in args.dtype:
             continue
         label = f"{case.layer} drawn {case.shape} x{case.scale:.3g}"
         units.append((case.layer, label, tasks.case, (case, dtype, seed), where(case.layer, label, dtype, seed, "")))
-    for kind, names, task in (("optimizer", optimizers, tasks.optimizer), ("network", networks, tasks.network)):
-        for name in names:
-            for dtype in args.dtype or cases.DTYPES:
-                for seed in seeds:
-                    line = (f"python -m reference check --impl {protocol.shell_argument(args.impl)} --layer {name} "
-                            f"--dtype {dtype} --seed {seed}")
-                    units.append((name, name, task, (name, dtype, seed), where(name, name, dtype, seed, line)))
+    units += [(u.piece, u.label, task[u.kind], u.arguments, where(u.piece, u.label, u.dtype, u.seed,
+                                                                  u.reproduce(args.impl)))
+              for u in planned if u.kind != "case"]
     return units
 
 
@@ -166,7 +156,10 @@ def _run(args, out, pool, tasks):
         rows.setdefault(key, []).append(result)
 
     drawn = [d for seed in seeds for d in drawn_cases(args, seed)] if args.drawn else []
-    units = _plan(args, selected, drawn, optimizers, networks, seeds)
+    kept = {c.layer for c in selected} | set(optimizers) | set(networks)
+    planned = [u for u in checks.units(seeds, pieces=args.layer, case_ids=args.case, dtypes=args.dtype)
+               if u.piece in kept]
+    units = _plan(args, planned, drawn)
     progress = Progress(len(units), "check")
     ran = 0
     ended = {}  # verdict -> units whose worker ended, hung or overstayed (or that were not waited on)
@@ -191,19 +184,13 @@ def _run(args, out, pool, tasks):
     if not rows:
         raise ValueError("no check matches the filters as given (--case, --layer, --tensor and --dtype together)")
     failures = report(rows, out, args.dump_dir)
-    checks = sum(len(r) for r in rows.values())
+    made = sum(len(r) for r in rows.values())
     skipped = sum(r.skipped for results in rows.values() for r in results)
     passed = sum(r.passed for results in rows.values() for r in results)
-    print(f"\n{checks} checks over {len(seeds)} seed(s): {len(failures)} failed or not run"
+    print(f"\n{made} checks over {len(seeds)} seed(s): {len(failures)} failed or not run"
           + (f", {skipped} skipped (not in the implementation's form)" if skipped else "")
           + f" ({elapsed:.1f} s, implementation {args.impl!r})", file=out)
     print(summary_line(len(units), ran, ended, passed, len(failures), skipped, pool.started), file=out)
     return 0 if ran == len(units) and not failures and passed else 1
 
 
-def summary_line(planned, ran, ended, passed, failed, skipped, workers):
-    """The last line of a run: planned / ran units, and the checks passed / failed / skipped."""
-    lost = ", ".join(f"{count} {verdict}" for verdict, count in sorted(ended.items()))
-    return (f"planned {planned} unit{'s' if planned != 1 else ''} of work, ran {ran}" + (f" ({lost})" if lost else "")
-            + f"; checks: {passed} passed, {failed} failed, {skipped} skipped"
-            + (f"; {workers} worker{'s' if workers != 1 else ''} started" if workers else "; in process"))

@@ -6,7 +6,7 @@ import numpy as np
 
 from reference.cli.common import only_present_argument, print_skipped
 from reference.cli.common import supervised
-from reference.report.tables import report
+from reference.report.tables import report, summary_line
 
 HELP = "check an implementation against the recorded twin outputs (no torch)"
 RECORD_HELP = "record fixtures/golden/ from the live twins"
@@ -36,8 +36,6 @@ def _run(args, out, pool, recorded, started):
     from reference.plan.target import Described
     from reference.pieces.protocol import shell_argument
     from reference.run import tasks
-    from reference.cli.check import summary_line
-
     impl = Described(pool.description)
     made = recorded.manifest["made_by"]
     print(f"golden fixtures recorded with torch {made['torch']}, numpy {made['numpy']}, python {made['python']} "

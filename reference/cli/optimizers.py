@@ -10,7 +10,7 @@ from dataclasses import replace
 from reference.cli.common import supervised
 from reference.base import cases
 from reference.report.compare import FAILED
-from reference.report.tables import print_table
+from reference.report.tables import print_table, summary_line
 
 HELP = "the textbook's optimizer figures from both sides, or --check one"
 
@@ -21,8 +21,6 @@ def _check(args, out, pool):
     from reference.report.compare import Location
     from reference.pieces.protocol import shell_argument
     from reference.run import tasks
-    from reference.cli.check import summary_line
-
     names = args.optimizer or optimizer_checks.optimizers()
     ran, ended, results = 0, {}, []
     for name in names:

@@ -7,9 +7,9 @@ any depth, built from layers the registry knows."""
 
 
 from reference.cli.common import supervised
-from reference.base import cases, streams
+from reference.base import cases
 from reference.pieces import protocol
-from reference.report.tables import num, print_table
+from reference.report.tables import num, print_table, summary_line
 
 HELP = "trace networks layer by layer against the twins (--net NAME: any network of the implementation)"
 
@@ -25,53 +25,10 @@ def add_arguments(parser):
     parser.add_argument("--dump-dir", help="write an .npz of both sides for every mismatch")
 
 
-def _subset(dtype, data_dir=None):
-    from impl.mnist import load_mnist  # the loader is NumPy-only and shared by both sides
-
-    (x_train, t_train), _ = load_mnist(dtype=dtype, data_dir=data_dir or cases.FIXTURES / "mnist-subset",
-                                       download=False)
-    return x_train, t_train
 
 
-def network_traces(impl, name, dtype, seed, impl_spec="impl", batch=32, data_dir=None, reproduce=None):
-    """The traces of network piece `name` at one dtype and seed (what `check` runs for a network)."""
-    from reference.run.trace import trace_all
-
-    x_train, t_train = _subset(dtype, data_dir)
-    index = streams.rng(seed, "trace batch").choice(len(x_train), size=batch, replace=False)
-    if name == "TwoLayerNet":
-        return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, impl_spec=impl_spec,
-                         reproduce=reproduce)
-    from reference.run.network_checks import check_init
-    from reference.run.trace import Trace
-
-    traces = [net_trace(impl, name, seed, batch, dtype, impl_spec, (x_train, t_train), reproduce)]
-    init = check_init(impl, name, dtype, seed, impl_spec)
-    if init:
-        traces.append(Trace(f"{name} initial weights", init))
-    return traces
 
 
-def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
-    from reference.run.trace import NotANetwork, Trace, build_network, net_problem, network_dtype, trace_network
-    from reference.report.compare import Context, NotRun
-
-    from reference.pieces import registry
-
-    try:
-        network = build_network(impl, name, dtype or "float64")
-        record = registry.REGISTRY.get(name)
-        if record is not None and record.network is not None and record.network.prepare is not None:
-            record.network.prepare(network, seed)
-        made = network_dtype(network)
-        shape = record.network.input_shape if record is not None and record.network is not None else None
-        x, t = net_problem(network, seed, batch, made, mnist, shape)
-    except (NotANetwork, protocol.MissingProtocol) as error:
-        context = Context(layer=name, tensor="construction", oracle="twin", dtype=dtype or "-", seed=seed, case=name)
-        return Trace(name, [NotRun(context, str(error))])
-    command = reproduce or (f"python -m reference trace --impl {protocol.shell_argument(impl_spec)} --net {name} --seed {seed} --batch {batch}"
-                            + (f" --dtype {dtype}" if dtype else ""))
-    return trace_network(network, x, t, seed=seed, dtype=made, impl_spec=impl_spec, reproduce=command, name=name)
 
 
 def run(args, out):
@@ -128,8 +85,6 @@ def _run(args, out, pool):
         dtype = traces[0].results[0].context.dtype if traces and traces[0].results else args.dtype
         print(f"\nno divergence: every layer the registry knows agrees with its twin ({dtype}, seed {args.seed})",
               file=out)
-    from reference.cli.check import summary_line
-
     results = [r for trace in traces for r in trace.results]
     print(summary_line(1, int(outcome.done), {} if outcome.done else {outcome.verdict: 1},
                        sum(r.passed for r in results), sum(not r.passed and not r.skipped for r in results),

@@ -83,3 +83,11 @@ def print_failures(failures, out, dump_dir=None):
     for reason, skipped in not_run.items():
         pieces = sorted({f.context.layer for f in skipped})
         print(f"\nNOT RUN ({len(skipped)} checks of {', '.join(pieces)}): {reason}", file=out)
+
+
+def summary_line(planned, ran, ended, passed, failed, skipped, workers):
+    """The last line of a run: planned / ran units, and the checks passed / failed / skipped."""
+    lost = ", ".join(f"{count} {verdict}" for verdict, count in sorted(ended.items()))
+    return (f"planned {planned} unit{'s' if planned != 1 else ''} of work, ran {ran}" + (f" ({lost})" if lost else "")
+            + f"; checks: {passed} passed, {failed} failed, {skipped} skipped"
+            + (f"; {workers} worker{'s' if workers != 1 else ''} started" if workers else "; in process"))

@@ -17,6 +17,7 @@ import numpy as np
 from reference.base import streams
 from reference.report import tolerance
 from reference.report.compare import Context, NotRun, compare
+from reference.run import convergence, pmf_parity
 
 CATEGORIES = ("<1H OCEAN", "INLAND", "ISLAND", "NEAR BAY", "NEAR OCEAN")
 BEDROOMS = 4  # total_bedrooms' column among the eight numeric ones
@@ -70,3 +71,19 @@ def check(impl, seed, reproduce=""):
     expected = expected_features(table, train, test)
     tol = tolerance.twin("float64")
     return [compare(np.asarray(actual[k]), expected[k], tol, context[k]) for k in expected]
+
+
+def routine_failures(impl, seed, upstream):
+    """The failing checks of the routines around the models (reference.run.zoo); `upstream`: the pieces
+    blamed so far, whose models are not stepped again."""
+    blamed = set(upstream)
+    failures = [r for r in check(impl, seed) if not r.passed]
+    if "PMF" not in blamed:
+        problem = pmf_parity.draw_problem(seed)
+        failures += pmf_parity.run_gd(impl, problem, seed=seed).failures
+        failures += pmf_parity.run_sgd(impl, problem, seed=seed).failures
+    if "LinearRegression" not in blamed:
+        X, y = convergence.draw_problem(seed)
+        for rule in ("1/L", "2/(mu+L)"):
+            failures += convergence.check(impl, X, y, rule, seed=seed)
+    return failures

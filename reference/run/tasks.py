@@ -37,7 +37,7 @@ def optimizer(impl, name, dtype, seed):
 def network(impl, name, dtype, seed):
     """The results of the traces `check` runs for a network piece (reference.cli.trace), each with the trace
     it belongs to as .network."""
-    from reference.cli.trace import network_traces
+    from reference.run.traces import network_traces
 
     results = []
     for trace in network_traces(impl, name, dtype, seed, impl_spec=impl.spec):
@@ -50,10 +50,10 @@ def network(impl, name, dtype, seed):
 def traces(impl, net, seed, batch, dtype, data_dir, command):
     """The traces of `trace`: network `net` of the implementation (any depth), or without one its TwoLayerNet and
     the networks built from its layers (reference.cli.trace)."""
-    from reference.cli import trace
+    from reference.run import traces as trace
 
     if net:
-        found = [trace.net_trace(impl, net, seed, batch, dtype, impl.spec, trace._subset(dtype or "float64", data_dir),
+        found = [trace.net_trace(impl, net, seed, batch, dtype, impl.spec, trace.mnist_subset(dtype or "float64", data_dir),
                                  command)]
     else:
         found = trace.network_traces(impl, "TwoLayerNet", dtype or "float64", seed, impl.spec, batch, data_dir, command)
@@ -88,23 +88,23 @@ def _first_divergences(traces):
 def zoo_traces(impl, x, t, dtype, seed):
     """The zoo's traces of the implementation's TwoLayerNet and every public method of it: each trace's first
     divergence (what follows it is inherited)."""
-    from reference.run.trace import trace_all
+    from reference.run.traces import trace_all
 
     return _first_divergences(trace_all(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl.spec))
 
 
 def zoo_network(impl, name, dtype, seed):
     """The first divergence of each trace `check` runs for network piece `name`, on the zoo's batch of 16."""
-    from reference.cli.trace import network_traces
+    from reference.run.traces import network_traces
 
     return _first_divergences(network_traces(impl, name, dtype, seed, impl_spec=impl.spec, batch=16))
 
 
 def zoo_routines(impl, seed, blamed):
-    """The failing checks of the routines around the models (reference.run.zoo.routine_failures)."""
-    from reference.run import zoo
+    """The failing checks of the routines around the models (reference.run.pipeline_checks.routine_failures)."""
+    from reference.run import pipeline_checks
 
-    return zoo.routine_failures(impl, seed, blamed)
+    return pipeline_checks.routine_failures(impl, seed, blamed)
 
 
 def optimizer_path(impl, name):

@@ -420,39 +420,5 @@ def network_dtype(network):
     return "float64"
 
 
-def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
-    """Trace the networks the protocol allows: Affine-Relu-Affine and Affine-Sigmoid-Affine built
-    from the implementation's layer classes, then the implementation's own TwoLayerNet, and every public
-    method of that network (reference.run.network_checks)."""
-    from reference.run.network import ComposedNetwork
-    from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network
-    from reference.run.network_checks import check_methods
-    from reference.pieces.protocol import MissingProtocol
-
-    # 0.1, not the textbook's 0.01: scores far from uniform, so every gradient carries signal
-    weights = initial_weights(seed, x.shape[1], 50, 10, weight_init_std=0.1, dtype=dtype)
-    traces = []
-    for activation in ("Relu", "Sigmoid"):
-        label = f"{activation} network"
-        try:
-            network = ComposedNetwork(impl, activation, {k: v.copy() for k, v in weights.items()})
-        except MissingProtocol as missing:
-            traces.append(Trace(label, [NotRun(_bare_context(label, seed, dtype), str(missing))]))
-            continue
-        traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
-                                    name=label, end_to_end=False))
-    try:
-        network = make_impl_network(impl, x.shape[1], 50, 10, dtype)
-        load_into_impl(network, weights)
-    except (MissingProtocol, ValueError, TypeError) as error:
-        traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error))]))
-        return traces
-    traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
-                                name="TwoLayerNet"))
-    traces.append(Trace("TwoLayerNet methods", check_methods(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec)))
-    return traces
 
 
-def _bare_context(label, seed, dtype):
-    return Context(layer=label, tensor="construction", oracle="twin", dtype=dtype, seed=seed, case=label,
-                   phase="construction")

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from reference.base import cases, streams
-from reference.run import convergence, case as layer_checks, optimizer_checks, pipeline_checks, pmf_parity
-from reference.pieces import protocol, registry
+from reference.plan import checks
 
 MUTANTS = cases.FIXTURES / "mutants"
 
@@ -79,13 +78,14 @@ def units(seed, trace_data):
     not the zoo."""
     from reference.run import tasks
 
-    planned = [(case.layer, tasks.case, (case, dtype, seed)) for case in registry.cases() for dtype in case.dtypes]
     x, t = trace_data
-    planned += [("TwoLayerNet", tasks.zoo_traces, (x.astype(dtype), t, dtype, seed)) for dtype in cases.DTYPES]
-    planned += [(name, tasks.zoo_network, (name, dtype, seed)) for name in registry.names("network")
-                if name != "TwoLayerNet" for dtype in cases.DTYPES]  # TwoLayerNet: traced above, with every method
-    planned += [(name, tasks.optimizer, (name, dtype, seed)) for name in optimizer_checks.optimizers()
-                for dtype in cases.DTYPES]
+    planned = []
+    for unit in checks.units([seed]):  # the one plan (reference.plan.checks), at one seed
+        if unit.kind == "network" and unit.piece == "TwoLayerNet":  # traced with every public method of it
+            planned.append((unit.piece, tasks.zoo_traces, (x.astype(unit.dtype), t, unit.dtype, seed)))
+        else:  # a network: only each trace's first divergence counts
+            task = {"case": tasks.case, "optimizer": tasks.optimizer, "network": tasks.zoo_network}[unit.kind]
+            planned.append((unit.piece, task, unit.arguments))
     return planned
 
 
@@ -113,20 +113,6 @@ def harness_failures(pool, seed, trace_data):
     return failures + [r for r in tasks.results_of(outcome, where) if not r.passed]
 
 
-def routine_failures(impl, seed, upstream):
-    """The failing checks of the routines around the models (see the module docstring); `upstream`: the pieces
-    blamed so far, whose models are not stepped again."""
-    blamed = set(upstream)
-    failures = [r for r in pipeline_checks.check(impl, seed) if not r.passed]
-    if "PMF" not in blamed:
-        problem = pmf_parity.draw_problem(seed)
-        failures += pmf_parity.run_gd(impl, problem, seed=seed).failures
-        failures += pmf_parity.run_sgd(impl, problem, seed=seed).failures
-    if "LinearRegression" not in blamed:
-        X, y = convergence.draw_problem(seed)
-        for rule in ("1/L", "2/(mu+L)"):
-            failures += convergence.check(impl, X, y, rule, seed=seed)
-    return failures
 
 
 def trace_batch(seed, batch=16):

@@ -1,0 +1,123 @@
+"""The one plan of checks: every unit of work and every check a run makes, enumerated once.
+
+A Unit is one case of the table at one dtype and seed, or one optimizer or network at one dtype and seed: what one
+call into the implementation's worker runs (reference.run.tasks).  A Check is one verdict the suite and the pytest
+plugin report on their own (a tensor against the twin or against finite differences, or the rest of a unit: its
+arguments, its sequence of calls), with the id the suite's parametrization and the plugin's items carry.
+`python -m reference check`, the suite (tests/conftest.py), the pytest plugin and the zoo read units() and checks();
+tests/test_plan.py shows that they plan the same for the same implementation.
+"""
+
+from dataclasses import dataclass
+
+from reference.base import cases
+from reference.pieces import registry
+
+KINDS = ("case", "optimizer", "network")
+
+
+@dataclass(frozen=True)
+class Unit:
+    kind: str  # "case", "optimizer" or "network"
+    piece: str  # the protocol name it checks
+    label: str  # the case id, or the piece's name
+    dtype: str
+    seed: int
+    case: object = None  # the LayerCase of a case unit
+
+    @property
+    def arguments(self):
+        """What the unit's task (reference.run.tasks.case, optimizer or network) is called with after the
+        implementation."""
+        return (self.case if self.kind == "case" else self.piece, self.dtype, self.seed)
+
+    @property
+    def id(self):
+        return f"{self.label}-{self.dtype}-seed{self.seed}"
+
+    def reproduce(self, impl_shell):
+        """The command that runs this unit again (impl_shell: --impl's value as reproduce lines write it)."""
+        from reference.pieces.protocol import shell_argument
+
+        if self.kind == "case":
+            from reference.run.case import reproduce_command
+
+            return reproduce_command(impl_shell, self.label, None, self.dtype, self.seed)
+        return (f"python -m reference check --impl {shell_argument(impl_shell)} --layer {self.piece} "
+                f"--dtype {self.dtype} --seed {self.seed}")
+
+
+@dataclass(frozen=True)
+class Check:
+    unit: Unit
+    oracle: str  # "twin" (or "golden" where the recorded arrays stand in), "finite differences", or "calls"
+    tensor: str = None  # None for "calls": every check of the unit the per-tensor checks leave
+
+    TESTS = {"twin": "test_twin_parity", "finite differences": "test_finite_differences",
+             "calls": "test_arguments_and_calls"}
+
+    @property
+    def stage(self):
+        return "forward" if self.tensor == "forward" else f"backward-{self.tensor}"
+
+    @property
+    def id(self):
+        """Affine-2d-backward-dW-float32-seed7: what the suite's parametrization and the plugin's items are called."""
+        u = self.unit
+        if u.kind != "case":
+            return u.id
+        if self.tensor is None:
+            return u.id
+        return f"{u.label}-{self.stage}-{u.dtype}-seed{u.seed}"
+
+    @property
+    def test(self):
+        """The name of the test (in the suite and the plugin) that reports this check."""
+        if self.unit.kind != "case":
+            return f"test_{self.unit.kind}"
+        return self.TESTS[self.oracle]
+
+
+def units(seeds, *, kinds=KINDS, pieces=None, case_ids=None, dtypes=None):
+    """Every unit of the plan, in the order a run makes them: each case of the table (the case ids given, of the
+    pieces given) at each of its dtypes and each seed, then each optimizer, then each network, at each dtype and seed.
+    `dtypes` keeps only those dtypes; a case filter leaves out the optimizers and networks."""
+    planned = []
+    if "case" in kinds:
+        chosen = [registry.case(c) for c in case_ids] if case_ids else registry.cases()
+        for case in chosen:
+            if pieces and case.layer not in pieces:
+                continue
+            for dtype in case.dtypes:
+                if dtypes and dtype not in dtypes:
+                    continue
+                planned += [Unit("case", case.layer, case.id, dtype, seed, case) for seed in seeds]
+    if case_ids:
+        return planned
+    for kind in ("optimizer", "network"):
+        if kind not in kinds:
+            continue
+        for name in registry.names(kind):
+            if pieces and name not in pieces:
+                continue
+            for dtype in cases.DTYPES:
+                if dtypes and dtype not in dtypes:
+                    continue
+                planned += [Unit(kind, name, name, dtype, seed) for seed in seeds]
+    return planned
+
+
+def checks(planned):
+    """The checks of the units: for a case, each tensor against the twin, each against finite differences (float64,
+    where the case has them), then the rest of the unit ("calls"); an optimizer or network unit is one check."""
+    found = []
+    for unit in planned:
+        if unit.kind != "case":
+            found.append(Check(unit, "twin"))
+            continue
+        spec = registry.spec_of(unit.piece)
+        found += [Check(unit, "twin", tensor) for tensor in spec.case_tensors(unit.case)]
+        if unit.dtype == "float64" and unit.case.fd != "none":
+            found += [Check(unit, "finite differences", tensor) for tensor in spec.case_fd_tensors(unit.case)]
+        found.append(Check(unit, "calls"))
+    return found

@@ -1,0 +1,80 @@
+"""Every trace `check` and `trace` run for a network piece: the textbook's TwoLayerNet (with the networks built from
+the implementation's layers, and every public method of it), any other network piece (and its initial weights), and a
+network of the implementation named by `trace --net`; on a batch of the MNIST subset."""
+
+from reference.base import cases, streams
+from reference.pieces import protocol, registry
+from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network
+from reference.pieces.protocol import MissingProtocol
+from reference.report.compare import Context, NotRun
+from reference.run.network import ComposedNetwork
+from reference.run.network_checks import check_init, check_methods
+from reference.run.trace import NotANetwork, Trace, build_network, net_problem, network_dtype, trace_network
+
+
+def mnist_subset(dtype, data_dir=None):
+    from impl.mnist import load_mnist  # the loader is NumPy-only and shared by both sides
+
+    (x_train, t_train), _ = load_mnist(dtype=dtype, data_dir=data_dir or cases.FIXTURES / "mnist-subset",
+                                       download=False)
+    return x_train, t_train
+
+def network_traces(impl, name, dtype, seed, impl_spec="impl", batch=32, data_dir=None, reproduce=None):
+    """The traces of network piece `name` at one dtype and seed (what `check` runs for a network)."""
+    x_train, t_train = mnist_subset(dtype, data_dir)
+    index = streams.rng(seed, "trace batch").choice(len(x_train), size=batch, replace=False)
+    if name == "TwoLayerNet":
+        return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, impl_spec=impl_spec,
+                         reproduce=reproduce)
+    traces = [net_trace(impl, name, seed, batch, dtype, impl_spec, (x_train, t_train), reproduce)]
+    init = check_init(impl, name, dtype, seed, impl_spec)
+    if init:
+        traces.append(Trace(f"{name} initial weights", init))
+    return traces
+
+def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
+    try:
+        network = build_network(impl, name, dtype or "float64")
+        record = registry.REGISTRY.get(name)
+        if record is not None and record.network is not None and record.network.prepare is not None:
+            record.network.prepare(network, seed)
+        made = network_dtype(network)
+        shape = record.network.input_shape if record is not None and record.network is not None else None
+        x, t = net_problem(network, seed, batch, made, mnist, shape)
+    except (NotANetwork, protocol.MissingProtocol) as error:
+        context = Context(layer=name, tensor="construction", oracle="twin", dtype=dtype or "-", seed=seed, case=name)
+        return Trace(name, [NotRun(context, str(error))])
+    command = reproduce or (f"python -m reference trace --impl {protocol.shell_argument(impl_spec)} --net {name} --seed {seed} --batch {batch}"
+                            + (f" --dtype {dtype}" if dtype else ""))
+    return trace_network(network, x, t, seed=seed, dtype=made, impl_spec=impl_spec, reproduce=command, name=name)
+
+def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
+    """Trace the networks the protocol allows: Affine-Relu-Affine and Affine-Sigmoid-Affine built
+    from the implementation's layer classes, then the implementation's own TwoLayerNet, and every public
+    method of that network (reference.run.network_checks)."""
+    # 0.1, not the textbook's 0.01: scores far from uniform, so every gradient carries signal
+    weights = initial_weights(seed, x.shape[1], 50, 10, weight_init_std=0.1, dtype=dtype)
+    traces = []
+    for activation in ("Relu", "Sigmoid"):
+        label = f"{activation} network"
+        try:
+            network = ComposedNetwork(impl, activation, {k: v.copy() for k, v in weights.items()})
+        except MissingProtocol as missing:
+            traces.append(Trace(label, [NotRun(_bare_context(label, seed, dtype), str(missing))]))
+            continue
+        traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
+                                    name=label, end_to_end=False))
+    try:
+        network = make_impl_network(impl, x.shape[1], 50, 10, dtype)
+        load_into_impl(network, weights)
+    except (MissingProtocol, ValueError, TypeError) as error:
+        traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error))]))
+        return traces
+    traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
+                                name="TwoLayerNet"))
+    traces.append(Trace("TwoLayerNet methods", check_methods(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec)))
+    return traces
+
+def _bare_context(label, seed, dtype):
+    return Context(layer=label, tensor="construction", oracle="twin", dtype=dtype, seed=seed, case=label,
+                   phase="construction")
