@@ -151,12 +151,12 @@ class ParityItem(pytest.Item):
         if kind == "case":
             (case, dtype, seed), tensor, oracles = self.check[1:]
             from reference.pieces import registry
-            from reference.run import case as layer_checks
+            from reference.plan import checks
 
             self._skip_if_absent(registry.spec_of(case.layer).requires)
             unit = self._results(("case", case, dtype, seed), tasks.case,
                                  _where(case.layer, case.id, dtype, seed,
-                                        layer_checks.reproduce_command(self.impl.spec, case.id, None, dtype, seed)))
+                                        checks.reproduce_command(self.impl.spec, case, None, dtype, seed)))
             lost = [r for r in unit if r.context.oracle == "harness" and r.verdict != "STATE CHANGED"]
             if tensor is None:  # everything the per-tensor items do not cover
                 results = [r for r in unit if r.context.call or r.context.step is not None

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from reference.report import deviations, tolerance
-from reference.pieces import affine, elementwise, networks, normalization
+from reference.pieces import affine, elementwise, normalization
 
 RNG_SEED = 11
 

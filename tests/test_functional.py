@@ -113,7 +113,7 @@ def test_the_hinge_twin_is_torchs_multi_margin_loss_times_the_classes():
     import torch
     import torch.nn.functional as F
 
-    from reference.pieces import affine, normalization
+    from reference.pieces import affine
 
     generator = torch.Generator().manual_seed(0)
     for classes in (2, 5, 10):
@@ -201,7 +201,7 @@ def test_the_familys_dropout_twin_is_torchs_dropout_on_the_mask_torch_drew():
     import torch
     import torch.nn.functional as F
 
-    from reference.pieces import affine, normalization
+    from reference.pieces import normalization
 
     generator = torch.Generator().manual_seed(0)
     for ratio in (0.2, 0.5, 0.75):

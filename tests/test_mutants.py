@@ -8,7 +8,7 @@ not smeared over pieces that are right (reference.run.zoo).
 import pytest
 
 from reference.base import cases
-from reference.pieces import BUILTIN, protocol, registry
+from reference.pieces import BUILTIN, protocol
 from reference.run import zoo
 from reference.cli.main import main
 

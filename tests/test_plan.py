@@ -13,7 +13,7 @@ from reference.cli import check
 from reference.cli.main import parse_args
 from reference.pieces import protocol, registry
 from reference.plan import checks
-from reference.plan.target import Described, Target
+from reference.plan.target import Target
 from reference.run import tasks, zoo
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,6 @@ convention with a real bug, is a mutant in fixtures/mutants/ and must be caught 
 import pytest
 
 from reference.base import cases
-from reference.pieces import protocol
 from reference.run import zoo
 from reference.cli.main import main
 

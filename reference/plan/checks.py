@@ -8,10 +8,12 @@ arguments, its sequence of calls), with the id the suite's parametrization and t
 tests/test_plan.py shows that they plan the same for the same implementation.
 """
 
+import shlex
 from dataclasses import dataclass
 
 from reference.base import cases
 from reference.pieces import registry
+from reference.pieces.protocol import shell_argument
 
 KINDS = ("case", "optimizer", "network")
 
@@ -37,12 +39,8 @@ class Unit:
 
     def reproduce(self, impl_shell):
         """The command that runs this unit again (impl_shell: --impl's value as reproduce lines write it)."""
-        from reference.pieces.protocol import shell_argument
-
         if self.kind == "case":
-            from reference.run.case import reproduce_command
-
-            return reproduce_command(impl_shell, self.label, None, self.dtype, self.seed)
+            return reproduce_command(impl_shell, self.case, None, self.dtype, self.seed)
         return (f"python -m reference check --impl {shell_argument(impl_shell)} --layer {self.piece} "
                 f"--dtype {self.dtype} --seed {self.seed}")
 
@@ -121,3 +119,18 @@ def checks(planned):
             found += [Check(unit, "finite differences", tensor) for tensor in spec.case_fd_tensors(unit.case)]
         found.append(Check(unit, "calls"))
     return found
+
+
+def reproduce_command(impl_spec, case, tensor, dtype, seed, command="check"):
+    """The command that runs exactly this check of `case` (a LayerCase) again.
+
+    Cases outside the table (drawn by Hypothesis) are replayed by their test:
+    Hypothesis runs derandomized, so the same example comes back first.
+    """
+    if registry.find_case(case.id) is None:
+        return f"pytest tests/test_properties.py --impl {shell_argument(impl_spec)} -k {case.layer}"
+    source = registry.piece(case.layer).source
+    pieces = f" --pieces {shlex.quote(source)}" if source and command == "check" else ""
+    tensor = f" --tensor {shlex.quote(tensor)}" if tensor else ""  # None: every check of the case
+    return (f"python -m reference {command} --impl {shell_argument(impl_spec)}{pieces} --case {case.id}{tensor} "
+            f"--dtype {dtype} --seed {seed}")

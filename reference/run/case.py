@@ -12,7 +12,6 @@ differentiate.  Inputs are drawn in float64 and then cast, so the float32 run
 sees the float64 run's values rounded.
 """
 
-import shlex
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +22,8 @@ from reference.base import streams
 from reference.report.compare import Context, NotRun, compare, compare_conventions  # noqa: F401 - NotRun re-exported
 from reference.base.limits import CheckTimeout, calling
 from reference.pieces import registry
-from reference.pieces.protocol import MissingProtocol, shell_argument
+from reference.pieces.protocol import MissingProtocol
+from reference.plan.checks import reproduce_command
 from reference.pieces.spec import ImplRaised, NotInForm, phase, raised_where
 
 
@@ -103,21 +103,6 @@ class CaseRun:
         raise KeyError(f"{self.case.id}: no {oracle} check of {tensor}")
 
 
-def reproduce_command(impl_spec, case_id, tensor, dtype, seed, command="check"):
-    """The command that runs exactly this check again.
-
-    Cases outside the table (drawn by Hypothesis) are replayed by their test:
-    Hypothesis runs derandomized, so the same example comes back first.
-    """
-    case = registry.find_case(case_id)
-    if case is None:
-        layer = case_id.split("-")[0]
-        return f"pytest tests/test_properties.py --impl {shell_argument(impl_spec)} -k {layer}"
-    source = registry.piece(case.layer).source
-    pieces = f" --pieces {shlex.quote(source)}" if source and command == "check" else ""
-    tensor = f" --tensor {shlex.quote(tensor)}" if tensor else ""  # None: every check of the case
-    return (f"python -m reference {command} --impl {shell_argument(impl_spec)}{pieces} --case {case_id}{tensor} "
-            f"--dtype {dtype} --seed {seed}")
 
 
 def run_case(impl, case, dtype, seed, recorded=None):
@@ -147,7 +132,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
             dtype=dtype,
             seed=seed,
             case=case.id,
-            reproduce=reproduce_command(impl.spec, case.id, f"{tensor} ({call})" if call else tensor, dtype, seed,
+            reproduce=reproduce_command(impl.spec, case, f"{tensor} ({call})" if call else tensor, dtype, seed,
                                         command),
             inputs=pristine,
             call=call,
