@@ -7,7 +7,7 @@ the textbook's file names.
 from .functions import cross_entropy_error, sigmoid, softmax, svm_loss
 from .gradient import numerical_gradient
 from .layer_naive import AddLayer, MulLayer
-from .net_layer import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
+from .net_layer import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss, Tanh
 from .util import col2im, im2col
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",
+    "Tanh",
     "col2im",
     "cross_entropy_error",
     "im2col",

@@ -57,6 +57,28 @@ class Sigmoid:
         return dout * (1 - self.out) * self.out
 
 
+class Tanh:
+    """y = tanh(x).
+
+    backward: dy/dx = 1 - y^2, computed from the kept output y:
+    dx = dout * (1 - y^2).
+    """
+
+    def __init__(self):
+        self.out = None
+
+    def __repr__(self):
+        shape = None if self.out is None else self.out.shape
+        return f"Tanh(out shape={shape})"
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1 - self.out * self.out)
+
+
 class Affine:
     """y = x W + b.
 

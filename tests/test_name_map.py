@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference.pieces import protocol
+from reference.pieces import protocol, registry
 from reference.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYOUT = ROOT / "examples" / "textbook_layout"
 MAP_FILE = LAYOUT / "bp-parity.toml"
+# the protocol names the layout defines: the classes of its common/layers.py and the names its map binds
+LAYOUT_DEFINES = ("Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "sigmoid", "softmax", "cross_entropy_error",
+                  "numerical_gradient", "MulLayer", "AddLayer", "TwoLayerNet")
 
 
 def _check(*args, cwd=ROOT):
@@ -27,7 +30,9 @@ def test_the_textbook_layout_is_checked_with_its_map_file_and_no_adapter():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert "0 failed or not run" in done.stdout and "NOT RUN" not in done.stdout
     skipped = done.stdout.split("\n\n")[0]
-    assert skipped.startswith("SKIPPED (18 pieces") and "\n  Adam: class Adam" in skipped
+    absent = len(registry.names()) - len(LAYOUT_DEFINES)
+    assert skipped.startswith(f"SKIPPED ({absent} pieces") and "\n  Adam: class Adam" in skipped
+    assert not any(f"\n  {name}:" in skipped for name in LAYOUT_DEFINES)
     for name in ("MulLayer-", "Affine-", "SoftmaxWithLoss-", "numerical_gradient", "TwoLayerNet"):
         assert name in done.stdout, name
 
@@ -99,7 +104,7 @@ def test_only_present_skips_what_is_missing_instead_of_failing(tmp_path, capsys)
     partial.write_text("from impl import Relu, Affine\n")
     assert main(["check", "--impl", str(partial), "--seed", "7", "--only-present"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("SKIPPED (27 pieces") and "\n  MulLayer: class: forward(x, y)" in out
+    assert out.startswith(f"SKIPPED ({len(registry.names()) - 2} pieces") and "\n  MulLayer: class: forward(x, y)" in out
     assert "Relu-2d" in out and "NOT RUN" not in out
     nothing = tmp_path / "nothing_here.py"
     nothing.write_text("x = 1\n")
@@ -163,5 +168,13 @@ def test_golden_takes_only_present_too(capsys):
     assert "NOT RUN (" in capsys.readouterr().out
     assert main([*argv, "--only-present"]) == 0
     out = capsys.readouterr().out
-    assert "SKIPPED (10 pieces the implementation does not define, --only-present):\n  BatchNormalization:" in out
+    header, _, rest = out.partition("SKIPPED (")
+    count, _, listing = rest.partition(" pieces the implementation does not define, --only-present):\n")
+    listed = [line.split(":")[0].strip() for line in listing.split("\n\n")[0].splitlines()]
+    paths, names = protocol.read_map_file(HOMEWORK / "bp-parity.toml")
+    homework = protocol.load(str(HOMEWORK / "nn.py"), paths=paths, names=names)
+    assert int(count) == len(listed) and listed[0] == "BatchNormalization"
+    assert sorted(homework.missing(listed)) == sorted(listed)  # each one skipped is one the homework lacks
+    recorded = {c.layer for c in registry.cases()}  # golden records every case of the table
+    assert {n for n in recorded if homework.missing([n])} <= set(listed)  # and each case piece it lacks is listed
     assert "NOT RUN" not in out and "0 failed or not run" in out

@@ -65,24 +65,24 @@ def test_the_command_line_names_the_first_divergence(tmp_path, capsys):
     assert f"reproduce: python -m reference trace --impl {module} --net MutantNet --seed {SEED}" in out
 
 
-class Tanh:
-    """A layer the registry does not know (written here, correct)."""
+class Softsign:
+    """A layer the registry does not know (written here, correct): y = x / (1 + |x|), dy/dx = 1 / (1 + |x|)^2."""
 
     def forward(self, x):
-        self.out = np.tanh(x)
-        return self.out
+        self.x = x
+        return x / (1 + np.abs(x))
 
     def backward(self, dout):
-        return dout * (1 - self.out ** 2)
+        return dout / (1 + np.abs(self.x)) ** 2
 
 
-class WrongTanh(Tanh):
+class WrongSoftsign(Softsign):
     def backward(self, dout):
-        return dout * (1 - self.out)
+        return dout / (1 + np.abs(self.x))
 
 
 def test_an_unknown_layer_is_skipped_and_the_network_checked_end_to_end_by_differences(deep, check):
-    traced = _trace(deep.DeepNet(layer_classes={"Relu2": Tanh}))
+    traced = _trace(deep.DeepNet(layer_classes={"Relu2": Softsign}))
     skipped = traced.skipped
     assert [(r.context.layer, r.context.phase) for r in skipped] == [("Relu2", "forward"), ("Relu2", "backward")]
     assert all("registry does not know" in r.reason for r in skipped) and traced.passed
@@ -93,7 +93,7 @@ def test_an_unknown_layer_is_skipped_and_the_network_checked_end_to_end_by_diffe
 
 
 def test_a_wrong_unknown_layer_is_still_caught_end_to_end(deep):
-    traced = _trace(deep.DeepNet(layer_classes={"Relu2": WrongTanh}))
+    traced = _trace(deep.DeepNet(layer_classes={"Relu2": WrongSoftsign}))
     failed = [r for r in traced.results if not r.passed and not r.skipped]
     # the layers before Relu2 in the backward pass are judged on what they were fed and pass; gradient() of the
     # weights below the wrong layer fails against differences of loss()
