@@ -20,6 +20,7 @@ bp_parity_only_present.
 from pathlib import Path
 
 import pytest
+from reference.report.compare import Verdict
 
 def pytest_addoption(parser):
     group = parser.getgroup("bp-parity", "parity checks of a hand-written implementation (bp-parity)")
@@ -157,7 +158,7 @@ class ParityItem(pytest.Item):
             unit = self._results(("case", case, dtype, seed), tasks.case,
                                  _where(case.layer, case.id, dtype, seed,
                                         checks.reproduce_command(self.impl.spec, case, None, dtype, seed)))
-            lost = [r for r in unit if r.context.oracle == "harness" and r.verdict != "STATE CHANGED"]
+            lost = [r for r in unit if r.context.oracle == "harness" and r.verdict != Verdict.STATE_CHANGED]
             if tensor is None:  # everything the per-tensor items do not cover
                 results = [r for r in unit if r.context.call or r.context.step is not None
                            or r.context.oracle not in ("twin", "golden", "finite differences")]

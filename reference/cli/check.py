@@ -12,6 +12,7 @@ from reference.base import cases, streams
 from reference.plan import checks
 from reference.pieces import protocol, registry
 from reference.report.tables import report, summary_line
+from reference.report.compare import Verdict
 
 HELP = "check every piece of an implementation against the twins"
 
@@ -167,16 +168,16 @@ def _run(args, out, pool, tasks):
     for number, (piece, label, task, arguments, where) in enumerate(units):
         progress.update(number)
         if piece in hung:
-            ended["NOT RUN"] = ended.get("NOT RUN", 0) + 1
+            ended[Verdict.NOT_RUN] = ended.get(Verdict.NOT_RUN, 0) + 1
             add(piece, label, NotRun(where, f"an earlier unit of {piece} did not return ({hung[piece]}); its "
-                                     "other units are not waited on, each would wait out the same limit", "NOT RUN"))
+                                     "other units are not waited on, each would wait out the same limit", Verdict.NOT_RUN))
             continue
         outcome = pool.run(task, *arguments)
         ran += outcome.done
         if not outcome.done:
             ended[outcome.verdict] = ended.get(outcome.verdict, 0) + 1
-            if outcome.verdict == "TIMEOUT":
-                hung[piece] = f"TIMEOUT in {outcome.where}" if outcome.where else "TIMEOUT"
+            if outcome.verdict == Verdict.TIMEOUT:
+                hung[piece] = f"TIMEOUT in {outcome.where}" if outcome.where else Verdict.TIMEOUT
         for result in tasks.results_of(outcome, where):
             add(piece, getattr(result, "network", label), result)
     progress.clear()

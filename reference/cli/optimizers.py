@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from reference.cli.common import supervised
 from reference.base import cases
-from reference.report.compare import FAILED
+from reference.report.compare import Verdict
 from reference.report.tables import print_table, summary_line
 
 HELP = "the textbook's optimizer figures from both sides, or --check one"
@@ -104,7 +104,7 @@ def _figures(args, out, pool):
                 (paths if kind == "path" else runs)[name] = outcome.value
         if name in runs:
             run = runs[name]
-            print(f"{name}: {args.steps} MNIST steps side by side, {'ok' if run.passed else FAILED} "
+            print(f"{name}: {args.steps} MNIST steps side by side, {Verdict.OK if run.passed else Verdict.MISMATCH} "
                   f"({time.perf_counter() - started:.0f} s so far)", file=out, flush=True)
         else:
             print(f"{name}: {ended[name]} (its MNIST run did not end)", file=out, flush=True)
@@ -119,7 +119,7 @@ def _figures(args, out, pool):
                       f"{np.max(np.abs(mine - twin)):.1e}" if mine is not None else "-",
                       f"{run.impl_loss[-1]:.6f}" if run else "-", f"{run.twin_loss[-1]:.6f}" if run else "-",
                       f"{run.max_loss_error()[0]:.1e}" if run else "-",
-                      ended.get(name) or ("ok" if run.passed and name not in lost_names(lost) else FAILED)))
+                      ended.get(name) or (Verdict.OK if run.passed and name not in lost_names(lost) else Verdict.MISMATCH)))
     print_table(table, out)
     drawn = {name: pair for name, pair in paths.items() if pair is not None}
     try:

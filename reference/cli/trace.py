@@ -10,6 +10,7 @@ from reference.cli.common import supervised
 from reference.base import cases
 from reference.pieces import protocol
 from reference.report.tables import num, print_table, summary_line
+from reference.report.compare import Verdict
 
 HELP = "trace networks layer by layer against the twins (--net NAME: any network of the implementation)"
 
@@ -73,7 +74,7 @@ def _run(args, out, pool):
         first = trace.first_divergence
         if args.dump_dir:
             first.dump(args.dump_dir)
-        what = "not run" if first.verdict == "NOT RUN" else "first divergence"
+        what = "not run" if first.verdict == Verdict.NOT_RUN else "first divergence"
         print(f"\n{trace.network}: {what} at {first.context.layer} {first.context.shown} "
               f"(blame: {first.context.blamed})\n" + first.render(), file=out)
     for trace in traces:

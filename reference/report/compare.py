@@ -7,6 +7,7 @@ knows whether it passed and renders the report a person reads when it did not.
 """
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,31 @@ class Result:
         return None
 
 
-FAILED = "MISMATCH"  # the one word for a comparison that failed, in tables and reports alike
+class Verdict(str, Enum):
+    """Every verdict a check can come to: the closed vocabulary of tables, reports and the zoo.  A str, so it
+    compares, prints and crosses to JSON as its word."""
+
+    OK = "ok"  # a comparison that passed
+    MISMATCH = "MISMATCH"  # a comparison that failed: the one word for it, in tables and reports alike
+    NOT_RUN = "NOT RUN"  # a protocol name is missing, or the unit was not waited on
+    RAISED = "RAISED"
+    TIMEOUT = "TIMEOUT"
+    EXITED = "EXITED"
+    CRASHED = "CRASHED"
+    STATE_CHANGED = "STATE CHANGED"
+    REBOUND = "REBOUND"
+    SKIPPED = "SKIPPED"  # outside the implementation's form or protocol: neither passed nor failed
+    BOUND_BROKEN = "BOUND BROKEN"
+
+    def __str__(self):
+        return self.value
+
+    def __hash__(self):  # as its word's: a verdict and its word are one key (Enum hashes the member's name)
+        return str.__hash__(self)
+
+    def __format__(self, spec):
+        return format(self.value, spec)
+
 
 
 @dataclass
@@ -102,14 +127,17 @@ class NotRun(Result):
 
     context: Location
     reason: str
-    verdict: str = "NOT RUN"
+    verdict: Verdict = Verdict.NOT_RUN
     passed: bool = False
     output: str = field(default="", repr=False)  # what the implementation printed during the check (its last lines)
     output_bytes: int = 0  # how much it printed in all
 
+    def __post_init__(self):
+        self.verdict = Verdict(self.verdict)  # a word outside the vocabulary is the harness's own bug: ValueError
+
     @property
     def skipped(self):
-        return self.verdict == "SKIPPED"
+        return self.verdict == Verdict.SKIPPED
 
     def render(self):
         c = self.context
@@ -157,7 +185,7 @@ class Comparison(Result):
 
     @property
     def verdict(self):
-        return "ok" if self.passed else FAILED
+        return Verdict.OK if self.passed else Verdict.MISMATCH
 
     def render(self):
         """The report: what, where, by how much, under which tolerance, and how to rerun it."""

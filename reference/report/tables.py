@@ -1,6 +1,7 @@
 """Tables and grouped failure reports for the command line: how results are shown, apart from parsing."""
 
 import numpy as np
+from reference.report.compare import Verdict
 
 
 def num(value):
@@ -35,7 +36,7 @@ def report(rows, out, dump_dir=None):
         used = max((r.used for r in compared if not np.isnan(r.used)), default=float("nan"))
         tol = compared[0].tolerance.describe() if compared else "-"
         skipped = [r for r in results if r.skipped]
-        verdict = bad[0].verdict if bad else "SKIPPED" if skipped else "ok"
+        verdict = bad[0].verdict if bad else Verdict.SKIPPED if skipped else Verdict.OK
         if len(results) > 1 and (bad or skipped):
             verdict += f" ({len(bad or skipped)} of {len(results)} results)"
         table.append((case_id, tensor, dtype, oracle, num(max_abs), num(max_rel), pct(used), tol, verdict))
@@ -64,7 +65,7 @@ def print_failures(failures, out, dump_dir=None):
     where the same cause failed on one line; checks NOT RUN grouped by their reason."""
     not_run, causes = {}, {}
     for failure in failures:
-        if failure.verdict == "NOT RUN":
+        if failure.verdict == Verdict.NOT_RUN:
             not_run.setdefault(failure.reason, []).append(failure)
             continue
         c = failure.context  # dx, dx (second call), dx (second backward), dx at step 3: one cause

@@ -25,6 +25,7 @@ from reference.pieces import registry
 from reference.pieces.protocol import MissingProtocol
 from reference.plan.checks import reproduce_command
 from reference.pieces.spec import ImplRaised, NotInForm, phase, raised_where
+from reference.report.compare import Verdict
 
 
 
@@ -138,7 +139,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
             call=call,
         )
 
-    def not_run(tensors, oracle, reason, verdict="NOT RUN"):
+    def not_run(tensors, oracle, reason, verdict=Verdict.NOT_RUN):
         run.results.extend(NotRun(context(t, oracle), reason, verdict) for t in tensors)
 
     try:
@@ -151,7 +152,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
         spec = own
         if recorded is not None:
             not_run(tensors, twin_oracle, f"{case.layer} follows the {spec.family} family's form; the golden arrays "
-                    "were recorded from the textbook's twin (check compares it with its family's twin)", "SKIPPED")
+                    "were recorded from the textbook's twin (check compares it with its family's twin)", Verdict.SKIPPED)
             return run
 
     given = copy_inputs(pristine)
@@ -161,14 +162,14 @@ def run_case(impl, case, dtype, seed, recorded=None):
         with calling(f"{case.layer} (forward and backward)"):
             run.impl_outputs = spec.run_impl(impl, given)
     except CheckTimeout as error:
-        not_run(tensors, twin_oracle, str(error), "TIMEOUT")
+        not_run(tensors, twin_oracle, str(error), Verdict.TIMEOUT)
         return run
     except ImplRaised as error:
         raised, run.impl_outputs = error, dict(error.outputs)
     except Exception as error:  # noqa: BLE001 - a spec without phases: the implementation raised somewhere
         where = raised_where(error)
         not_run(tensors, twin_oracle, f"raised {type(error).__name__}: {error}" + (f"\n  at {where}" if where
-                                                                                          else ""), "RAISED")
+                                                                                          else ""), Verdict.RAISED)
         return run
 
     if recorded is not None:
@@ -178,9 +179,9 @@ def run_case(impl, case, dtype, seed, recorded=None):
     for tensor in tensors:
         if raised is not None and tensor not in run.impl_outputs:
             if isinstance(raised.error, NotInForm):  # the adapter's word: this call has no form there
-                not_run([tensor], twin_oracle, f"{raised.error}", "SKIPPED")
+                not_run([tensor], twin_oracle, f"{raised.error}", Verdict.SKIPPED)
             else:
-                not_run([tensor], twin_oracle, raised.reason(), "RAISED")
+                not_run([tensor], twin_oracle, raised.reason(), Verdict.RAISED)
             continue
         kind = spec.tolerance_kind.get(tensor, "twin")
         tol = tolerance.finite_differences(dtype) if kind == "fd" else tolerance.twin(dtype)
@@ -200,7 +201,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
                                                                                                   NotInForm):
         # no gradient in the form, so none to hold against finite differences: skipped as the twin's checks are
         not_run([t for t in fd_tensors if t not in run.impl_outputs], "finite differences", f"{raised.error}",
-                "SKIPPED")
+                Verdict.SKIPPED)
     if dtype == "float64" and fd_tensors and raised is None and case.fd != "none":
         try:
             impl.require(*spec.fd_requires)
@@ -209,10 +210,10 @@ def run_case(impl, case, dtype, seed, recorded=None):
         except MissingProtocol as missing:
             not_run(fd_tensors, "finite differences", str(missing))
         except CheckTimeout as error:
-            not_run(fd_tensors, "finite differences", str(error), "TIMEOUT")
+            not_run(fd_tensors, "finite differences", str(error), Verdict.TIMEOUT)
         except Exception as error:  # noqa: BLE001
             not_run(fd_tensors, "finite differences", f"the forward raised {type(error).__name__}: {error}",
-                    "RAISED")
+                    Verdict.RAISED)
         else:
             fd_tol = tolerance.finite_differences(dtype)
             for tensor in fd_tensors:
@@ -269,9 +270,9 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
                     results.append(compare(value, before, tolerance.EXACT,
                                            context(tensor, "the same call before", "backward repeated")))
     except CheckTimeout as error:
-        results.append(NotRun(context("sequence of calls", "twin"), str(error), "TIMEOUT"))
+        results.append(NotRun(context("sequence of calls", "twin"), str(error), Verdict.TIMEOUT))
     except ImplRaised as error:
-        results.append(NotRun(context("sequence of calls", "twin", error.phase), error.reason(), "RAISED"))
+        results.append(NotRun(context("sequence of calls", "twin", error.phase), error.reason(), Verdict.RAISED))
     return results
 
 

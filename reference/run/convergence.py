@@ -21,6 +21,7 @@ import numpy as np
 
 from reference.base.limits import STEP_SECONDS, time_limit
 from reference.run import wire
+from reference.report.compare import Verdict
 
 ROUNDING_ULPS = 64
 
@@ -257,7 +258,7 @@ def draw_problem(seed, n=200, d=4):
 
 def check(impl, X, y, rule, steps=300, seed=None, case="drawn least squares", reproduce=""):
     """[] when the implementation's gradient descent keeps the rule's bound at every step, else one NotRun
-    (verdict "BOUND BROKEN") at the first step that breaks it, blaming step_size."""
+    (verdict BOUND BROKEN) at the first step that breaks it, blaming step_size."""
     from reference.report.compare import Context, NotRun
 
     run = gradient_descent(impl, X, y, constants(X, y), rule, steps)
@@ -269,7 +270,7 @@ def check(impl, X, y, rule, steps=300, seed=None, case="drawn least squares", re
                       seed=seed, case=case, reproduce=reproduce)
     return [NotRun(context, f"measured {run.measured[k]:.6e} > bound {run.bound[k]:.6e} (+ rounding "
                             f"{run.allowance[k]:.1e}) at step {k}; step size {run.step:.6e}, guaranteed rate "
-                            f"{run.rate:.6f} per step", "BOUND BROKEN")]
+                            f"{run.rate:.6f} per step", Verdict.BOUND_BROKEN)]
 
 
 def draw(runs, path, title, sgd=None):

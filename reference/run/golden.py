@@ -30,6 +30,7 @@ from reference.report import tolerance
 from reference.report.compare import Context, compare
 from reference.pieces.protocol import shell_argument
 from reference.pieces.networks import PARAMS, initial_weights, load_into_impl, make_impl_network
+from reference.report.compare import Verdict
 
 FORMAT = 1
 GOLDEN = cases.FIXTURES / "golden"
@@ -292,7 +293,7 @@ def check_network_entry(impl, golden, entry):
     except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
         where = raised_where(error)
         results.extend(NotRun(context(tensor), f"raised {type(error).__name__}: {error}"
-                              + (f"\n  at {where}" if where else ""), "RAISED") for tensor in tensors)
+                              + (f"\n  at {where}" if where else ""), Verdict.RAISED) for tensor in tensors)
         return results
     results.append(compare(loss, expected["loss"], tol, context("loss")))
     for key in PARAMS:

@@ -20,6 +20,7 @@ from reference.run.case import NotRun, raised_where
 from reference.base.limits import CheckTimeout, calling
 from reference.pieces.protocol import MissingProtocol, shell_argument
 from reference.pieces.networks import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
+from reference.report.compare import Verdict
 
 LABEL_FORMS = ("index", "one-hot")
 
@@ -64,11 +65,11 @@ def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
             with calling(f"TwoLayerNet.{tensor}"):
                 return True, function(*args)
         except CheckTimeout as error:
-            results.append(NotRun(context(tensor, call=labels_form), str(error), "TIMEOUT"))
+            results.append(NotRun(context(tensor, call=labels_form), str(error), Verdict.TIMEOUT))
         except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
             where = raised_where(error)
             results.append(NotRun(context(tensor, call=labels_form), f"raised {type(error).__name__}: {error}"
-                                  + (f"\n  at {where}" if where else ""), "RAISED"))
+                                  + (f"\n  at {where}" if where else ""), Verdict.RAISED))
         return False, None
 
     weights = initial_weights(seed, x.shape[1], 50, 10, weight_init_std=0.1, dtype=dtype)
@@ -184,7 +185,7 @@ def check_init(impl, name, dtype, seed, impl_spec="impl"):
                 except TypeError:
                     network = network_class(inputs, list(hidden), outputs, weight_init_std=scheme)
         except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-            results.append(NotRun(context("construction"), f"raised {type(error).__name__}: {error}", "RAISED"))
+            results.append(NotRun(context("construction"), f"raised {type(error).__name__}: {error}", Verdict.RAISED))
             continue
         for n in range(1, len(sizes)):
             W = np.asarray(network.params.get(f"W{n}"), dtype=np.float64)

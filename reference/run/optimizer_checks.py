@@ -21,6 +21,7 @@ from reference.pieces.protocol import shell_argument
 from reference.pieces.registry import hyper as defaults
 from reference.pieces.registry import names, piece
 from reference.pieces.protocol import MissingProtocol
+from reference.report.compare import Verdict
 
 OPTIMIZERS = tuple(names("optimizer"))  # the built-in ones; a user's registered later run too (optimizers())
 
@@ -92,7 +93,7 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
         return run
     except Exception as error:  # noqa: BLE001
         run.results.append(NotRun(context("update"), f"{name}(**{hyper}) raised {type(error).__name__}: {error}",
-                                  "RAISED"))
+                                  Verdict.RAISED))
         return run
     initial, grads = problem(seed, steps, dtype)
     params = {k: v.copy() for k, v in initial.items()}
@@ -111,11 +112,11 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
             with calling(f"{name}.update"):
                 optimizer.update(params, {k: g.copy() for k, g in grad.items()})
         except CheckTimeout as error:
-            run.results.append(NotRun(context("update", step), str(error), "TIMEOUT"))
+            run.results.append(NotRun(context("update", step), str(error), Verdict.TIMEOUT))
             return run
         except Exception as error:  # noqa: BLE001
             run.results.append(NotRun(context("update", step), f"raised {type(error).__name__}: {error}",
-                                      "RAISED"))
+                                      Verdict.RAISED))
             return run
         for k, leaf in leaves.items():
             leaf.grad = torch.from_numpy(grad[k].copy())
@@ -124,7 +125,7 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
         if rebound:
             run.results.append(NotRun(context(rebound[0], step),
                                       f"update rebinds params[{rebound[0]!r}] to a new array instead of writing into "
-                                      "it: a network's layers would never see the update", "REBOUND"))
+                                      "it: a network's layers would never see the update", Verdict.REBOUND))
             return run
         comparisons = {k: compare(held[k], leaves[k].detach().numpy(), tol, context(k, step))
                        for k in held}

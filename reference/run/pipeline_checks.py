@@ -18,6 +18,7 @@ from reference.base import streams
 from reference.report import tolerance
 from reference.report.compare import Context, NotRun, compare
 from reference.run import convergence, pmf_parity
+from reference.report.compare import Verdict
 
 CATEGORIES = ("<1H OCEAN", "INLAND", "ISLAND", "NEAR BAY", "NEAR OCEAN")
 BEDROOMS = 4  # total_bedrooms' column among the eight numeric ones
@@ -66,7 +67,7 @@ def check(impl, seed, reproduce=""):
     try:
         (X, y), (X_test, y_test), _ = impl.require("prepare_housing")(table, train, test)
     except Exception as error:  # noqa: BLE001 - the implementation's failure is reported, not raised
-        return [NotRun(context["X_train"], f"raised {type(error).__name__}: {error}", "RAISED")]
+        return [NotRun(context["X_train"], f"raised {type(error).__name__}: {error}", Verdict.RAISED)]
     actual = {"X_train": X, "y_train": y, "X_test": X_test, "y_test": y_test}
     expected = expected_features(table, train, test)
     tol = tolerance.twin("float64")

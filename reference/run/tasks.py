@@ -10,6 +10,7 @@ ended, hung or overstayed, one result for the whole unit that names the call it 
 import dataclasses
 
 from reference.report.compare import NotRun
+from reference.report.compare import Verdict
 
 
 def _slim(results):
@@ -193,7 +194,7 @@ def results_of(outcome, context, alone=False):
             what = "; ".join(f"{where} left {item} changed: {change}" for (item, change), where in changed.items())
             results.append(NotRun(dataclasses.replace(context, tensor="global state", oracle="harness"),
                                   f"{what} (put back before the next check; the harness's own code runs under it)",
-                                  "STATE CHANGED"))
+                                  Verdict.STATE_CHANGED))
     else:
         where = f" in {outcome.where}" if outcome.where else ""
         then = "" if alone else ", and a fresh worker runs the rest"

@@ -30,6 +30,7 @@ from reference.run import wire
 from reference.base.limits import CheckTimeout, calling
 from reference.pieces.protocol import shell_argument
 from reference.report.tolerance import tensor_scale
+from reference.report.compare import Verdict
 
 
 @wire.register
@@ -120,11 +121,11 @@ def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=Non
             with calling(f"{ctx.layer} {ctx.shown}", at=ctx):
                 return function(*args, **kwargs)
         except CheckTimeout as error:
-            results.append(NotRun(ctx, str(error), "TIMEOUT"))
+            results.append(NotRun(ctx, str(error), Verdict.TIMEOUT))
         except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
             where = raised_where(error)
             results.append(NotRun(ctx, f"{ctx.shown} raised {type(error).__name__}: {error}"
-                                  + (f"\n  at {where}" if where else ""), "RAISED"))
+                                  + (f"\n  at {where}" if where else ""), Verdict.RAISED))
         raise _Stop
 
     try:
@@ -159,7 +160,7 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
     def unknown(position, kind, phase):
         return NotRun(context(position, phase, kind, phase), f"a layer of class {kind}, which the registry does not "
                       "know: passed through unchecked here (register it to check it; gradient() is still checked "
-                      "end to end)", "SKIPPED")
+                      "end to end)", Verdict.SKIPPED)
 
     inputs, twins_of = {}, {}
     activation = x
@@ -322,7 +323,7 @@ def _end_to_end_by_differences(network, params, x, t, context, call, grads=None,
     dtype = np.asarray(x).dtype
     if dtype != np.float64:
         return [NotRun(context(network_name, key, phase="gradient"), "a layer has no twin, and finite differences "
-                       "judge gradient() in float64 only", "SKIPPED") for key in params]
+                       "judge gradient() in float64 only", Verdict.SKIPPED) for key in params]
     if grads is None:
         state = np.random.get_state()
         grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
@@ -354,13 +355,13 @@ def _end_to_end_by_differences(network, params, x, t, context, call, grads=None,
             with calling(f"{network_name}.predict under finite differences"):
                 derivative, rounding, _ = finite_diff.directional_away_from_kinks(f, original, direction, allowed)
         except CheckTimeout as error:
-            rows.append(NotRun(ctx, str(error), "TIMEOUT"))
+            rows.append(NotRun(ctx, str(error), Verdict.TIMEOUT))
             continue
         except finite_diff.OnAKink as error:
             rows.append(NotRun(ctx, f"finite differences cannot judge here: {error}"))
             continue
         except Exception as error:  # noqa: BLE001
-            rows.append(NotRun(ctx, f"predict() raised {type(error).__name__}: {error}", "RAISED"))
+            rows.append(NotRun(ctx, f"predict() raised {type(error).__name__}: {error}", Verdict.RAISED))
             continue
         finally:
             array[...] = original

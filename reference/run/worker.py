@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from reference.base import limits
 from reference.report.compare import Location, captured
 from reference.run import state, wire
+from reference.report.compare import Verdict
 
 # what the harness puts here before a Pool starts is in every worker (inherited at the fork), so a task names it
 # instead of carrying it (the golden arrays, read and checksummed once)
@@ -154,7 +155,7 @@ def _read_frame(fd):
 class Outcome:
     """What one unit of work came to: its value (done), or the verdict that stands for every check of it.
 
-    verdict: "" (done), "TIMEOUT", "EXITED", "CRASHED", "RAISED" (an exception escaped the harness's own code in the
+    verdict: "" (done), TIMEOUT, EXITED, CRASHED, RAISED (a Verdict; RAISED: an exception escaped the harness's own code in the
     worker); where: the call into the implementation it happened in; output: the last lines it printed and
     output_bytes how much in all; state: [(item, change)] of the harness's global state it changed."""
 
@@ -398,7 +399,7 @@ class _Worker:
                     return wire.decode(frame.decode("utf-8")), None
                 except (ValueError, UnicodeDecodeError) as error:
                     self.kill()
-                    return None, Outcome(verdict="CRASHED", reason=f"the worker sent what the harness cannot read "
+                    return None, Outcome(verdict=Verdict.CRASHED, reason=f"the worker sent what the harness cannot read "
                                          f"({error})", where=self.slot.where)
             now = time.monotonic()
             deadline = self.slot.deadline
@@ -406,12 +407,12 @@ class _Worker:
             if deadline and now > deadline:
                 where = self.slot.where
                 self.kill()
-                return None, Outcome(verdict="TIMEOUT", where=self.slot.where or where,
+                return None, Outcome(verdict=Verdict.TIMEOUT, where=self.slot.where or where,
                                      reason="did not return within its time limit (the worker was stopped from "
                                      "outside)")
             if seconds and now - started > seconds:
                 self.kill()
-                return None, Outcome(verdict="TIMEOUT", where=self.slot.where,
+                return None, Outcome(verdict=Verdict.TIMEOUT, where=self.slot.where,
                                      reason=f"the unit of work did not end within {seconds:g} s (the worker was "
                                      "stopped from outside)")
 
@@ -425,7 +426,7 @@ class _Worker:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid == 0:
                 self.kill()
-                return Outcome(verdict="CRASHED", where=where, reason="the worker closed the harness's pipe")
+                return Outcome(verdict=Verdict.CRASHED, where=where, reason="the worker closed the harness's pipe")
         except ChildProcessError:
             status = 0
         self.alive = False
@@ -434,10 +435,10 @@ class _Worker:
             number = os.WTERMSIG(status)
             why = {signal.SIGSEGV: "a segmentation fault", signal.SIGKILL: "killed from outside (out of memory?)",
                    signal.SIGABRT: "aborted", signal.SIGBUS: "a bus error", signal.SIGFPE: "a floating-point trap"}
-            return Outcome(verdict="CRASHED", where=where,
+            return Outcome(verdict=Verdict.CRASHED, where=where,
                            reason=f"the worker died of {_signal_name(number)} ({why.get(number, 'a signal')})")
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
-        return Outcome(verdict="EXITED", where=where, reason=f"the worker exited with code {code} (os._exit or the "
+        return Outcome(verdict=Verdict.EXITED, where=where, reason=f"the worker exited with code {code} (os._exit or the "
                        "like: no exception, no summary)")
 
     def kill(self):
@@ -523,7 +524,7 @@ class Pool:
         message, failed = worker.wait(self.import_seconds)
         output, size = worker.take_output()
         if failed is not None:
-            if failed.verdict == "TIMEOUT":
+            if failed.verdict == Verdict.TIMEOUT:
                 failed.reason = (f"the import did not return within {self.import_seconds:g} s (a script that trains "
                                  "or waits at import? put that under if __name__ == \"__main__\")")
             raise LoadFailed(failed.verdict, failed.reason, output, size)
@@ -532,8 +533,8 @@ class Pool:
         worker.close()
         self._worker = None
         if message["kind"] == "usage":
-            raise LoadFailed("NOT RUN", message["reason"], output, size, usage=True)
-        verdict = "EXITED" if message["kind"] == "exited" else "RAISED"
+            raise LoadFailed(Verdict.NOT_RUN, message["reason"], output, size, usage=True)
+        verdict = Verdict.EXITED if message["kind"] == "exited" else Verdict.RAISED
         raise LoadFailed(verdict, message["reason"], output, size)
 
     def run(self, function, *args, on_event=None, seconds=None):
@@ -544,7 +545,7 @@ class Pool:
             self._start()
         worker = self._worker
         if not worker.send(function, args):
-            outcome = worker.wait(1.0)[1] or Outcome(verdict="CRASHED", reason="the worker took no more work")
+            outcome = worker.wait(1.0)[1] or Outcome(verdict=Verdict.CRASHED, reason="the worker took no more work")
         else:
             limit = self.task_seconds if seconds is None else seconds
             started = time.monotonic()
@@ -561,7 +562,7 @@ class Pool:
                     outcome = Outcome(value=message["value"], state=[tuple(c) for c in message["state"]])
                 else:
                     worker.wait(5.0)  # the worker ends after a reply that is no result
-                    outcome = Outcome(verdict="EXITED" if kind == "exited" else "RAISED", reason=message["reason"],
+                    outcome = Outcome(verdict=Verdict.EXITED if kind == "exited" else Verdict.RAISED, reason=message["reason"],
                                       where=message.get("where", ""))
         if not outcome.done:
             outcome.at = worker.slot.at

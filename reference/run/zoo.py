@@ -24,6 +24,7 @@ import numpy as np
 
 from reference.base import cases, streams
 from reference.plan import checks
+from reference.report.compare import Verdict
 
 MUTANTS = cases.FIXTURES / "mutants"
 
@@ -105,7 +106,7 @@ def harness_failures(pool, seed, trace_data):
                          piece=piece)
         results = [r for r in tasks.results_of(outcome, where) if not r.passed]
         failures += results
-        if any(r.verdict == "TIMEOUT" for r in results):
+        if any(r.verdict == Verdict.TIMEOUT for r in results):
             hung.add(piece)
     blamed = sorted({f.context.blamed for f in failures})
     outcome = pool.run(tasks.zoo_routines, seed, blamed)
