@@ -23,6 +23,11 @@ import types
 from reference.base import cases
 from reference.pieces import protocol, registry
 from reference.report.compare import ParityError
+from reference.plan.target import Target
+from reference.run import worker
+from reference.report.compare import Location
+from reference.run import tasks
+from reference.run.trace import Trace
 
 
 def implementation(impl):
@@ -36,8 +41,6 @@ def implementation(impl):
 
 def _pool(impl):
     """A supervised Pool for an implementation named as --impl names it; an InProcess one for a loaded module."""
-    from reference.plan.target import Target
-    from reference.run import worker
 
     if isinstance(impl, (protocol.Implementation, types.ModuleType)):
         loaded = implementation(impl)
@@ -52,8 +55,6 @@ def _pool(impl):
 
 def check_piece(impl, name, seeds=None, dtypes=None):
     """Every result of every check of piece `name` (its cases; for an optimizer, its 100-step checks)."""
-    from reference.report.compare import Location
-    from reference.run import tasks
 
     piece = registry.piece(name)
     seeds = list(seeds) if seeds is not None else cases.layer_seeds()
@@ -93,9 +94,6 @@ def assert_piece(impl, name, seeds=None, dtypes=None):
 def assert_network(impl, name, seed=None, batch=16):
     """Trace network `name` of the implementation (as `trace --net`): every layer against its twin, then
     gradient() end to end; fail with the reports unless all agree.  Returns the Trace."""
-    from reference.report.compare import Location
-    from reference.run import tasks
-    from reference.run.trace import Trace
 
     seed = cases.layer_seeds()[0] if seed is None else seed
     with _pool(impl) as pool:

@@ -13,6 +13,11 @@ from reference.plan import checks
 from reference.pieces import protocol, registry
 from reference.report.tables import report, summary_line
 from reference.report.compare import Verdict
+from reference.report.compare import Location
+from reference.run import tasks
+from reference.report.compare import NotRun
+from reference.plan.target import Described
+from reference.report.progress import Progress
 
 HELP = "check every piece of an implementation against the twins"
 
@@ -78,8 +83,6 @@ def _plan(args, planned, drawn):
     """Every unit of work of the run, before any runs: (row piece, row case, task, arguments, the unit's Location):
     the plan's units (reference.plan.checks) and the --drawn cases.  `check` exits 0 only when every one of them came
     back and every check in it passed."""
-    from reference.report.compare import Location
-    from reference.run import tasks
 
     def where(layer, case, dtype, seed, reproduce):
         return Location(layer=layer, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case,
@@ -101,16 +104,11 @@ def _plan(args, planned, drawn):
 
 
 def run(args, out):
-    from reference.run import tasks
-
     # nothing of the implementation runs here: it loads in a worker
     return supervised(args, out, lambda pool: _run(args, out, pool, tasks), in_process=args.in_process)
 
 
 def _run(args, out, pool, tasks):
-    from reference.report.compare import NotRun
-    from reference.plan.target import Described
-
     impl = Described(pool.description)
     selected = selected_cases(args)
     wanted = set(args.layer or checked_pieces())
@@ -121,7 +119,6 @@ def _run(args, out, pool, tasks):
         if args.tensor not in valid:
             raise ValueError(f"no check reports a tensor {args.tensor!r} for the cases chosen; valid: "
                              + ", ".join(repr(v) for v in valid))
-    from reference.report.progress import Progress
 
     if impl.functional:
         print(f"protocol detected: {impl.detected}\n", file=out)

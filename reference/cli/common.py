@@ -8,6 +8,9 @@ filter_parent() (the filters of check and golden).
 import argparse
 
 from reference.base import cases
+from reference.plan.target import Target
+from reference.run import worker
+from reference.pieces import registry
 
 
 def impl_parent():
@@ -32,7 +35,6 @@ def impl_parent():
 def target(args):
     """The Target of --impl after --path and --map/--map-file (reference.plan.target); args.impl becomes the words
     every reproduce line puts after --impl."""
-    from reference.plan.target import Target
 
     made = Target.from_args(args)
     args.impl = made.shell
@@ -44,7 +46,6 @@ def supervised(args, out, work, in_process=False, made=None, torch=True):
     cannot be loaded, the report of that and 1 (its import raised, exited, crashed or hung: a failure of every
     check), or a ValueError for arguments that name nothing loadable.  made: the Target where the command made it
     first (to read what the workers share before they fork); torch False: a NumPy-only command (no twin)."""
-    from reference.run import worker
 
     made = made or target(args)
     try:
@@ -68,7 +69,6 @@ def load_impl(args):
 
 def print_skipped(names, out):
     """The note of --only-present: the pieces left out, one a line with what is expected."""
-    from reference.pieces import registry
 
     if names:
         print(f"SKIPPED ({len(names)} piece{'s' if len(names) != 1 else ''} the implementation does not define,"
@@ -106,7 +106,6 @@ def filter_parent(case_ids, piece_names, golden=False):
 
 def load_pieces(args):
     """Import every --pieces module (they register themselves); returns the pieces they added."""
-    from reference.pieces import registry
 
     added = []
     for spec in getattr(args, "pieces", None) or ():

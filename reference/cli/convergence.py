@@ -5,6 +5,11 @@ import time
 from pathlib import Path
 
 from reference.cli.common import supervised, target
+from reference.report.compare import Location
+from reference.pieces.protocol import shell_argument
+from reference.run import tasks
+from reference.plan.target import Described
+from reference.run import convergence
 
 HELP = "gradient descent on California housing against its convergence guarantees (rates, PNG)"
 
@@ -30,10 +35,6 @@ def _lost(outcome, args, what):
     """The report of a unit whose worker ended, hung or overstayed, or that changed the harness's state."""
     from dataclasses import replace
 
-    from reference.report.compare import Location
-    from reference.pieces.protocol import shell_argument
-    from reference.run import tasks
-
     if outcome.done and not outcome.state:
         return []
     where = Location(layer="LinearRegression", tensor=what, oracle="convergence theorem", dtype="float64",
@@ -46,12 +47,7 @@ def _lost(outcome, args, what):
 def _run(args, out, pool):
     from impl import housing
 
-    from reference.plan.target import Described
-    from reference.run import tasks
-
     Described(pool.description).require("LinearRegression", "step_size")
-
-    from reference.run import convergence
 
     data = housing.load_housing(args.data_dir)
     train, test = housing.split(len(data), seed=args.seed)

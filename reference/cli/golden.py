@@ -7,6 +7,13 @@ import numpy as np
 from reference.cli.common import only_present_argument, print_skipped
 from reference.cli.common import supervised
 from reference.report.tables import report, summary_line
+from reference.run import golden
+from reference.run import worker
+from reference.report.compare import Location
+from reference.pieces.registry import spec_of
+from reference.plan.target import Described
+from reference.pieces.protocol import shell_argument
+from reference.run import tasks
 
 HELP = "check an implementation against the recorded twin outputs (no torch)"
 RECORD_HELP = "record fixtures/golden/ from the live twins"
@@ -20,8 +27,6 @@ def add_arguments(parser):
 
 def run(args, out):
     """The implementation against the recorded twin outputs: NumPy only."""
-    from reference.run import golden
-    from reference.run import worker
 
     started = time.perf_counter()
     recorded = golden.load(args.golden_dir or golden.GOLDEN)
@@ -30,12 +35,6 @@ def run(args, out):
 
 
 def _run(args, out, pool, recorded, started):
-    from reference.run import golden
-    from reference.report.compare import Location
-    from reference.pieces.registry import spec_of
-    from reference.plan.target import Described
-    from reference.pieces.protocol import shell_argument
-    from reference.run import tasks
     impl = Described(pool.description)
     made = recorded.manifest["made_by"]
     print(f"golden fixtures recorded with torch {made['torch']}, numpy {made['numpy']}, python {made['python']} "
@@ -96,8 +95,6 @@ def _run(args, out, pool, recorded, started):
 
 
 def run_record(args, out):
-    from reference.run import golden
-
     folder = args.golden_dir or golden.GOLDEN
     manifest = golden.record(folder)
     total = sum(f["bytes"] for f in manifest["files"].values())
@@ -107,8 +104,6 @@ def run_record(args, out):
 
 
 def run_drift(args, out):
-    from reference.run import golden
-
     recorded = golden.load(args.golden_dir or golden.GOLDEN)
     results = golden.drift(recorded)
     moved = [r for r in results if not r.passed]

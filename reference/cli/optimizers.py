@@ -11,6 +11,12 @@ from reference.cli.common import supervised
 from reference.base import cases
 from reference.report.compare import Verdict
 from reference.report.tables import print_table, summary_line
+from reference.report.compare import Location
+from reference.pieces.protocol import shell_argument
+from reference.run import tasks
+from reference.cli.common import target
+from reference.run import worker
+from reference.plan.target import Described
 
 HELP = "the textbook's optimizer figures from both sides, or --check one"
 
@@ -18,9 +24,6 @@ HELP = "the textbook's optimizer figures from both sides, or --check one"
 def _check(args, out, pool):
     """The 100-step check of each --optimizer (all without one), each a unit of work in a worker."""
     from reference.run import optimizer_checks
-    from reference.report.compare import Location
-    from reference.pieces.protocol import shell_argument
-    from reference.run import tasks
     names = args.optimizer or optimizer_checks.optimizers()
     ran, ended, results = 0, {}, []
     for name in names:
@@ -60,9 +63,6 @@ def run(args, out):
         return supervised(args, out, lambda pool: _check(args, out, pool))
     from impl.mnist import load_mnist
 
-    from reference.cli.common import target
-    from reference.run import worker
-
     made = target(args)
     worker.shared["mnist"] = load_mnist(dtype=args.dtype, data_dir=args.data_dir)  # in every worker from the fork
     try:
@@ -74,10 +74,6 @@ def run(args, out):
 def _figures(args, out, pool):
     """Each optimizer's path on f(x, y) and its MNIST run beside the twin's, each a unit of work in a worker."""
     from reference.run import optimizer_checks, optimizer_figures
-    from reference.report.compare import Location
-    from reference.plan.target import Described
-    from reference.pieces.protocol import shell_argument
-    from reference.run import tasks
 
     names = optimizer_checks.optimizers()
     Described(pool.description).require(*names, "TwoLayerNet")

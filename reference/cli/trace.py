@@ -11,6 +11,10 @@ from reference.base import cases
 from reference.pieces import protocol
 from reference.report.tables import num, print_table, summary_line
 from reference.report.compare import Verdict
+from reference.report.compare import Location
+from reference.plan.target import Described
+from reference.run import tasks
+from reference.run.trace import Trace
 
 HELP = "trace networks layer by layer against the twins (--net NAME: any network of the implementation)"
 
@@ -38,11 +42,6 @@ def run(args, out):
 
 def _run(args, out, pool):
     from dataclasses import replace
-
-    from reference.report.compare import Location
-    from reference.plan.target import Described
-    from reference.run import tasks
-    from reference.run.trace import Trace
 
     impl = Described(pool.description)
     command = (f"python -m reference trace --impl {protocol.shell_argument(args.impl)}" + (f" --net {args.net}" if args.net else "")

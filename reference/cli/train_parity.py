@@ -7,6 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from reference.base import cases
+from reference.cli.common import supervised, target
+from reference.run import worker
+from reference.pieces import registry
+from reference.report.compare import Location, captured
+from reference.run import tasks
+from reference.pieces.protocol import shell_argument
+from reference.plan.target import Described
+from reference.report import tolerance
+from reference.report.progress import Progress
+from reference.run.worker import shared
 
 HELP = "train impl and its twin side by side on MNIST"
 
@@ -34,15 +44,10 @@ def add_arguments(parser):
 def run(args, out):
     from impl.mnist import load_mnist
 
-    from reference.cli.common import supervised, target
-    from reference.run import worker
-
     made = target(args)  # a path that does not exist is said before torch is imported
     if args.deep and args.conv:
         raise ValueError("--deep and --conv pick one network each: give one of them")
     if args.optimizer and not (args.deep or args.conv):
-        from reference.pieces import registry
-
         registry.hyper(args.optimizer)  # an unknown name is a ValueError naming the known ones
     worker.shared["mnist"] = load_mnist(dtype=args.dtype, data_dir=args.data_dir)  # in every worker from the fork
     try:
@@ -54,14 +59,10 @@ def run(args, out):
 def _ended(outcome, args, out, name):
     """The report of a training run whose worker ended, hung or overstayed, or the global state it changed (None when
     neither: the run's own results stand)."""
-    from reference.report.compare import Location
-    from reference.run import tasks
 
     if outcome.done and not outcome.state:
         return None
     from dataclasses import replace
-
-    from reference.pieces.protocol import shell_argument
 
     command = (f"python -m reference train-parity --impl {shell_argument(args.impl)} --dtype {args.dtype} "
                f"--seed {args.seed} --steps {args.steps} --batch-size {args.batch_size}"
@@ -75,18 +76,11 @@ def _ended(outcome, args, out, name):
 
 
 def _run(args, out, pool):
-    from reference.plan.target import Described
-
     impl = Described(pool.description)
     if args.deep or args.conv:
         return run_deep(impl, pool, args, out, net="conv" if args.conv else "deep")
 
-    from reference.report import tolerance
-    from reference.report.progress import Progress
-    from reference.run import tasks
-
     impl.require("TwoLayerNet", *([args.optimizer] if args.optimizer else []))
-    from reference.run.worker import shared
 
     data = shared["mnist"]
     per_epoch = max(len(data[0][0]) // args.batch_size, 1)
@@ -167,8 +161,6 @@ def _captured(outcome, problems, out):
     if problems:
         problems[0].output, problems[0].output_bytes = outcome.output, outcome.output_bytes
     else:
-        from reference.report.compare import captured
-
         print(captured(outcome.output, outcome.output_bytes).lstrip("\n"), file=out)
 
 
@@ -211,9 +203,6 @@ def run_deep(impl, pool, args, out, net="deep"):
     """A composed twin's side-by-side run (reference.run.deep_training_parity; net "deep" or "conv"): a line every 100
     steps."""
     from reference.run import deep_training_parity
-    from reference.report import tolerance
-    from reference.report.progress import Progress
-    from reference.run import tasks
 
     chosen = deep_training_parity.NETWORKS[net]
     name, option, lr = chosen.name, chosen.option, chosen.lr

@@ -4,6 +4,8 @@ import time
 
 from reference.base import cases
 from reference.report.tables import print_table
+from reference.run import zoo
+from reference.report.progress import Progress
 
 HELP = "run the harness against every mutant in fixtures/mutants/"
 IMPL = False  # the zoo runs impl and the mutants, not an --impl
@@ -16,8 +18,6 @@ def add_arguments(parser):
 
 
 def run(args, out):
-    from reference.run import zoo
-
     started = time.perf_counter()
     paths = zoo.mutant_paths()
     if args.mutant:
@@ -25,7 +25,6 @@ def run(args, out):
         unknown = set(args.mutant) - {p.stem for p in paths}
         if unknown:
             raise ValueError(f"no such mutant: {', '.join(sorted(unknown))} (see fixtures/mutants/)")
-    from reference.report.progress import Progress
 
     progress = Progress(len(paths), "zoo")
     clean, results = zoo.run_zoo(args.seed, paths, on_mutant=lambda index, result: progress.update(index))

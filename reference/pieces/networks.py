@@ -76,7 +76,6 @@ def _drawn_parameters(network, seed):
     """Every parameter drawn by the harness (stream "weights"), in place so the layers see them: W ~ N(0, 2 / fan_in),
     biases and betas ~ 0.1 N(0, 1), gammas ~ 1 + 0.1 N(0, 1).  Nonzero biases, so that a gradient or a decay that
     mistreats them shows."""
-    from reference.base import streams
 
     rng = streams.rng(seed, "weights")
     for key, value in network.params.items():
@@ -101,9 +100,8 @@ def _build_simple_convnet(impl, input_size, dtype):
     except TypeError:  # the textbook's signature: float64, NumPy's global generator
         return network_class(CONVNET_INPUT, conv_param, 12, 10)
 
-def _build_two_layer_net(impl, input_size, dtype):
-    from reference.pieces.networks import make_impl_network
 
+def _build_two_layer_net(impl, input_size, dtype):
     return make_impl_network(impl, input_size, 50, 10, dtype)
 
 

@@ -22,6 +22,8 @@ import numpy as np
 from reference.base.limits import STEP_SECONDS, time_limit
 from reference.run import wire
 from reference.report.compare import Verdict
+from reference.base import streams
+from reference.report.compare import Context, NotRun
 
 ROUNDING_ULPS = 64
 
@@ -207,7 +209,6 @@ def sgd_expected(X, y, steps):
 def sgd_runs(impl, X, y, run, runs=32, seed=0, checkpoints=20):
     """`runs` SGD runs from theta = 0 at run's steps, each row's gradient from the implementation's
     LinearRegression.gradient (one row a call), rows drawn from stream "sgd rows"; fills run.measured."""
-    from reference.base import streams
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -247,7 +248,6 @@ def _sgd_run(model_class, X, y, run, rows, theta_star, distances, steps):
 def draw_problem(seed, n=200, d=4):
     """A small least-squares problem whose centred columns differ in scale from 0.5 to 2 (kappa near 16 at every
     seed, so the rates are fast and a step that falls behind them shows within a few steps): the zoo's."""
-    from reference.base import streams
 
     rng = streams.rng(seed, "regression problem")
     Z = rng.normal(size=(n, d))
@@ -259,7 +259,6 @@ def draw_problem(seed, n=200, d=4):
 def check(impl, X, y, rule, steps=300, seed=None, case="drawn least squares", reproduce=""):
     """[] when the implementation's gradient descent keeps the rule's bound at every step, else one NotRun
     (verdict BOUND BROKEN) at the first step that breaks it, blaming step_size."""
-    from reference.report.compare import Context, NotRun
 
     run = gradient_descent(impl, X, y, constants(X, y), rule, steps)
     k = run.first_violation

@@ -31,6 +31,10 @@ from reference.report.compare import Context, compare
 from reference.pieces.protocol import shell_argument
 from reference.pieces.networks import PARAMS, initial_weights, load_into_impl, make_impl_network
 from reference.report.compare import Verdict
+from reference.run.case import NotRun, raised_where
+from reference.base.limits import calling
+from reference.pieces.protocol import MissingProtocol
+from reference.pieces.networks import NetworkDtypeUnsupported
 
 FORMAT = 1
 GOLDEN = cases.FIXTURES / "golden"
@@ -260,10 +264,6 @@ def check_network(impl, golden):
 
 def check_network_entry(impl, golden, entry):
     """[Comparison or NotRun] of one recorded network entry (check_network)."""
-    from reference.run.case import NotRun, raised_where
-    from reference.base.limits import calling
-    from reference.pieces.protocol import MissingProtocol
-    from reference.pieces.networks import NetworkDtypeUnsupported
 
     results = []
     found = golden.case_arrays(entry)

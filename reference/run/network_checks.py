@@ -21,6 +21,8 @@ from reference.base.limits import CheckTimeout, calling
 from reference.pieces.protocol import MissingProtocol, shell_argument
 from reference.pieces.networks import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
 from reference.report.compare import Verdict
+from reference.run.trace import trace_network
+from reference.pieces import registry
 
 LABEL_FORMS = ("index", "one-hot")
 
@@ -47,7 +49,6 @@ def small_problem(impl, seed, inputs=12, hidden=6, classes=10, batch=5):
 def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
     """[Comparison or NotRun] for every public method of the implementation's TwoLayerNet; see the module."""
     from reference.run.network import TwinTwoLayerNet
-    from reference.run.trace import trace_network
 
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
@@ -158,8 +159,6 @@ def check_init(impl, name, dtype, seed, impl_spec="impl"):
     the scheme's sigma (He: sqrt(2 / n_in), Xavier: sqrt(1 / n_in), or the number), within six standard errors
     (tolerance.init_std); its biases exactly zero.  The network draws from its own generator: NumPy's global one
     (the textbook's), put in a state of the stream "weights" for the call, or seed= where it takes one."""
-    from reference.pieces import registry
-    from reference.base import streams
 
     record = registry.REGISTRY.get(name)
     if record is None or record.network is None or not record.network.init_schemes:

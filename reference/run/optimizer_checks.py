@@ -21,6 +21,7 @@ from reference.pieces.protocol import shell_argument
 from reference.pieces.registry import hyper as defaults
 from reference.pieces.registry import names, piece
 from reference.pieces.protocol import MissingProtocol
+from reference.pieces.functional import family_twin
 from reference.report.compare import Verdict
 
 OPTIMIZERS = tuple(names("optimizer"))  # the built-in ones; a user's registered later run too (optimizers())
@@ -101,8 +102,6 @@ def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=No
     leaves = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in initial.items()}
     twin_optimizer = None
     if getattr(optimizer, "family", None) == "cs231n":  # a functional update rule: its family's form (reference.pieces.functional)
-        from reference.pieces.functional import family_twin
-
         twin_optimizer = family_twin(name, list(leaves.values()), **hyper)
     if twin_optimizer is None:
         twin_optimizer = piece(name).optimizer.twin(list(leaves.values()), **hyper)

@@ -10,6 +10,7 @@ import torch
 
 from reference.pieces import optimizer_rules as optimizer_twins, registry
 from reference.run import training_parity
+from reference.base.limits import STEP_SECONDS, time_limit
 
 # the textbook's learning rates for the f(x, y) comparison (ch06/optimizer_compare_naive.py), and two more
 PATH_LR = {"SGD": 0.95, "Momentum": 0.1, "Nesterov": 0.1, "AdaGrad": 1.5, "RMSprop": 0.1, "Adam": 0.3}
@@ -23,8 +24,6 @@ def gradient_f(x, y):
 
 
 def impl_path(impl, name, steps=PATH_STEPS):
-    from reference.base.limits import STEP_SECONDS, time_limit
-
     with time_limit(STEP_SECONDS, f"{name} on f(x, y)", guard_state=False):
         optimizer = impl.require(name)(**dict(registry.hyper(name), lr=PATH_LR[name]))
         params = {"x": np.array(START[0]), "y": np.array(START[1])}

@@ -9,8 +9,10 @@ ended, hung or overstayed, one result for the whole unit that names the call it 
 
 import dataclasses
 
-from reference.report.compare import NotRun
-from reference.report.compare import Verdict
+from reference.report.compare import NotRun, Verdict
+from reference.run import case as layer_checks
+from reference.run import convergence, golden, pipeline_checks
+from reference.run.worker import event, shared
 
 
 def _slim(results):
@@ -23,7 +25,6 @@ def _slim(results):
 
 def case(impl, case, dtype, seed):
     """Every check of one case of the table at one dtype and seed (reference.run.case.run_case)."""
-    from reference.run import case as layer_checks
 
     return _slim(layer_checks.run_case(impl, case, dtype, seed).results)
 
@@ -66,8 +67,6 @@ def traces(impl, net, seed, batch, dtype, data_dir, command):
 def golden_layer(impl, number):
     """Every check of the `number`th recorded layer entry against the golden arrays (reference.run.golden), which the
     harness read into worker.shared["golden"] before the pool started."""
-    from reference.run import golden
-    from reference.run.worker import shared
 
     recorded = shared["golden"]
     return _slim(golden.check_layer_entry(impl, recorded, golden.entries(recorded, "layers")[number]).results)
@@ -75,8 +74,6 @@ def golden_layer(impl, number):
 
 def golden_network(impl, number):
     """The checks of the `number`th recorded network entry against the golden arrays."""
-    from reference.run import golden
-    from reference.run.worker import shared
 
     recorded = shared["golden"]
     return _slim(golden.check_network_entry(impl, recorded, golden.entries(recorded, "network")[number]))
@@ -103,7 +100,6 @@ def zoo_network(impl, name, dtype, seed):
 
 def zoo_routines(impl, seed, blamed):
     """The failing checks of the routines around the models (reference.run.pipeline_checks.routine_failures)."""
-    from reference.run import pipeline_checks
 
     return pipeline_checks.routine_failures(impl, seed, blamed)
 
@@ -119,7 +115,6 @@ def optimizer_mnist(impl, name, steps, dtype, seed):
     """`steps` MNIST steps of TwoLayerNet with the implementation's optimizer `name` beside its twin, on the arrays in
     worker.shared["mnist"] (reference.run.optimizer_figures.mnist_run)."""
     from reference.run import optimizer_figures
-    from reference.run.worker import shared
 
     run = optimizer_figures.mnist_run(impl, shared["mnist"], name, steps, dtype, seed)
     for _, comparisons in run.checkpoints:
@@ -129,14 +124,12 @@ def optimizer_mnist(impl, name, steps, dtype, seed):
 
 def convergence_gd(impl, X, y, constants, rule, steps):
     """Gradient descent with the implementation's gradient at step `rule` (reference.run.convergence.gradient_descent)."""
-    from reference.run import convergence
 
     return convergence.gradient_descent(impl, X, y, constants, rule, steps)
 
 
 def convergence_sgd(impl, X, y, run, runs, seed):
     """The SGD runs with the implementation's gradient, measured into `run` (reference.run.convergence.sgd_runs)."""
-    from reference.run import convergence
 
     return convergence.sgd_runs(impl, X, y, run, runs=runs, seed=seed)
 
@@ -147,8 +140,6 @@ def train(impl, net, options):
     composed network, each hundredth step's losses) goes to the supervisor as an event as it is made, with the step
     reached for its progress line.  The run's passed comparisons come back without their arrays."""
     import time
-
-    from reference.run.worker import event, shared
 
     data = shared["mnist"]
     last = [0.0]

@@ -25,6 +25,10 @@ import numpy as np
 from reference.base import cases, streams
 from reference.plan import checks
 from reference.report.compare import Verdict
+from reference.run import tasks
+from reference.report.compare import Location
+from reference.plan.target import Target
+from reference.run import worker
 
 MUTANTS = cases.FIXTURES / "mutants"
 
@@ -77,7 +81,6 @@ def units(seed, trace_data):
     """Every unit of work the zoo runs for one implementation: (piece, task, arguments), each sent to the
     implementation's worker (reference.run.tasks), so that a mutant that exits, crashes or hangs loses its unit,
     not the zoo."""
-    from reference.run import tasks
 
     x, t = trace_data
     planned = []
@@ -93,8 +96,6 @@ def units(seed, trace_data):
 def harness_failures(pool, seed, trace_data):
     """Every failing layer check, the first divergence of every trace, and the failing checks of the routines, for
     the implementation of `pool` (reference.run.worker: a Pool, or InProcess)."""
-    from reference.report.compare import Location
-    from reference.run import tasks
 
     failures = []
     hung = set()  # after a time-out, the piece's other units are not waited on again
@@ -126,8 +127,6 @@ def trace_batch(seed, batch=16):
 
 def supervised(path):
     """The supervised Pool of one implementation of the zoo (a mutant's file, or "impl")."""
-    from reference.plan.target import Target
-    from reference.run import worker
 
     return worker.Pool(Target(str(path)))
 
