@@ -33,15 +33,11 @@ def run(args, out):
 
 def _lost(outcome, args, what):
     """The report of a unit whose worker ended, hung or overstayed, or that changed the harness's state."""
-    from dataclasses import replace
-
-    if outcome.done and not outcome.state:
-        return []
     where = Location(layer="LinearRegression", tensor=what, oracle="convergence theorem", dtype="float64",
                      seed=args.seed, case="California housing", piece="LinearRegression",
                      reproduce=f"python -m reference convergence --impl {shell_argument(args.impl)} --steps {args.steps} "
                      f"--sgd-steps {args.sgd_steps} --sgd-runs {args.sgd_runs} --seed {args.seed}")
-    return tasks.results_of(replace(outcome, value=[]) if outcome.done else outcome, where)
+    return tasks.harness_problems(outcome, where)
 
 
 def _run(args, out, pool):

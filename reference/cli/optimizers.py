@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dataclasses import replace
 
 from reference.cli.common import supervised
 from reference.base import cases
@@ -90,9 +89,7 @@ def _figures(args, out, pool):
     for name in names:
         for kind, outcome in (("path", pool.run(tasks.optimizer_path, name)),
                               ("mnist", pool.run(tasks.optimizer_mnist, name, args.steps, args.dtype, args.seed))):
-            problems = [r for r in tasks.results_of(outcome if not outcome.done else replace(outcome, value=[]),
-                                                    where(name, "path on f(x, y)" if kind == "path" else
-                                                          "MNIST run"), alone=False)]
+            problems = tasks.harness_problems(outcome, where(name, "path on f(x, y)" if kind == "path" else "MNIST run"))
             lost += problems
             if not outcome.done:
                 ended.setdefault(name, outcome.verdict)

@@ -54,7 +54,7 @@ def _run(args, out, pool):
                      seed=args.seed, case=name, piece=name, reproduce=command)
     if outcome.done:
         traces = outcome.value
-        extra = tasks.results_of(replace(outcome, value=[]), where)  # the state it changed, what it printed
+        extra = tasks.harness_problems(outcome, where)  # the state it changed, what it printed
         for trace in traces:
             tasks.results_of(replace(outcome, value=trace.results, state=[]), where)
         if extra:

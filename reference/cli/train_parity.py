@@ -57,13 +57,8 @@ def run(args, out):
 
 
 def _ended(outcome, args, out, name):
-    """The report of a training run whose worker ended, hung or overstayed, or the global state it changed (None when
+    """The report of a training run whose worker ended, hung or overstayed, or the global state it changed ([] when
     neither: the run's own results stand)."""
-
-    if outcome.done and not outcome.state:
-        return None
-    from dataclasses import replace
-
     command = (f"python -m reference train-parity --impl {shell_argument(args.impl)} --dtype {args.dtype} "
                f"--seed {args.seed} --steps {args.steps} --batch-size {args.batch_size}"
                + (" --deep" if args.deep else "") + (" --conv" if args.conv else "")
@@ -72,7 +67,7 @@ def _ended(outcome, args, out, name):
                + (f" --data-dir {shell_argument(args.data_dir)}" if args.data_dir else ""))
     where = Location(layer=name, tensor="training", oracle="twin training", dtype=args.dtype, seed=args.seed,
                      case="training parity", piece=name, reproduce=command)
-    return tasks.results_of(replace(outcome, value=[]) if outcome.done else outcome, where, alone=True)
+    return tasks.harness_problems(outcome, where, alone=True)
 
 
 def _run(args, out, pool):

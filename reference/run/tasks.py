@@ -171,6 +171,15 @@ def train(impl, net, options):
     return result
 
 
+def harness_problems(outcome, context, alone=False):
+    """What a unit brings beside its own results, in `context` (a Location): where its worker ended, hung or
+    overstayed, the one result for the whole unit; else a STATE CHANGED result for the harness's global state it
+    changed; [] where neither.  What the implementation printed goes with them."""
+    if outcome.done and not outcome.state:
+        return []
+    return results_of(dataclasses.replace(outcome, value=[]) if outcome.done else outcome, context, alone)
+
+
 def results_of(outcome, context, alone=False):
     """The results of one unit from its Outcome: those it made where it ran (plus a STATE CHANGED result
     for every change to the harness's global state), else one result for the unit in `context` (a Location) naming
