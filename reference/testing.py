@@ -22,11 +22,9 @@ import types
 
 from reference.base import cases
 from reference.pieces import protocol, registry
-from reference.report.compare import ParityError
 from reference.plan.target import Target
-from reference.run import worker
-from reference.report.compare import Location
-from reference.run import tasks
+from reference.report.compare import Location, ParityError
+from reference.run import tasks, worker
 from reference.run.trace import Trace
 
 

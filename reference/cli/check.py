@@ -6,24 +6,21 @@ could not run."""
 import time
 
 
-from reference.cli.common import only_present_argument, print_skipped
-from reference.cli.common import supervised
 from reference.base import cases, streams
-from reference.plan import checks
+from reference.cli.common import only_present_argument, print_skipped, supervised
 from reference.pieces import protocol, registry
-from reference.report.tables import report, summary_line
-from reference.report.compare import Verdict
-from reference.report.compare import Location
-from reference.run import tasks
-from reference.report.compare import NotRun
+from reference.plan import checks
 from reference.plan.target import Described
+from reference.report.compare import Location, NotRun, Verdict
 from reference.report.progress import Progress
+from reference.report.tables import report, summary_line
+from reference.run import tasks
 
 HELP = "check every piece of an implementation against the twins"
 
 
 def checked_pieces():
-    """The pieces `check` runs: those with cases, then optimizers, then networks."""
+    """The names `check --layer` takes: every piece with cases, every optimizer and every network, in registry order."""
     return [p.name for p in registry.pieces() if p.cases or p.kind in ("optimizer", "network")]
 
 
@@ -35,13 +32,6 @@ def add_arguments(parser):
     parser.add_argument("--in-process", action="store_true",
                         help="run the implementation inside the harness's own process, unsupervised (for a debugger "
                         "and for benchmarks/check_speed.py): an exit, a crash or a hang there ends or stalls the run")
-
-
-def selected_cases(args):
-    chosen = [registry.case(c) for c in args.case] if args.case else registry.cases()
-    if args.layer:
-        chosen = [c for c in chosen if c.layer in args.layer]
-    return chosen
 
 
 def drawn_cases(args, seed):
@@ -89,17 +79,18 @@ def _plan(args, planned, drawn):
                         reproduce=reproduce, piece=layer)
 
     task = {"case": tasks.case, "optimizer": tasks.optimizer, "network": tasks.network}
-    units = [(u.piece, u.label, task[u.kind], u.arguments, where(u.piece, u.label, u.dtype, u.seed,
-                                                                 u.reproduce(args.impl)))
-             for u in planned if u.kind == "case"]
+
+    def row(u):
+        return u.piece, u.label, task[u.kind], u.arguments, where(u.piece, u.label, u.dtype, u.seed,
+                                                                   u.reproduce(args.impl))
+
+    units = [row(u) for u in planned if u.kind == "case"]
     for case, dtype, seed in drawn:
         if args.dtype and dtype not in args.dtype:
             continue
         label = f"{case.layer} drawn {case.shape} x{case.scale:.3g}"
         units.append((case.layer, label, tasks.case, (case, dtype, seed), where(case.layer, label, dtype, seed, "")))
-    units += [(u.piece, u.label, task[u.kind], u.arguments, where(u.piece, u.label, u.dtype, u.seed,
-                                                                  u.reproduce(args.impl)))
-              for u in planned if u.kind != "case"]
+    units += [row(u) for u in planned if u.kind != "case"]
     return units
 
 
@@ -110,10 +101,13 @@ def run(args, out):
 
 def _run(args, out, pool, tasks):
     impl = Described(pool.description)
-    selected = selected_cases(args)
-    wanted = set(args.layer or checked_pieces())
-    optimizers = [] if args.case else [n for n in registry.names("optimizer") if n in wanted]
-    networks = [] if args.case else [n for n in registry.names("network") if n in wanted]
+    seeds = args.seed or cases.layer_seeds(args.seeds)
+    planned = checks.units(seeds, pieces=args.layer, case_ids=args.case)  # the one plan, then --dtype below
+
+    def chosen(kind):
+        return list(dict.fromkeys(u.case if kind == "case" else u.piece for u in planned if u.kind == kind))
+
+    selected, optimizers, networks = chosen("case"), chosen("optimizer"), chosen("network")
     if args.tensor:
         valid = valid_tensors(selected, bool(optimizers), bool(networks))
         if args.tensor not in valid:
@@ -126,11 +120,10 @@ def _run(args, out, pool, tasks):
     if missing and args.only_present:
         skipped = sorted({c.layer for c in selected if impl.missing(registry.spec_of(c.layer).requires)}
                          | {n for n in optimizers + networks if impl.missing((n,))})
+        planned = [u for u in planned if u.piece not in skipped]
         selected = [c for c in selected if c.layer not in skipped]
-        optimizers = [n for n in optimizers if n not in skipped]
-        networks = [n for n in networks if n not in skipped]
         print_skipped(skipped, out)
-        if not (selected or optimizers or networks):
+        if not planned:
             raise ValueError(f"implementation {args.impl!r} defines none of the pieces chosen: nothing to check")
     elif missing:
         print(f"note: {protocol.MissingProtocol(args.impl, missing)}\ntheir checks are reported NOT RUN\n", file=out)
@@ -139,7 +132,6 @@ def _run(args, out, pool, tasks):
         if spec.fd_tensors and not spec.tensors:
             print(f"note: {name} has no twin: its {', '.join(spec.fd_tensors)} are judged by finite differences "
                   "alone (float64), its forward by nothing\n", file=out)
-    seeds = args.seed or cases.layer_seeds(args.seeds)
     started = time.perf_counter()
     rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
 
@@ -154,10 +146,7 @@ def _run(args, out, pool, tasks):
         rows.setdefault(key, []).append(result)
 
     drawn = [d for seed in seeds for d in drawn_cases(args, seed)] if args.drawn else []
-    kept = {c.layer for c in selected} | set(optimizers) | set(networks)
-    planned = [u for u in checks.units(seeds, pieces=args.layer, case_ids=args.case, dtypes=args.dtype)
-               if u.piece in kept]
-    units = _plan(args, planned, drawn)
+    units = _plan(args, [u for u in planned if not args.dtype or u.dtype in args.dtype], drawn)
     progress = Progress(len(units), "check")
     ran = 0
     ended = {}  # verdict -> units whose worker ended, hung or overstayed (or that were not waited on)

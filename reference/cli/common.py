@@ -8,9 +8,9 @@ filter_parent() (the filters of check and golden).
 import argparse
 
 from reference.base import cases
+from reference.pieces import registry
 from reference.plan.target import Target
 from reference.run import worker
-from reference.pieces import registry
 
 
 def impl_parent():

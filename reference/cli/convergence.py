@@ -5,11 +5,10 @@ import time
 from pathlib import Path
 
 from reference.cli.common import supervised, target
-from reference.report.compare import Location
 from reference.pieces.protocol import shell_argument
-from reference.run import tasks
 from reference.plan.target import Described
-from reference.run import convergence
+from reference.report.compare import Location
+from reference.run import convergence, tasks
 
 HELP = "gradient descent on California housing against its convergence guarantees (rates, PNG)"
 

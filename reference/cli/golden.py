@@ -4,16 +4,13 @@ import time
 
 import numpy as np
 
-from reference.cli.common import only_present_argument, print_skipped
-from reference.cli.common import supervised
-from reference.report.tables import report, summary_line
-from reference.run import golden
-from reference.run import worker
-from reference.report.compare import Location
+from reference.cli.common import only_present_argument, print_skipped, supervised
+from reference.pieces.protocol import shell_argument
 from reference.pieces.registry import spec_of
 from reference.plan.target import Described
-from reference.pieces.protocol import shell_argument
-from reference.run import tasks
+from reference.report.compare import Location
+from reference.report.tables import report, summary_line
+from reference.run import golden, tasks, worker
 
 HELP = "check an implementation against the recorded twin outputs (no torch)"
 RECORD_HELP = "record fixtures/golden/ from the live twins"

@@ -6,16 +6,13 @@ from pathlib import Path
 import numpy as np
 
 
-from reference.cli.common import supervised
 from reference.base import cases
-from reference.report.compare import Verdict
-from reference.report.tables import print_table, summary_line
-from reference.report.compare import Location
+from reference.cli.common import supervised, target
 from reference.pieces.protocol import shell_argument
-from reference.run import tasks
-from reference.cli.common import target
-from reference.run import worker
 from reference.plan.target import Described
+from reference.report.compare import Location, Verdict
+from reference.report.tables import print_table, summary_line
+from reference.run import tasks, worker
 
 HELP = "the textbook's optimizer figures from both sides, or --check one"
 

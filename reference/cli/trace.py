@@ -6,13 +6,12 @@ MNIST subset.  With --net NAME: that network of the implementation (reference.ru
 any depth, built from layers the registry knows."""
 
 
-from reference.cli.common import supervised
 from reference.base import cases
+from reference.cli.common import supervised
 from reference.pieces import protocol
-from reference.report.tables import num, print_table, summary_line
-from reference.report.compare import Verdict
-from reference.report.compare import Location
 from reference.plan.target import Described
+from reference.report.compare import Location, Verdict
+from reference.report.tables import num, print_table, summary_line
 from reference.run import tasks
 from reference.run.trace import Trace
 

@@ -8,14 +8,13 @@ import numpy as np
 
 from reference.base import cases
 from reference.cli.common import supervised, target
-from reference.run import worker
 from reference.pieces import registry
-from reference.report.compare import Location, captured
-from reference.run import tasks
 from reference.pieces.protocol import shell_argument
 from reference.plan.target import Described
 from reference.report import tolerance
+from reference.report.compare import captured, Location
 from reference.report.progress import Progress
+from reference.run import tasks, worker
 from reference.run.worker import shared
 
 HELP = "train impl and its twin side by side on MNIST"

@@ -3,9 +3,9 @@
 import time
 
 from reference.base import cases
+from reference.report.progress import Progress
 from reference.report.tables import print_table
 from reference.run import zoo
-from reference.report.progress import Progress
 
 HELP = "run the harness against every mutant in fixtures/mutants/"
 IMPL = False  # the zoo runs impl and the mutants, not an --impl

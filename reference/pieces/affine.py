@@ -4,13 +4,13 @@ how the implementation is called, and its twin."""
 
 import numpy as np
 
-from reference.base.lazy_torch import F, torch
 from reference.base.cases import LayerCase
-from reference.pieces.registry import Magnitudes, Piece, register
-from reference.pieces.spec import KINK_MARGIN, LayerSpec, Spec, _given, _labels, _numpy, _tensor, phase, takes
+from reference.base.lazy_torch import F, torch
 from reference.pieces import elementwise
+from reference.pieces.registry import Magnitudes, Piece, register
+from reference.pieces.spec import _given, _labels, _numpy, _tensor, KINK_MARGIN, LayerSpec, phase, Spec, takes
 from reference.report import deviations
-from reference.report.deviations import EPSILON_FREE_LOSS, LOG_EPSILON, Deviation
+from reference.report.deviations import Deviation, EPSILON_FREE_LOSS, LOG_EPSILON
 
 
 def to_torch_weight(W):

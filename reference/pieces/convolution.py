@@ -17,11 +17,10 @@ stated in the piece's record and torch's side of it is checked directly in tests
 
 import numpy as np
 
-from reference.base.lazy_torch import F
 from reference.base.cases import LayerCase
+from reference.base.lazy_torch import F
 from reference.pieces.registry import Piece, register
-
-from reference.pieces.spec import LayerSpec, Spec, _numpy, _tensor, phase
+from reference.pieces.spec import _numpy, _tensor, LayerSpec, phase, Spec
 
 
 def output_size(size, window, stride, pad):

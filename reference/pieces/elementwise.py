@@ -1,11 +1,10 @@
 """The elementwise activations and the computational graph's layers (the textbook's chapter 5: MulLayer, AddLayer,
 Relu, Sigmoid): for each its record, how its inputs are drawn, and its twin."""
 
-from reference.base.lazy_torch import torch
 from reference.base.cases import LayerCase
+from reference.base.lazy_torch import torch
 from reference.pieces.registry import Magnitudes, Piece, register
-from reference.pieces.spec import BinarySpec, LayerSpec, draw_elementwise
-from reference.pieces.spec import _away_from_kink as _away_from_kink_at_0
+from reference.pieces.spec import _away_from_kink as _away_from_kink_at_0, BinarySpec, draw_elementwise, LayerSpec
 
 
 def mul(x, y):

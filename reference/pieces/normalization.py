@@ -3,11 +3,11 @@ drawn, how the implementation is called over a sequence of calls, and its twin."
 
 import numpy as np
 
-from reference.base.lazy_torch import F
-from reference.base.cases import LayerCase
-from reference.pieces.registry import Piece, register
-from reference.pieces.spec import Spec, _numpy, _tensor
 from reference.base import streams
+from reference.base.cases import LayerCase
+from reference.base.lazy_torch import F
+from reference.pieces.registry import Piece, register
+from reference.pieces.spec import _numpy, _tensor, Spec
 from reference.report import deviations
 from reference.report.deviations import Deviation
 

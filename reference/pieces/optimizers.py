@@ -4,7 +4,7 @@ each) and its twins, the rule in torch.optim and written out (reference.pieces.o
 when a twin first runs)."""
 
 from reference.pieces.registry import Optimizer, Piece, register
-from reference.report.deviations import OPTIMIZER_EPSILON, Deviation
+from reference.report.deviations import Deviation, OPTIMIZER_EPSILON
 
 def _optimizer_twin(name):
     def make(params, **hyper):

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from reference.base.cases import LayerCase
-from reference.pieces.spec import KINK_MARGIN, LayerSpec, draw_elementwise
+from reference.pieces.spec import draw_elementwise, KINK_MARGIN, LayerSpec
 
 KINDS = ("layer", "function", "loss", "optimizer", "network", "model")
 

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.base.limits import STEP_SECONDS, time_limit
-from reference.run import wire
-from reference.report.compare import Verdict
 from reference.base import streams
-from reference.report.compare import Context, NotRun
+from reference.base.limits import STEP_SECONDS, time_limit
+from reference.report.compare import Context, NotRun, Verdict
+from reference.run import wire
 
 ROUNDING_ULPS = 64
 

@@ -19,13 +19,13 @@ import numpy as np
 import torch
 
 from reference.base import streams
-from reference.report import tolerance
-from reference.report.compare import Context, compare
 from reference.base.limits import STEP_SECONDS, time_limit
-from reference.pieces.protocol import shell_argument
 from reference.base.threads import one_thread_each
-from reference.run.trace import NotANetwork, _indices, _layer_piece, _loss_piece, last_layer, ordered_layers
-from reference.run.training_parity import ParityRun, _loss_after_gradient, batch_indices
+from reference.pieces.protocol import shell_argument
+from reference.report import tolerance
+from reference.report.compare import compare, Context
+from reference.run.trace import _indices, _layer_piece, _loss_piece, last_layer, NotANetwork, ordered_layers
+from reference.run.training_parity import _loss_after_gradient, batch_indices, ParityRun
 
 HIDDEN = (100, 100, 100, 100, 100)
 

@@ -24,17 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from reference.base import cases, streams
-from reference.run import case as layer_checks
-from reference.pieces import registry
-from reference.report import tolerance
-from reference.report.compare import Context, compare
-from reference.pieces.protocol import shell_argument
-from reference.pieces.networks import PARAMS, initial_weights, load_into_impl, make_impl_network
-from reference.report.compare import Verdict
-from reference.run.case import NotRun, raised_where
 from reference.base.limits import calling
-from reference.pieces.protocol import MissingProtocol
-from reference.pieces.networks import NetworkDtypeUnsupported
+from reference.pieces import registry
+from reference.pieces.networks import (initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported, PARAMS)
+from reference.pieces.protocol import MissingProtocol, shell_argument
+from reference.report import tolerance
+from reference.report.compare import compare, Context, Verdict
+from reference.run import case as layer_checks
+from reference.run.case import NotRun, raised_where
 
 FORMAT = 1
 GOLDEN = cases.FIXTURES / "golden"

@@ -13,16 +13,14 @@ import numpy as np
 import torch
 
 from reference.base import streams
-from reference.report import tolerance
-from reference.pieces import affine
-from reference.report.compare import Context, compare
-from reference.run.case import NotRun, raised_where
-from reference.base.limits import CheckTimeout, calling
+from reference.base.limits import calling, CheckTimeout
+from reference.pieces import affine, registry
+from reference.pieces.networks import (initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported, PARAMS)
 from reference.pieces.protocol import MissingProtocol, shell_argument
-from reference.pieces.networks import PARAMS, NetworkDtypeUnsupported, initial_weights, load_into_impl, make_impl_network
-from reference.report.compare import Verdict
+from reference.report import tolerance
+from reference.report.compare import compare, Context, Verdict
+from reference.run.case import NotRun, raised_where
 from reference.run.trace import trace_network
-from reference.pieces import registry
 
 LABEL_FORMS = ("index", "one-hot")
 

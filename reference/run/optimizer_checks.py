@@ -13,16 +13,13 @@ import numpy as np
 import torch
 
 from reference.base import streams
-from reference.report import tolerance
-from reference.report.compare import Context, compare
-from reference.run.case import NotRun
-from reference.base.limits import CheckTimeout, calling
-from reference.pieces.protocol import shell_argument
-from reference.pieces.registry import hyper as defaults
-from reference.pieces.registry import names, piece
-from reference.pieces.protocol import MissingProtocol
+from reference.base.limits import calling, CheckTimeout
 from reference.pieces.functional import family_twin
-from reference.report.compare import Verdict
+from reference.pieces.protocol import MissingProtocol, shell_argument
+from reference.pieces.registry import hyper as defaults, names, piece
+from reference.report import tolerance
+from reference.report.compare import compare, Context, Verdict
+from reference.run.case import NotRun
 
 OPTIMIZERS = tuple(names("optimizer"))  # the built-in ones; a user's registered later run too (optimizers())
 

@@ -16,9 +16,8 @@ import numpy as np
 
 from reference.base import streams
 from reference.report import tolerance
-from reference.report.compare import Context, NotRun, compare
+from reference.report.compare import compare, Context, NotRun, Verdict
 from reference.run import convergence, pmf_parity
-from reference.report.compare import Verdict
 
 CATEGORIES = ("<1H OCEAN", "INLAND", "ISLAND", "NEAR BAY", "NEAR OCEAN")
 BEDROOMS = 4  # total_bedrooms' column among the eight numeric ones

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reference.base import streams
-from reference.report import tolerance
 from reference.pieces import models
-from reference.report.compare import Context, compare
 from reference.pieces.protocol import shell_argument
+from reference.report import tolerance
+from reference.report.compare import compare, Context
 
 
 @dataclass

@@ -10,8 +10,7 @@ ended, hung or overstayed, one result for the whole unit that names the call it 
 import dataclasses
 
 from reference.report.compare import NotRun, Verdict
-from reference.run import case as layer_checks
-from reference.run import convergence, golden, pipeline_checks
+from reference.run import case as layer_checks, convergence, golden, pipeline_checks
 from reference.run.worker import event, shared
 
 

@@ -19,18 +19,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.run import finite_diff
-from reference.pieces import registry
 from reference.base import streams
-from reference.report import tolerance
-from reference.report.compare import Context, NotRun, compare, compare_conventions
-from reference.run.case import raised_where
 from reference.base.lazy_torch import torch
-from reference.run import wire
-from reference.base.limits import CheckTimeout, calling
+from reference.base.limits import calling, CheckTimeout
+from reference.pieces import registry
 from reference.pieces.protocol import shell_argument
+from reference.report import tolerance
+from reference.report.compare import compare, compare_conventions, Context, NotRun, Verdict
 from reference.report.tolerance import tensor_scale
-from reference.report.compare import Verdict
+from reference.run import finite_diff, wire
+from reference.run.case import raised_where
 
 
 @wire.register

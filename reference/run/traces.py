@@ -9,7 +9,7 @@ from reference.pieces.protocol import MissingProtocol
 from reference.report.compare import Context, NotRun
 from reference.run.network import ComposedNetwork
 from reference.run.network_checks import check_init, check_methods
-from reference.run.trace import NotANetwork, Trace, build_network, net_problem, network_dtype, trace_network
+from reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, Trace, trace_network
 
 
 def mnist_subset(dtype, data_dir=None):

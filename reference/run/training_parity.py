@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from reference.pieces import registry
 from reference.base import streams
-from reference.report import tolerance
 from reference.base.limits import STEP_SECONDS, time_limit
-from reference.report.compare import Context, compare
-from reference.pieces.networks import PARAMS, initial_weights, load_into_impl, make_impl_network
-from reference.run.network import TwinTwoLayerNet
-from reference.pieces.protocol import shell_argument
-from reference.run import wire
 from reference.base.threads import one_thread_each
+from reference.pieces import registry
+from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network, PARAMS
+from reference.pieces.protocol import shell_argument
+from reference.report import tolerance
+from reference.report.compare import compare, Context
+from reference.run import wire
+from reference.run.network import TwinTwoLayerNet
 
 
 def batch_indices(seed, train_size, steps, batch_size):

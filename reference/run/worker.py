@@ -32,9 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from reference.base import limits
-from reference.report.compare import Location, captured
+from reference.report.compare import captured, Location, Verdict
 from reference.run import state, wire
-from reference.report.compare import Verdict
 
 # what the harness puts here before a Pool starts is in every worker (inherited at the fork), so a task names it
 # instead of carrying it (the golden arrays, read and checksummed once)

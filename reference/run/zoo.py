@@ -24,11 +24,9 @@ import numpy as np
 
 from reference.base import cases, streams
 from reference.plan import checks
-from reference.report.compare import Verdict
-from reference.run import tasks
-from reference.report.compare import Location
 from reference.plan.target import Target
-from reference.run import worker
+from reference.report.compare import Location, Verdict
+from reference.run import tasks, worker
 
 MUTANTS = cases.FIXTURES / "mutants"
 
