@@ -7,7 +7,7 @@ import torch
 
 from reference.report import deviations, tolerance
 from reference.run import optimizer_checks, training_parity
-from reference.pieces import optimizer_rules as optimizer_twins, registry
+from reference.pieces import optimizer_rules, registry
 
 OPTIMIZERS = optimizer_checks.OPTIMIZERS
 
@@ -48,21 +48,21 @@ def test_the_rule_written_out_agrees_with_torch_optim_to_rounding(name, sweep_se
     """Two independent readings of one rule: the textbook's formula in torch operations and the torch.optim
     built-in (the twin), configured with the textbook's epsilon, agree over 100 steps (algebra in
     reference.pieces.optimizer_rules).  Nesterov's old order (velocity first) fails this by ~5e-2."""
-    written = _run_torch(lambda p: optimizer_twins.written_out(name, p), 100, sweep_seed)
-    builtin = _run_torch(lambda p: optimizer_twins.twin(name, p), 100, sweep_seed)
+    written = _run_torch(lambda p: optimizer_rules.written_out(name, p), 100, sweep_seed)
+    builtin = _run_torch(lambda p: optimizer_rules.twin(name, p), 100, sweep_seed)
     _assert_close(written, builtin, f"{name}: the written-out rule against torch.optim")
 
 
 def test_the_twin_of_nesterov_is_torch_optim_itself():
     leaf = torch.nn.Parameter(torch.zeros(3))
-    twin = optimizer_twins.twin("Nesterov", [leaf])
+    twin = optimizer_rules.twin("Nesterov", [leaf])
     assert type(twin) is torch.optim.SGD and twin.defaults["nesterov"] and twin.defaults["momentum"] == 0.9
 
 
 def test_adam_written_out_equals_torch_adam_with_no_epsilon(sweep_seed):
     """With both epsilons 0 the textbook's Adam (bias correction folded into the step size) and
     torch.optim.Adam are one formula: all that differs is where the epsilon sits."""
-    written = _run_torch(lambda p: optimizer_twins.TextbookAdam(p, eps=0.0), 100, sweep_seed)
+    written = _run_torch(lambda p: optimizer_rules.TextbookAdam(p, eps=0.0), 100, sweep_seed)
     builtin = _run_torch(lambda p: torch.optim.Adam(p, lr=0.001, betas=(0.9, 0.999), eps=0.0), 100, sweep_seed)
     _assert_close(written, builtin, "Adam without epsilon: the textbook against torch.optim")
 
@@ -108,8 +108,8 @@ def test_the_difference_from_torch_optim_defaults_is_the_predicted_epsilon_term(
     scale = 1e-4
     initial, grads = optimizer_checks.problem(sweep_seed, 100, "float64")
     grads = [{k: g * scale for k, g in grad.items()} for grad in grads]
-    twin = _run_torch(lambda p: optimizer_twins.twin(name, p), 100, sweep_seed, scale)
-    builtin = _run_torch(lambda p: optimizer_twins.torch_builtin(name, p), 100, sweep_seed, scale)
+    twin = _run_torch(lambda p: optimizer_rules.twin(name, p), 100, sweep_seed, scale)
+    builtin = _run_torch(lambda p: optimizer_rules.torch_builtin(name, p), 100, sweep_seed, scale)
     tol = tolerance.twin("float64")
     for key, a, b in zip(optimizer_checks.SHAPES, builtin, twin):
         sequence = [g[key] for g in grads]
@@ -123,8 +123,8 @@ def test_the_difference_from_torch_optim_defaults_is_the_predicted_epsilon_term(
 
 @pytest.mark.parametrize("name", ["SGD", "Momentum", "Nesterov"])
 def test_where_torch_optim_has_no_epsilon_its_defaults_are_the_twin(name):
-    twin = _run_torch(lambda p: optimizer_twins.twin(name, p), 100, 3)
-    builtin = _run_torch(lambda p: optimizer_twins.torch_builtin(name, p), 100, 3)
+    twin = _run_torch(lambda p: optimizer_rules.twin(name, p), 100, 3)
+    builtin = _run_torch(lambda p: optimizer_rules.torch_builtin(name, p), 100, 3)
     for a, b in zip(twin, builtin):
         np.testing.assert_array_equal(a, b)
 

@@ -10,7 +10,7 @@ from reference.pieces.registry import Network, Piece, register
 
 
 
-# ---- the weights (was reference/run/weights.py)
+# ---- the weights both sides start from, and the implementation's TwoLayerNet built at them
 
 
 

@@ -8,8 +8,9 @@ documented differences from torch, each naming the test that predicts its size. 
 also states its textbook hyper-parameters, its twin and the rule written out; a network, how
 the harness builds it small.
 
-The case table, the suite's parametrization, the command line's filters, the trace, golden
-recording and the zoo's blame all read this table; adding a piece is one register() call
+The built-in records live in their families' modules (reference.pieces.elementwise, affine, ...), each
+registered when the package is imported.  The plan (reference.plan.checks), the command line's filters, the trace,
+golden recording and the zoo's blame all read this table; a piece of your own is one register() call
 (README: "Your own pieces").  Importing it does not import torch: twins are callables that
 import torch when they first run (reference.base.lazy_torch).
 """

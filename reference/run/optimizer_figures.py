@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from reference.base.limits import STEP_SECONDS, time_limit
-from reference.pieces import optimizer_rules as optimizer_twins, registry
+from reference.pieces import optimizer_rules, registry
 from reference.run import training_parity
 
 # the textbook's learning rates for the f(x, y) comparison (ch06/optimizer_compare_naive.py), and two more
@@ -38,7 +38,7 @@ def impl_path(impl, name, steps=PATH_STEPS):
 def twin_path(name, steps=PATH_STEPS):
     x = torch.nn.Parameter(torch.tensor(START[0], dtype=torch.float64))
     y = torch.nn.Parameter(torch.tensor(START[1], dtype=torch.float64))
-    optimizer = optimizer_twins.twin(name, [x, y], **dict(registry.hyper(name), lr=PATH_LR[name]))
+    optimizer = optimizer_rules.twin(name, [x, y], **dict(registry.hyper(name), lr=PATH_LR[name]))
     path = [START]
     for _ in range(steps):
         optimizer.zero_grad()
