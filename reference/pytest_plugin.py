@@ -89,7 +89,7 @@ class ParityCollector(pytest.Collector):
 
         from reference.base import cases
         from reference.plan import checks
-        from reference.plan.target import Described, Target
+        from reference.plan.target import Target
         from reference.run import worker
 
         s = self.settings
@@ -104,7 +104,7 @@ class ParityCollector(pytest.Collector):
             return [ParityItem.from_parent(self, name="load_implementation", impl=None, check=("load", str(error)))]
         _POOLS.append(pool)
         self.pool, self.outcomes = pool, {}
-        impl = Described(pool.description)
+        impl = pool.described
         seeds = s["seeds"] or cases.layer_seeds()
         items = []
 
@@ -157,7 +157,7 @@ class ParityItem(pytest.Item):
             self._skip_if_absent(registry.spec_of(case.layer).requires)
             unit = self._results(("case", case, dtype, seed), tasks.case,
                                  _where(case.layer, case.id, dtype, seed,
-                                        checks.reproduce_command(self.impl.spec, case, None, dtype, seed)))
+                                        checks.reproduce_command(self.impl, case, None, dtype, seed)))
             lost = [r for r in unit if r.context.oracle == "harness" and r.verdict != Verdict.STATE_CHANGED]
             if tensor is None:  # everything the per-tensor items do not cover
                 results = [r for r in unit if r.context.call or r.context.step is not None

@@ -42,11 +42,9 @@ def _pool(impl):
 
     if isinstance(impl, (protocol.Implementation, types.ModuleType)):
         loaded = implementation(impl)
-        made = Target(loaded.spec, shell=loaded.spec)
-        made.load = lambda: loaded
-        return worker.InProcess(made)
+        return worker.InProcess(loaded.target or Target(loaded.spec), loaded)
     try:
-        return worker.Pool(Target(str(impl), shell=str(impl)))
+        return worker.Pool(Target(str(impl)))
     except worker.LoadFailed as failed:
         raise ParityError(failed.reason if failed.usage else failed.render(str(impl))) from None
 

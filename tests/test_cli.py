@@ -156,7 +156,7 @@ def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
     from reference.pieces import protocol
 
     path = ROOT / "fixtures" / "mutants" / "momentum_literal_momentum.py"
-    run = optimizer_checks.run_optimizer(protocol.load(str(path)), "Momentum", "float32", 42, impl_spec=str(path))
+    run = optimizer_checks.run_optimizer(protocol.load(str(path)), "Momentum", "float32", 42)
     failure = next(r for r in run.results if not r.passed)
     argv = shlex.split(failure.context.reproduce)
     assert main(argv[3:]) == 1
@@ -164,8 +164,8 @@ def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
 
 
 def test_reproduce_lines_keep_a_path_with_spaces_one_argument(tmp_path, capsys):
-    """--impl's value is quoted on every reproduce line (protocol.shell_argument), so a path with a space in it
-    reruns as written: a layer's check, an optimizer's and a network's trace."""
+    """--impl's value is quoted on every reproduce line (reference.plan.target.Target.arguments), so a path with a
+    space in it reruns as written: a layer's check, an optimizer's and a network's trace."""
     import shlex
     import shutil
 
@@ -180,9 +180,9 @@ def test_reproduce_lines_keep_a_path_with_spaces_one_argument(tmp_path, capsys):
     impl = protocol.load(str(layer))
     failures = [next(r for r in layer_checks.run_case(impl, registry.case("Affine-2d"), "float64", 7).results
                      if not r.passed)]
-    run = optimizer_checks.run_optimizer(protocol.load(str(rule)), "Momentum", "float32", 42, impl_spec=str(rule))
+    run = optimizer_checks.run_optimizer(protocol.load(str(rule)), "Momentum", "float32", 42)
     failures.append(next(r for r in run.results if not r.passed))
-    traced = network_traces(impl, "TwoLayerNet", "float64", 7, impl_spec=str(layer))
+    traced = network_traces(impl, "TwoLayerNet", "float64", 7)
     failures.append(next(r for t in traced for r in t.results if not r.passed))
     for failure in failures:
         argv = shlex.split(failure.context.reproduce)

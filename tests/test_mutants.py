@@ -102,7 +102,7 @@ def test_optimizer_mutant_is_blamed_at_the_step_where_the_trajectories_part(name
     path = next(p for p in MUTANTS if p.stem == name)
     impl = protocol.load(str(path))
     piece, _ = zoo.declared_blame(path)
-    run = optimizer_checks.run_optimizer(impl, piece, "float64", SEED, impl_spec=str(path))
+    run = optimizer_checks.run_optimizer(impl, piece, "float64", SEED)
     failure = next(r for r in run.results if not r.passed)
     assert failure.context.layer == piece
     assert failure.context.step == PARTING_STEP[name], failure.render()

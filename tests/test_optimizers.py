@@ -16,7 +16,7 @@ OPTIMIZERS = optimizer_checks.OPTIMIZERS
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_100_steps_match_the_twin(impl_under_test, check, name, dtype, sweep_seed):
     """Every parameter equals the twin's after every one of 100 steps (the first parting is reported)."""
-    run = optimizer_checks.run_optimizer(impl_under_test, name, dtype, sweep_seed, impl_spec=impl_under_test.spec)
+    run = optimizer_checks.run_optimizer(impl_under_test, name, dtype, sweep_seed)
     assert run.results, f"{name}: nothing was compared"
     for result in run.results:
         check(result)
@@ -180,7 +180,7 @@ def mnist(full_mnist):
 def test_mnist_500_steps_loss_equal_at_every_step_and_weights_at_checkpoints(impl_under_test, mnist, dtype, name):
     """The textbook's hyper-parameters, same weights and batches on both sides."""
     result = training_parity.run(impl_under_test, mnist(dtype), dtype=dtype, steps=500, checkpoint_every=250,
-                                 optimizer=name, impl_spec=impl_under_test.spec)
+                                 optimizer=name)
     if result.first_loss_divergence is not None:
         pytest.fail("\n" + result.first_loss_divergence.render(), pytrace=False)
     for step, comparisons in result.checkpoints:

@@ -13,7 +13,7 @@ from reference.cli import check
 from reference.cli.main import parse_args
 from reference.pieces import protocol, registry
 from reference.plan import checks
-from reference.plan.target import Target
+from reference.plan.target import Described, Target
 from reference.run import tasks, zoo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +27,7 @@ class _Recorder:
 
     def __init__(self):
         self.description = Target.describe(protocol.load("impl"))
+        self.described = Described(self.description, Target())
         self.sent = []
 
     def run(self, task, *arguments):

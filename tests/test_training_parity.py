@@ -28,8 +28,7 @@ def _assert_parity(result):
 
 
 def test_float64_1000_steps_loss_equal_at_every_step_and_weights_at_checkpoints(impl_under_test, mnist_float64):
-    result = training_parity.run(impl_under_test, mnist_float64, dtype="float64", steps=1000, checkpoint_every=250,
-                                 impl_spec=impl_under_test.spec)
+    result = training_parity.run(impl_under_test, mnist_float64, dtype="float64", steps=1000, checkpoint_every=250)
     _assert_parity(result)
     max_abs, _ = result.max_loss_error()
     assert max_abs < 1e-13, f"float64 losses part by {max_abs:.2e}: more than rounding"
@@ -38,7 +37,7 @@ def test_float64_1000_steps_loss_equal_at_every_step_and_weights_at_checkpoints(
 
 def test_float32_1000_steps_step_exact_over_the_horizon_then_within_the_bands(impl_under_test, mnist_float32):
     result = training_parity.run(impl_under_test, mnist_float32, dtype="float32", steps=1000, checkpoint_every=250,
-                                 evaluate_every=600, impl_spec=impl_under_test.spec)
+                                 evaluate_every=600)
     _assert_parity(result)
     assert result.exact_steps == 500 and [step for step, _ in result.checkpoints] == [249, 499]
     assert [c.context.shown for c in result.bands] == [
@@ -101,7 +100,7 @@ def test_the_default_train_parity_run_keeps_its_claim(impl_under_test, mnist_flo
     """`python -m reference train-parity` as the README gives it: 10,000 steps, float32, step-exact over the first
     500, the bands after; final test accuracies within a tenth of a point."""
     result = training_parity.run(impl_under_test, mnist_float32, dtype="float32", steps=10000, evaluate_every=600,
-                                 checkpoint_every=600, impl_spec=impl_under_test.spec)
+                                 checkpoint_every=600)
     _assert_parity(result)
     assert result.band_used() < 0.5, f"{result.band_used():.0%} of a band used: more than measured (README)"
     final = result.epochs[-1]
@@ -111,8 +110,7 @@ def test_the_default_train_parity_run_keeps_its_claim(impl_under_test, mnist_flo
 
 @pytest.mark.mnist_full
 def test_float64_10000_steps_step_exact_at_every_step(impl_under_test, mnist_float64):
-    result = training_parity.run(impl_under_test, mnist_float64, dtype="float64", steps=10000, checkpoint_every=2500,
-                                 impl_spec=impl_under_test.spec)
+    result = training_parity.run(impl_under_test, mnist_float64, dtype="float64", steps=10000, checkpoint_every=2500)
     assert result.exact_steps == 10000
     _assert_parity(result)
 

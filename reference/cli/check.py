@@ -10,7 +10,6 @@ from reference.base import cases, streams
 from reference.cli.common import only_present_argument, print_skipped, supervised
 from reference.pieces import protocol, registry
 from reference.plan import checks
-from reference.plan.target import Described
 from reference.report.compare import Location, NotRun, Verdict
 from reference.report.progress import Progress
 from reference.report.tables import report, summary_line
@@ -69,7 +68,7 @@ def valid_tensors(selected, with_optimizers, with_networks):
     return sorted(names)
 
 
-def _plan(args, planned, drawn):
+def _plan(args, impl, planned, drawn):
     """Every unit of work of the run, before any runs: (row piece, row case, task, arguments, the unit's Location):
     the plan's units (reference.plan.checks) and the --drawn cases.  `check` exits 0 only when every one of them came
     back and every check in it passed."""
@@ -82,7 +81,7 @@ def _plan(args, planned, drawn):
 
     def row(u):
         return u.piece, u.label, task[u.kind], u.arguments, where(u.piece, u.label, u.dtype, u.seed,
-                                                                   u.reproduce(args.impl))
+                                                                   u.reproduce(impl))
 
     units = [row(u) for u in planned if u.kind == "case"]
     for case, dtype, seed in drawn:
@@ -100,7 +99,7 @@ def run(args, out):
 
 
 def _run(args, out, pool, tasks):
-    impl = Described(pool.description)
+    impl = pool.described
     seeds = args.seed or cases.layer_seeds(args.seeds)
     planned = checks.units(seeds, pieces=args.layer, case_ids=args.case)  # the one plan, then --dtype below
 
@@ -146,7 +145,7 @@ def _run(args, out, pool, tasks):
         rows.setdefault(key, []).append(result)
 
     drawn = [d for seed in seeds for d in drawn_cases(args, seed)] if args.drawn else []
-    units = _plan(args, [u for u in planned if not args.dtype or u.dtype in args.dtype], drawn)
+    units = _plan(args, impl, [u for u in planned if not args.dtype or u.dtype in args.dtype], drawn)
     progress = Progress(len(units), "check")
     ran = 0
     ended = {}  # verdict -> units whose worker ended, hung or overstayed (or that were not waited on)

@@ -33,12 +33,11 @@ def impl_parent():
 
 
 def target(args):
-    """The Target of --impl after --path and --map/--map-file (reference.plan.target); args.impl becomes the words
-    every reproduce line puts after --impl."""
+    """The Target of --impl after --path and --map/--map-file (reference.plan.target), kept as args.target: the
+    implementation every reproduce line names (Target.arguments())."""
 
-    made = Target.from_args(args)
-    args.impl = made.shell
-    return made
+    args.target = Target.from_args(args)
+    return args.target
 
 
 def supervised(args, out, work, in_process=False, made=None, torch=True):
@@ -54,7 +53,7 @@ def supervised(args, out, work, in_process=False, made=None, torch=True):
     except worker.LoadFailed as failed:
         if failed.usage:
             raise ValueError(failed.reason) from None
-        print(failed.render(args.impl) + "\n\nplanned nothing: the implementation could not be loaded (1 failure)",
+        print(failed.render(made.spec) + "\n\nplanned nothing: the implementation could not be loaded (1 failure)",
               file=out)
         return 1
     with pool:

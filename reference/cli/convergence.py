@@ -5,8 +5,6 @@ import time
 from pathlib import Path
 
 from reference.cli.common import supervised, target
-from reference.pieces.protocol import shell_argument
-from reference.plan.target import Described
 from reference.report.compare import Location
 from reference.run import convergence, tasks
 
@@ -34,7 +32,7 @@ def _lost(outcome, args, what):
     """The report of a unit whose worker ended, hung or overstayed, or that changed the harness's state."""
     where = Location(layer="LinearRegression", tensor=what, oracle="convergence theorem", dtype="float64",
                      seed=args.seed, case="California housing", piece="LinearRegression",
-                     reproduce=f"python -m reference convergence --impl {shell_argument(args.impl)} --steps {args.steps} "
+                     reproduce=f"python -m reference convergence {args.target.arguments()} --steps {args.steps} "
                      f"--sgd-steps {args.sgd_steps} --sgd-runs {args.sgd_runs} --seed {args.seed}")
     return tasks.harness_problems(outcome, where)
 
@@ -42,7 +40,7 @@ def _lost(outcome, args, what):
 def _run(args, out, pool):
     from impl import housing
 
-    Described(pool.description).require("LinearRegression", "step_size")
+    pool.described.require("LinearRegression", "step_size")
 
     data = housing.load_housing(args.data_dir)
     train, test = housing.split(len(data), seed=args.seed)

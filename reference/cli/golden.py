@@ -5,9 +5,7 @@ import time
 import numpy as np
 
 from reference.cli.common import only_present_argument, print_skipped, supervised
-from reference.pieces.protocol import shell_argument
 from reference.pieces.registry import spec_of
-from reference.plan.target import Described
 from reference.report.compare import Location
 from reference.report.tables import report, summary_line
 from reference.run import golden, tasks, worker
@@ -32,7 +30,7 @@ def run(args, out):
 
 
 def _run(args, out, pool, recorded, started):
-    impl = Described(pool.description)
+    impl = pool.described
     made = recorded.manifest["made_by"]
     print(f"golden fixtures recorded with torch {made['torch']}, numpy {made['numpy']}, python {made['python']} "
           f"on {made['platform']}\n", file=out)
@@ -66,7 +64,7 @@ def _run(args, out, pool, recorded, started):
     ran, ended = 0, {}
     for piece, case_id, dtype, seed, task, number in units:
         where = Location(layer=piece, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case_id,
-                         piece=piece, reproduce=f"python -m reference golden --impl {shell_argument(args.impl)} --case {case_id} "
+                         piece=piece, reproduce=f"python -m reference golden {args.target.arguments()} --case {case_id} "
                          f"--dtype {dtype}")
         outcome = pool.run(task, number)
         ran += outcome.done

@@ -8,8 +8,6 @@ import numpy as np
 
 from reference.base import cases
 from reference.cli.common import supervised, target
-from reference.pieces.protocol import shell_argument
-from reference.plan.target import Described
 from reference.report.compare import Location, Verdict
 from reference.report.tables import print_table, summary_line
 from reference.run import tasks, worker
@@ -24,8 +22,8 @@ def _check(args, out, pool):
     ran, ended, results = 0, {}, []
     for name in names:
         where = Location(layer=name, tensor="every check", oracle="harness", dtype=args.dtype, seed=args.seed,
-                         case=name, piece=name, reproduce=f"python -m reference optimizers --impl "
-                         f"{shell_argument(args.impl)} --check --optimizer {name} --dtype {args.dtype} --seed {args.seed}")
+                         case=name, piece=name, reproduce=f"python -m reference optimizers "
+                         f"{args.target.arguments()} --check --optimizer {name} --dtype {args.dtype} --seed {args.seed}")
         outcome = pool.run(tasks.optimizer, name, args.dtype, args.seed)
         ran += outcome.done
         if not outcome.done:
@@ -72,7 +70,7 @@ def _figures(args, out, pool):
     from reference.run import optimizer_checks, optimizer_figures
 
     names = optimizer_checks.optimizers()
-    Described(pool.description).require(*names, "TwoLayerNet")
+    pool.described.require(*names, "TwoLayerNet")
     folder = Path(args.out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -80,7 +78,7 @@ def _figures(args, out, pool):
 
     def where(name, tensor):
         return Location(layer=name, tensor=tensor, oracle="twin", dtype=args.dtype, seed=args.seed, case=name,
-                        piece=name, reproduce=f"python -m reference optimizers --impl {shell_argument(args.impl)} "
+                        piece=name, reproduce=f"python -m reference optimizers {args.target.arguments()} "
                         f"--steps {args.steps} --dtype {args.dtype} --seed {args.seed}")
 
     for name in names:

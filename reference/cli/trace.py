@@ -8,8 +8,6 @@ any depth, built from layers the registry knows."""
 
 from reference.base import cases
 from reference.cli.common import supervised
-from reference.pieces import protocol
-from reference.plan.target import Described
 from reference.report.compare import Location, Verdict
 from reference.report.tables import num, print_table, summary_line
 from reference.run import tasks
@@ -42,8 +40,8 @@ def run(args, out):
 def _run(args, out, pool):
     from dataclasses import replace
 
-    impl = Described(pool.description)
-    command = (f"python -m reference trace --impl {protocol.shell_argument(args.impl)}" + (f" --net {args.net}" if args.net else "")
+    impl = pool.described
+    command = (f"python -m reference trace {args.target.arguments()}" + (f" --net {args.net}" if args.net else "")
                + (f" --dtype {args.dtype}" if args.dtype else "") + f" --seed {args.seed} --batch {args.batch}")
     if args.net:
         impl.require(args.net)

@@ -1,6 +1,7 @@
 """`python -m reference train-parity`: train the implementation and its twin side by side on MNIST, step by step."""
 
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -9,8 +10,6 @@ import numpy as np
 from reference.base import cases
 from reference.cli.common import supervised, target
 from reference.pieces import registry
-from reference.pieces.protocol import shell_argument
-from reference.plan.target import Described
 from reference.report import tolerance
 from reference.report.compare import captured, Location
 from reference.report.progress import Progress
@@ -58,19 +57,19 @@ def run(args, out):
 def _ended(outcome, args, out, name):
     """The report of a training run whose worker ended, hung or overstayed, or the global state it changed ([] when
     neither: the run's own results stand)."""
-    command = (f"python -m reference train-parity --impl {shell_argument(args.impl)} --dtype {args.dtype} "
+    command = (f"python -m reference train-parity {args.target.arguments()} --dtype {args.dtype} "
                f"--seed {args.seed} --steps {args.steps} --batch-size {args.batch_size}"
                + (" --deep" if args.deep else "") + (" --conv" if args.conv else "")
                + (f" --optimizer {args.optimizer}" if args.optimizer else "")
                + ("" if args.deep or args.conv else f" --lr {args.lr} --hidden {args.hidden}")
-               + (f" --data-dir {shell_argument(args.data_dir)}" if args.data_dir else ""))
+               + (f" --data-dir {shlex.quote(args.data_dir)}" if args.data_dir else ""))
     where = Location(layer=name, tensor="training", oracle="twin training", dtype=args.dtype, seed=args.seed,
                      case="training parity", piece=name, reproduce=command)
     return tasks.harness_problems(outcome, where, alone=True)
 
 
 def _run(args, out, pool):
-    impl = Described(pool.description)
+    impl = pool.described
     if args.deep or args.conv:
         return run_deep(impl, pool, args, out, net="conv" if args.conv else "deep")
 
@@ -109,7 +108,7 @@ def _run(args, out, pool):
 
     started = time.perf_counter()
     options = dict(dtype=args.dtype, steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
-                   seed=args.seed, evaluate_every=per_epoch, checkpoint_every=per_epoch, impl_spec=args.impl,
+                   seed=args.seed, evaluate_every=per_epoch, checkpoint_every=per_epoch,
                    optimizer=args.optimizer)
     outcome = pool.run(tasks.train, None, options, on_event=on_event, seconds=0)
     progress.clear()
@@ -217,7 +216,7 @@ def run_deep(impl, pool, args, out, net="deep"):
                   flush=True)
 
     options = dict(dtype=args.dtype, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                   checkpoint_every=max(args.steps // 4, 1), impl_spec=args.impl)
+                   checkpoint_every=max(args.steps // 4, 1))
     outcome = pool.run(tasks.train, net, options, on_event=on_event, seconds=0)
     progress.clear()
     problems = _ended(outcome, args, out, name)

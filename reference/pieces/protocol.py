@@ -18,30 +18,10 @@ only: where behaviour differs, an adapter module does it.
 
 import importlib
 import importlib.util
-import shlex
 import sys
 from pathlib import Path
 
 from reference.pieces import functional, registry
-
-_SHELL_READY = set()  # --impl values made by with_options: shell words already
-
-
-def with_options(spec, options):
-    """--impl's value together with the options that load it (--path, --map, --map-file, as shell words): one
-    shell-ready string, which every reproduce line puts after --impl as it stands (reference.plan.target.Target makes it)."""
-    text = " ".join([shlex.quote(str(spec)), *options])
-    _SHELL_READY.add(text)
-    return text
-
-
-def shell_argument(spec):
-    """--impl's value on a command line: a string made by with_options as it stands, any other quoted (a path with
-    a space in it stays one argument)."""
-    text = str(spec)
-    return text if text in _SHELL_READY else shlex.quote(text)
-
-
 
 
 def protocol_names():
@@ -69,6 +49,7 @@ class Implementation:
         self.spec = spec
         self.bound = dict(bound or {})
         self.functional = {}  # piece -> the functions it stands for (reference.pieces.functional)
+        self.target = None  # the Target it was loaded from (reference.plan.target), which names it on command lines
 
     @property
     def detected(self):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from reference.base import cases
 from reference.pieces import registry
-from reference.pieces.protocol import shell_argument
+from reference.plan.target import arguments
 
 KINDS = ("case", "optimizer", "network")
 
@@ -37,11 +37,11 @@ class Unit:
     def id(self):
         return f"{self.label}-{self.dtype}-seed{self.seed}"
 
-    def reproduce(self, impl_shell):
-        """The command that runs this unit again (impl_shell: --impl's value as reproduce lines write it)."""
+    def reproduce(self, impl):
+        """The command that runs this unit of `impl` (a Target, or what was loaded from one) again."""
         if self.kind == "case":
-            return reproduce_command(impl_shell, self.case, None, self.dtype, self.seed)
-        return (f"python -m reference check --impl {shell_argument(impl_shell)} --layer {self.piece} "
+            return reproduce_command(impl, self.case, None, self.dtype, self.seed)
+        return (f"python -m reference check {arguments(impl)} --layer {self.piece} "
                 f"--dtype {self.dtype} --seed {self.seed}")
 
 
@@ -121,16 +121,17 @@ def checks(planned):
     return found
 
 
-def reproduce_command(impl_spec, case, tensor, dtype, seed, command="check"):
-    """The command that runs exactly this check of `case` (a LayerCase) again.
+def reproduce_command(impl, case, tensor, dtype, seed, command="check"):
+    """The command that runs exactly this check of `case` (a LayerCase) of `impl` (a Target, or what was loaded from
+    one) again.
 
     Cases outside the table (drawn by Hypothesis) are replayed by their test:
     Hypothesis runs derandomized, so the same example comes back first.
     """
     if registry.find_case(case.id) is None:
-        return f"pytest tests/test_properties.py --impl {shell_argument(impl_spec)} -k {case.layer}"
+        return f"pytest tests/test_properties.py {arguments(impl)} -k {case.layer}"
     source = registry.piece(case.layer).source
     pieces = f" --pieces {shlex.quote(source)}" if source and command == "check" else ""
     tensor = f" --tensor {shlex.quote(tensor)}" if tensor else ""  # None: every check of the case
-    return (f"python -m reference {command} --impl {shell_argument(impl_spec)}{pieces} --case {case.id}{tensor} "
+    return (f"python -m reference {command} {arguments(impl)}{pieces} --case {case.id}{tensor} "
             f"--dtype {dtype} --seed {seed}")

@@ -17,9 +17,9 @@ from reference.pieces import protocol
 @dataclass
 class Target:
     spec: str = "impl"  # --impl as given: a dotted module name, a .py file or a package folder
-    paths: list = field(default_factory=list)  # folders put on the import path first
+    paths: list = field(default_factory=list)  # folders put on the import path first (the map file's, then --path's)
     names: dict = field(default_factory=dict)  # protocol name -> "module:attribute" (and "Piece.attribute" keys)
-    shell: str = ""  # --impl's value as reproduce lines write it (with --path/--map/--map-file where given)
+    options: tuple = ()  # the options that load it besides --impl, as shell words: --path, --map-file, --map as given
 
     @classmethod
     def from_args(cls, args):
@@ -39,16 +39,21 @@ class Target:
             raise ValueError(f"implementation path {path.resolve()} does not exist")
         if path.is_dir() and not (path / "__init__.py").exists():
             raise ValueError(f"implementation folder {path.resolve()} has no __init__.py")
-        extra = [f"--path {shlex.quote(p)}" for p in getattr(args, "path", None) or ()]
-        extra += [f"--map-file {shlex.quote(args.map_file)}"] if getattr(args, "map_file", None) else []
-        extra += [f"--map {shlex.quote(m)}" for m in getattr(args, "map", None) or ()]
-        shell = protocol.with_options(args.impl, extra) if extra else str(args.impl)
-        return cls(str(args.impl), paths, names, shell)
+        options = [f"--path {shlex.quote(p)}" for p in getattr(args, "path", None) or ()]
+        options += [f"--map-file {shlex.quote(args.map_file)}"] if getattr(args, "map_file", None) else []
+        options += [f"--map {shlex.quote(m)}" for m in getattr(args, "map", None) or ()]
+        return cls(str(args.impl), paths, names, tuple(options))
+
+    def arguments(self):
+        """The words every command line that checks this implementation again puts after the command: --impl with
+        the options that load it (a path with a space in it stays one word)."""
+        return " ".join([f"--impl {shlex.quote(self.spec)}", *self.options])
 
     def load(self):
-        """The Implementation (reference.pieces.protocol.load); run in a worker, never in the harness's process."""
+        """The Implementation (reference.pieces.protocol.load), which keeps this Target as its .target; run in a
+        worker, never in the harness's process."""
         implementation = protocol.load(self.spec, paths=self.paths, names=self.names)
-        implementation.spec = self.shell or self.spec
+        implementation.target = self
         return implementation
 
     @staticmethod
@@ -62,11 +67,21 @@ class Target:
                                      if isinstance(n, str) and not n.startswith("__"))}
 
 
+def arguments(implementation):
+    """--impl and the options that load `implementation` again, for a reproduce line: a Target's own, or that of the
+    Target an Implementation or Described was loaded from (one loaded without a Target, as the suite's own tests
+    load modules, is named by --impl alone)."""
+    if isinstance(implementation, Target):
+        return implementation.arguments()
+    return (getattr(implementation, "target", None) or Target(implementation.spec)).arguments()
+
+
 class Described:
     """The implementation as the harness knows it without holding it: Target.describe's answer from a worker."""
 
-    def __init__(self, description):
+    def __init__(self, description, target=None):
         self.spec = description["spec"]
+        self.target = target  # the Target the pool loaded it from
         self.detected = description["detected"]
         self.functional = description["functional"]
         self.present = set(description["present"])

@@ -133,7 +133,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
             dtype=dtype,
             seed=seed,
             case=case.id,
-            reproduce=reproduce_command(impl.spec, case, f"{tensor} ({call})" if call else tensor, dtype, seed,
+            reproduce=reproduce_command(impl, case, f"{tensor} ({call})" if call else tensor, dtype, seed,
                                         command),
             inputs=pristine,
             call=call,

@@ -21,7 +21,7 @@ import torch
 from reference.base import streams
 from reference.base.limits import STEP_SECONDS, time_limit
 from reference.base.threads import one_thread_each
-from reference.pieces.protocol import shell_argument
+from reference.plan.target import arguments
 from reference.report import tolerance
 from reference.report.compare import compare, Context
 from reference.run.trace import _indices, _layer_piece, _loss_piece, last_layer, NotANetwork, ordered_layers
@@ -123,7 +123,7 @@ NETWORKS = {
 
 
 def run(impl, data, *, net="deep", dtype="float64", steps=1000, batch_size=100, lr=None, seed=0,
-        checkpoint_every=None, hidden=HIDDEN, weight_decay_lambda=0.1, dropout_ratio=0.2, impl_spec="impl",
+        checkpoint_every=None, hidden=HIDDEN, weight_decay_lambda=0.1, dropout_ratio=0.2,
         on_step=None):
     """net: "deep" (MultiLayerNetExtend; hidden, weight_decay_lambda and dropout_ratio apply) or "conv"
     (SimpleConvNet on the images as (N, 1, 28, 28)); lr defaults to the network's (NETWORKS)."""
@@ -131,10 +131,10 @@ def run(impl, data, *, net="deep", dtype="float64", steps=1000, batch_size=100, 
     options = dict(hidden=hidden, weight_decay_lambda=weight_decay_lambda, dropout_ratio=dropout_ratio)
     with one_thread_each():
         return _run(impl, data, dtype, steps, batch_size, chosen.lr if lr is None else lr, seed, checkpoint_every,
-                    lambda dtype: chosen.make(impl, dtype, seed, **options), chosen, net, impl_spec, on_step)
+                    lambda dtype: chosen.make(impl, dtype, seed, **options), chosen, net, on_step)
 
 
-def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make, chosen, net, impl_spec, on_step):
+def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make, chosen, net, on_step):
     (x_train, t_train), _ = data
     dtype = np.dtype(dtype).name
     x_train = x_train.astype(dtype, copy=False)
@@ -150,7 +150,7 @@ def _run(impl, data, dtype, steps, batch_size, lr, seed, checkpoint_every, make,
     result = ParityRun(dtype=dtype, steps=steps, seed=seed, batches=batches, exact_steps=exact_steps)
     tol = tolerance.training(dtype)
     checkpoint_every = checkpoint_every or steps
-    reproduce = (f"python -m reference train-parity {option} --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed} "
+    reproduce = (f"python -m reference train-parity {option} {arguments(impl)} --dtype {dtype} --seed {seed} "
                  f"--batch-size {batch_size}")
 
     def context(tensor, step):

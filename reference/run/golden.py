@@ -27,7 +27,8 @@ from reference.base import cases, streams
 from reference.base.limits import calling
 from reference.pieces import registry
 from reference.pieces.networks import (initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported, PARAMS)
-from reference.pieces.protocol import MissingProtocol, shell_argument
+from reference.pieces.protocol import MissingProtocol
+from reference.plan.target import arguments
 from reference.report import tolerance
 from reference.report.compare import compare, Context, Verdict
 from reference.run import case as layer_checks
@@ -273,7 +274,7 @@ def check_network_entry(impl, golden, entry):
     def context(tensor):
         phase, _, key = tensor.rpartition(" ")  # "gradient W1": the phase gradient, the tensor W1
         return Context(layer="TwoLayerNet", tensor=key, phase=phase or key, oracle="golden", dtype=dtype, seed=seed,
-                       case="TwoLayerNet", reproduce=f"python -m reference golden --impl {shell_argument(impl.spec)} "
+                       case="TwoLayerNet", reproduce=f"python -m reference golden {arguments(impl)} "
                                                      f"--case TwoLayerNet --dtype {dtype}")
 
     try:

@@ -16,7 +16,8 @@ from reference.base import streams
 from reference.base.limits import calling, CheckTimeout
 from reference.pieces import affine, registry
 from reference.pieces.networks import (initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported, PARAMS)
-from reference.pieces.protocol import MissingProtocol, shell_argument
+from reference.pieces.protocol import MissingProtocol
+from reference.plan.target import arguments
 from reference.report import tolerance
 from reference.report.compare import compare, Context, Verdict
 from reference.run.case import NotRun, raised_where
@@ -44,13 +45,13 @@ def small_problem(impl, seed, inputs=12, hidden=6, classes=10, batch=5):
     return network, weights, x, t
 
 
-def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
+def check_methods(impl, x, t, *, seed, dtype):
     """[Comparison or NotRun] for every public method of the implementation's TwoLayerNet; see the module."""
     from reference.run.network import TwinTwoLayerNet
 
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
-    command = f"python -m reference trace --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}"
+    command = f"python -m reference trace {arguments(impl)} --dtype {dtype} --seed {seed}"
 
     def context(tensor, oracle="twin", phase="", call=""):
         return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed, phase=phase or tensor,
@@ -85,7 +86,7 @@ def check_methods(impl, x, t, *, seed, dtype, impl_spec="impl"):
         suffix = f"{form} labels"
         # layer by layer first, on this same instance: a layer that keeps something from the first call is
         # blamed where it goes wrong, before the network's methods inherit it
-        traced = trace_network(network, xb, labels, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=command,
+        traced = trace_network(network, xb, labels, seed=seed, dtype=dtype, impl=impl, reproduce=command,
                                name=f"TwoLayerNet call {call_number}", end_to_end=False)
         results.extend(traced.results)
         if not traced.passed:
@@ -152,7 +153,7 @@ def expected_std(scheme, fan_in):
 INIT_SIZES = (400, (300, 200), 100)  # large enough that a wrong fan (sqrt(400/300)) is 30 standard errors away
 
 
-def check_init(impl, name, dtype, seed, impl_spec="impl"):
+def check_init(impl, name, dtype, seed):
     """The standard deviation of every weight matrix of a fresh network, for each of its piece's schemes, against
     the scheme's sigma (He: sqrt(2 / n_in), Xavier: sqrt(1 / n_in), or the number), within six standard errors
     (tolerance.init_std); its biases exactly zero.  The network draws from its own generator: NumPy's global one
@@ -168,7 +169,7 @@ def check_init(impl, name, dtype, seed, impl_spec="impl"):
     inputs, hidden, outputs = INIT_SIZES
     sizes = [inputs, *hidden, outputs]
     results = []
-    command = f"python -m reference check --impl {shell_argument(impl_spec)} --layer {name} --dtype {dtype} --seed {seed}"
+    command = f"python -m reference check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
     for scheme in record.network.init_schemes:
         def context(tensor):
             return Context(layer=name, tensor=tensor, oracle="scheme", dtype=dtype, seed=seed, phase="init",

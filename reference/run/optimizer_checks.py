@@ -15,7 +15,8 @@ import torch
 from reference.base import streams
 from reference.base.limits import calling, CheckTimeout
 from reference.pieces.functional import family_twin
-from reference.pieces.protocol import MissingProtocol, shell_argument
+from reference.pieces.protocol import MissingProtocol
+from reference.plan.target import arguments
 from reference.pieces.registry import hyper as defaults, names, piece
 from reference.report import tolerance
 from reference.report.compare import compare, Context, Verdict
@@ -70,14 +71,14 @@ class OptimizerRun:
         return all(r.passed for r in self.results)
 
 
-def run_optimizer(impl, name, dtype, seed, steps=100, impl_spec="impl", hyper=None):
+def run_optimizer(impl, name, dtype, seed, steps=100, hyper=None):
     """`steps` updates against the twin, with drawn_hyper(name, seed) unless `hyper` is given."""
     dtype = np.dtype(dtype).name
     hyper = dict(defaults(name), **(hyper if hyper is not None else drawn_hyper(name, seed)))
     shown = ", ".join(f"{k}={v:.6g}" for k, v in hyper.items())
     run = OptimizerRun(name, dtype, seed)
     tol = tolerance.twin(dtype)
-    command = f"python -m reference optimizers --check --impl {shell_argument(impl_spec)} --optimizer {name} --dtype {dtype} --seed {seed}"
+    command = f"python -m reference optimizers --check {arguments(impl)} --optimizer {name} --dtype {dtype} --seed {seed}"
 
     def context(tensor, step=None):
         return Context(layer=name, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, step=step,

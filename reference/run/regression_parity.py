@@ -14,7 +14,7 @@ import numpy as np
 
 from reference.base import streams
 from reference.pieces import models
-from reference.pieces.protocol import shell_argument
+from reference.plan.target import arguments
 from reference.report import tolerance
 from reference.report.compare import compare, Context
 
@@ -30,7 +30,7 @@ class RegressionRun:
         return all(r.passed for r in self.results)
 
 
-def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0, l2=0.0, impl_spec="impl"):
+def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0, l2=0.0):
     import torch
 
     dtype = np.dtype(dtype).name
@@ -55,7 +55,7 @@ def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0
             twin_losses.append(loss.item())
     result = RegressionRun(dtype=dtype, steps=len(twin_losses))
     tol = tolerance.training(dtype)
-    reproduce = f"pytest tests/test_regression.py --impl {shell_argument(impl_spec)} -k parity"
+    reproduce = f"pytest tests/test_regression.py {arguments(impl)} -k parity"
 
     def context(tensor, step):
         return Context(layer="LinearRegression", tensor=tensor, step=step, oracle="twin training", dtype=dtype,

@@ -32,7 +32,7 @@ def optimizer(impl, name, dtype, seed):
     """An optimizer's 100-step checks (reference.run.optimizer_checks)."""
     from reference.run import optimizer_checks
 
-    return _slim(optimizer_checks.run_optimizer(impl, name, dtype, seed, impl_spec=impl.spec).results)
+    return _slim(optimizer_checks.run_optimizer(impl, name, dtype, seed).results)
 
 
 def network(impl, name, dtype, seed):
@@ -41,7 +41,7 @@ def network(impl, name, dtype, seed):
     from reference.run.traces import network_traces
 
     results = []
-    for trace in network_traces(impl, name, dtype, seed, impl_spec=impl.spec):
+    for trace in network_traces(impl, name, dtype, seed):
         for result in _slim(trace.results):
             result.network = trace.network
             results.append(result)
@@ -54,10 +54,10 @@ def traces(impl, net, seed, batch, dtype, data_dir, command):
     from reference.run import traces as trace
 
     if net:
-        found = [trace.net_trace(impl, net, seed, batch, dtype, impl.spec, trace.mnist_subset(dtype or "float64", data_dir),
+        found = [trace.net_trace(impl, net, seed, batch, dtype, trace.mnist_subset(dtype or "float64", data_dir),
                                  command)]
     else:
-        found = trace.network_traces(impl, "TwoLayerNet", dtype or "float64", seed, impl.spec, batch, data_dir, command)
+        found = trace.network_traces(impl, "TwoLayerNet", dtype or "float64", seed, batch, data_dir, command)
     for one in found:
         _slim(one.results)
     return found
@@ -87,14 +87,14 @@ def zoo_traces(impl, x, t, dtype, seed):
     divergence (what follows it is inherited)."""
     from reference.run.traces import trace_all
 
-    return _first_divergences(trace_all(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl.spec))
+    return _first_divergences(trace_all(impl, x, t, seed=seed, dtype=dtype))
 
 
 def zoo_network(impl, name, dtype, seed):
     """The first divergence of each trace `check` runs for network piece `name`, on the zoo's batch of 16."""
     from reference.run.traces import network_traces
 
-    return _first_divergences(network_traces(impl, name, dtype, seed, impl_spec=impl.spec, batch=16))
+    return _first_divergences(network_traces(impl, name, dtype, seed, batch=16))
 
 
 def zoo_routines(impl, seed, blamed):

@@ -23,7 +23,7 @@ from reference.base import streams
 from reference.base.lazy_torch import torch
 from reference.base.limits import calling, CheckTimeout
 from reference.pieces import registry
-from reference.pieces.protocol import shell_argument
+from reference.plan.target import arguments, Target
 from reference.report import tolerance
 from reference.report.compare import compare, compare_conventions, Context, NotRun, Verdict
 from reference.report.tolerance import tensor_scale
@@ -101,14 +101,15 @@ def _loss_piece(layer):
     return found
 
 
-def trace_network(network, x, t, *, seed, dtype, impl_spec="impl", reproduce=None, name=None, end_to_end=True):
+def trace_network(network, x, t, *, seed, dtype, impl=None, reproduce=None, name=None, end_to_end=True):
     """Trace the network's layers (in order), then its loss layer, forward and backward; then gradient()
-    end to end.  See the module docstring."""
+    end to end.  See the module docstring.  impl: the implementation the network is of, for the reproduce line
+    (where none is given; this repository's impl where it is not known either)."""
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
     label = name or type(network).__name__
     results = []
-    command = reproduce or f"python -m reference trace --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}"
+    command = reproduce or f"python -m reference trace {arguments(impl or Target())} --dtype {dtype} --seed {seed}"
 
     def context(position, tensor, piece="", phase=""):
         return Context(layer=position, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=label,

@@ -6,6 +6,7 @@ from reference.base import cases, streams
 from reference.pieces import protocol, registry
 from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network
 from reference.pieces.protocol import MissingProtocol
+from reference.plan.target import arguments
 from reference.report.compare import Context, NotRun
 from reference.run.network import ComposedNetwork
 from reference.run.network_checks import check_init, check_methods
@@ -19,20 +20,19 @@ def mnist_subset(dtype, data_dir=None):
                                        download=False)
     return x_train, t_train
 
-def network_traces(impl, name, dtype, seed, impl_spec="impl", batch=32, data_dir=None, reproduce=None):
+def network_traces(impl, name, dtype, seed, batch=32, data_dir=None, reproduce=None):
     """The traces of network piece `name` at one dtype and seed (what `check` runs for a network)."""
     x_train, t_train = mnist_subset(dtype, data_dir)
     index = streams.rng(seed, "trace batch").choice(len(x_train), size=batch, replace=False)
     if name == "TwoLayerNet":
-        return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, impl_spec=impl_spec,
-                         reproduce=reproduce)
-    traces = [net_trace(impl, name, seed, batch, dtype, impl_spec, (x_train, t_train), reproduce)]
-    init = check_init(impl, name, dtype, seed, impl_spec)
+        return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, reproduce=reproduce)
+    traces = [net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce)]
+    init = check_init(impl, name, dtype, seed)
     if init:
         traces.append(Trace(f"{name} initial weights", init))
     return traces
 
-def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
+def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None):
     try:
         network = build_network(impl, name, dtype or "float64")
         record = registry.REGISTRY.get(name)
@@ -44,11 +44,11 @@ def net_trace(impl, name, seed, batch, dtype, impl_spec, mnist, reproduce=None):
     except (NotANetwork, protocol.MissingProtocol) as error:
         context = Context(layer=name, tensor="construction", oracle="twin", dtype=dtype or "-", seed=seed, case=name)
         return Trace(name, [NotRun(context, str(error))])
-    command = reproduce or (f"python -m reference trace --impl {protocol.shell_argument(impl_spec)} --net {name} --seed {seed} --batch {batch}"
+    command = reproduce or (f"python -m reference trace {arguments(impl)} --net {name} --seed {seed} --batch {batch}"
                             + (f" --dtype {dtype}" if dtype else ""))
-    return trace_network(network, x, t, seed=seed, dtype=made, impl_spec=impl_spec, reproduce=command, name=name)
+    return trace_network(network, x, t, seed=seed, dtype=made, impl=impl, reproduce=command, name=name)
 
-def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
+def trace_all(impl, x, t, *, seed, dtype, reproduce=None):
     """Trace the networks the protocol allows: Affine-Relu-Affine and Affine-Sigmoid-Affine built
     from the implementation's layer classes, then the implementation's own TwoLayerNet, and every public
     method of that network (reference.run.network_checks)."""
@@ -62,7 +62,7 @@ def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
         except MissingProtocol as missing:
             traces.append(Trace(label, [NotRun(_bare_context(label, seed, dtype), str(missing))]))
             continue
-        traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
+        traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl=impl, reproduce=reproduce,
                                     name=label, end_to_end=False))
     try:
         network = make_impl_network(impl, x.shape[1], 50, 10, dtype)
@@ -70,9 +70,9 @@ def trace_all(impl, x, t, *, seed, dtype, impl_spec="impl", reproduce=None):
     except (MissingProtocol, ValueError, TypeError) as error:
         traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error))]))
         return traces
-    traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec, reproduce=reproduce,
+    traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl=impl, reproduce=reproduce,
                                 name="TwoLayerNet"))
-    traces.append(Trace("TwoLayerNet methods", check_methods(impl, x, t, seed=seed, dtype=dtype, impl_spec=impl_spec)))
+    traces.append(Trace("TwoLayerNet methods", check_methods(impl, x, t, seed=seed, dtype=dtype)))
     return traces
 
 def _bare_context(label, seed, dtype):

@@ -29,7 +29,7 @@ from reference.base.limits import STEP_SECONDS, time_limit
 from reference.base.threads import one_thread_each
 from reference.pieces import registry
 from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network, PARAMS
-from reference.pieces.protocol import shell_argument
+from reference.plan.target import arguments
 from reference.report import tolerance
 from reference.report.compare import compare, Context
 from reference.run import wire
@@ -98,7 +98,7 @@ def _loss_after_gradient(network, x, t):
 
 
 def run(impl, data, *, dtype="float64", steps=1000, batch_size=100, lr=0.1, hidden=50, seed=0,
-        checkpoint_every=None, evaluate_every=None, impl_spec="impl", optimizer=None, hyper=None,
+        checkpoint_every=None, evaluate_every=None, optimizer=None, hyper=None,
         on_evaluate=None, on_step=None, reproduce=None):
     """Train both sides for `steps` steps; see the module docstring.
 
@@ -111,7 +111,7 @@ def run(impl, data, *, dtype="float64", steps=1000, batch_size=100, lr=0.1, hidd
     """
     with one_thread_each():
         return _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_every, evaluate_every,
-                    impl_spec, optimizer, hyper, on_evaluate, on_step, reproduce)
+                    optimizer, hyper, on_evaluate, on_step, reproduce)
 
 
 def _sides(impl, weights, optimizer, hyper, lr, dtype, input_size, hidden):
@@ -124,7 +124,7 @@ def _sides(impl, weights, optimizer, hyper, lr, dtype, input_size, hidden):
     return network, impl.require(optimizer)(**hyper).update, twin, twin_optimizer
 
 
-def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_every, evaluate_every, impl_spec,
+def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_every, evaluate_every,
          optimizer, hyper, on_evaluate, on_step, reproduce):
     (x_train, t_train), (x_test, t_test) = data
     dtype = np.dtype(dtype).name
@@ -140,7 +140,7 @@ def _run(impl, data, dtype, steps, batch_size, lr, hidden, seed, checkpoint_ever
     tol = tolerance.training(dtype)
     checkpoint_every = checkpoint_every or steps
     if reproduce is None:
-        reproduce = f"python -m reference train-parity --impl {shell_argument(impl_spec)} --dtype {dtype} --seed {seed}" + (
+        reproduce = f"python -m reference train-parity {arguments(impl)} --dtype {dtype} --seed {seed}" + (
             f" --batch-size {batch_size} --hidden {hidden}"
             + (f" --lr {lr}" if optimizer is None else f" --optimizer {optimizer}"))
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from reference.base import limits
 from reference.report.compare import captured, Location, Verdict
+from reference.plan.target import Described
 from reference.run import state, wire
 
 # what the harness puts here before a Pool starts is in every worker (inherited at the fork), so a task names it
@@ -516,6 +517,7 @@ class Pool:
         if torch:  # (torch False: a NumPy-only command, whose units use no twin)
             _import_torch()  # before the first fork: every worker starts with it, and its state is in the baseline
         self.description = self._start()
+        self.described = Described(self.description, target)  # the harness's view of it (reference.plan.target)
 
     def _start(self):
         self._worker = worker = _Worker(self.target)
@@ -588,9 +590,10 @@ class InProcess:
     """A Pool's interface with the implementation loaded in the harness's own process: no supervision, for
     measuring what the workers cost (benchmarks/check_speed.py) and for a debugger (check --in-process)."""
 
-    def __init__(self, target):
-        self.impl = target.load()
+    def __init__(self, target, loaded=None):
+        self.impl = loaded or target.load()  # loaded: the Implementation of target, where the caller holds it already
         self.description = target.describe(self.impl)
+        self.described = Described(self.description, target)
         self.started = 0
 
     def run(self, function, *args, on_event=None, seconds=None):
