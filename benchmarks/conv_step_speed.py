@@ -4,7 +4,7 @@
 
 The step: gradient and Adam update of the textbook's SimpleConvNet (30 filters of 5x5, 2x2 pooling, 100 hidden
 units) on MNIST batches of 100, as impl/train_convnet.py trains it; the twin composes the registry's twins of its
-layers (reference.run.deep_training_parity.ComposedTwin) and steps the textbook's Adam in torch (the registry's Adam
+layers (reference.run.network.NetworkTwin.composed) and steps the textbook's Adam in torch (the registry's Adam
 twin).  The layer: forward and backward (dx, dW, db) of Convolution on a batch of 100 images, against conv2d and
 autograd.  Prints the median of --repeats runs of each side and the ratios; the targets: the step at most 1.5 times
 the twin's, and 20 epochs (12,000 steps) inside 15 minutes (estimated from the step, evaluation not counted).
@@ -24,7 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from impl.mnist import load_mnist  # noqa: E402
-from reference.run import deep_training_parity, training_parity  # noqa: E402
+from reference.run import training_parity  # noqa: E402
+from reference.run.network import NetworkTwin  # noqa: E402
 from reference.pieces import convolution, protocol, registry
 from reference.base import streams
 from reference.base.threads import one_thread_each  # noqa: E402
@@ -55,9 +56,9 @@ def main(argv=None):
     layer_x = x[:100]
     with one_thread_each():
         for repeat in range(args.repeats):
-            network = deep_training_parity.make_convnet(impl, args.dtype, 0)
-            twin = deep_training_parity.ComposedTwin(network)
-            twin_optimizer = registry.piece("Adam").optimizer.twin(list(twin.leaves.values()), **hyper)
+            network = registry.piece("SimpleConvNet").network.trained(impl, args.dtype, 0)
+            twin = NetworkTwin.composed(network)
+            twin_optimizer = registry.piece("Adam").optimizer.twin(list(twin.params.values()), **hyper)
             optimizer = impl.require("Adam")(**hyper)
             state = np.random.get_state()
             started = time.perf_counter()

@@ -1,5 +1,5 @@
 """One training step of MultiLayerNetExtend (five hidden layers of 100, batch norm, dropout 0.2, weight decay 0.1),
-float32, batch 100: impl against its twin (reference.run.deep_training_parity.ComposedTwin), one thread each.
+float32, batch 100: impl against its twin (reference.run.network.NetworkTwin.composed), one thread each.
 
     python benchmarks/deep_step_speed.py [--steps 300] [--repeats 5] [--dtype float32]
 
@@ -22,8 +22,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from impl.mnist import load_mnist  # noqa: E402
-from reference.run import deep_training_parity, training_parity  # noqa: E402
-from reference.pieces import protocol
+from reference.run import training_parity  # noqa: E402
+from reference.run.network import NetworkTwin  # noqa: E402
+from reference.pieces import protocol, registry
 from reference.base import streams
 from reference.base.threads import one_thread_each  # noqa: E402
 
@@ -46,9 +47,9 @@ def main(argv=None):
     times = {"impl": [], "twin": []}
     with one_thread_each():
         for repeat in range(args.repeats):
-            network = deep_training_parity.make_network(impl, args.dtype, 0)
-            twin = deep_training_parity.ComposedTwin(network)
-            optimizer = torch.optim.SGD(list(twin.leaves.values()), lr=0.01)
+            network = registry.piece("MultiLayerNetExtend").network.trained(impl, args.dtype, 0)
+            twin = NetworkTwin.composed(network)
+            optimizer = torch.optim.SGD(list(twin.params.values()), lr=0.01)
             with streams.GlobalGenerator(repeat):
                 started = time.perf_counter()
                 for index in batches:

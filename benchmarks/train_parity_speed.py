@@ -47,7 +47,7 @@ def main(argv=None):
     print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}; "
           f"numpy BLAS: {numpy_blas}; torch BLAS: {torch_blas.split(',')[0]}")
     print(f"784-50-10, {args.steps} steps of batch 100, {args.dtype}, one thread per side, median of "
-          f"{args.repeats} runs; step-exact over {tolerance.training_exact_steps(args.dtype, args.steps)} steps\n",
+          f"{args.repeats} runs; step-exact over {tolerance.training_claim('TwoLayerNet').exact_steps(args.dtype, args.steps)} steps\n",
           flush=True)
     data = load_mnist(dtype=args.dtype, download=False)
     (x, t), _ = data

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from impl.bp_two_layer_net import PARAMS, TwoLayerNet  # noqa: E402
 from impl.mnist import load_mnist  # noqa: E402
 from reference.pieces.networks import initial_weights, load_into_impl  # noqa: E402
-from reference.run.network import TwinTwoLayerNet  # noqa: E402
+from reference.run.network import NetworkTwin  # noqa: E402
 from reference.run.training_parity import batch_indices  # noqa: E402
 
 TARGET = 0.6
@@ -46,7 +46,7 @@ def train_impl(x, t, weights, batches, lr):
 
 
 def train_twin(x, t, weights, batches, lr):
-    twin = TwinTwoLayerNet(weights)
+    twin = NetworkTwin.of("TwoLayerNet", weights)
     optimizer = torch.optim.SGD(list(twin.params.values()), lr=lr)
     xt, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
     started = time.perf_counter()

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from reference.base import cases
-from reference.run import deep_training_parity, case as layer_checks
+from reference.run import case as layer_checks, training_parity
 from reference.pieces import protocol, registry
 from reference.report import tolerance
 from reference.run.traces import network_traces
@@ -160,25 +160,25 @@ def _assert_parity(result):
 
 
 def test_convnet_float64_step_exact_from_the_same_weights_and_batches(full_mnist):
-    result = deep_training_parity.run(protocol.load("impl"), full_mnist("float64"), net="conv", dtype="float64",
-                                      steps=40, checkpoint_every=20)
+    result = training_parity.run(protocol.load("impl"), full_mnist("float64"), net="SimpleConvNet", dtype="float64",
+                                 steps=40, checkpoint_every=20)
     _assert_parity(result)
     assert result.exact_steps == 40 and [step for step, _ in result.checkpoints] == [19, 39]
     assert result.max_loss_error()[0] < 1e-14  # measured 1.3e-15 over 200 steps (tolerance.py)
 
 
 def test_convnet_float32_step_exact_over_its_horizon_then_window_means(full_mnist):
-    result = deep_training_parity.run(protocol.load("impl"), full_mnist("float32"), net="conv", dtype="float32",
-                                      steps=110)
+    result = training_parity.run(protocol.load("impl"), full_mnist("float32"), net="SimpleConvNet", dtype="float32",
+                                 steps=110)
     _assert_parity(result)
-    assert result.exact_steps == tolerance.CONV_TRAINING_EXACT_STEPS["float32"] == 10
+    assert result.exact_steps == tolerance.training_claim("SimpleConvNet").horizon["float32"] == 10
     assert [c.context.shown for c in result.bands] == ["mean loss of steps 10..109 at step 109"]
 
 
 def test_a_network_that_skips_the_convolutions_backward_parts_at_the_second_step(full_mnist):
     mutant = _mutant("simple_convnet_gradient_skips_the_convolution")
-    result = deep_training_parity.run(mutant, full_mnist("float64"), net="conv", dtype="float64", steps=3,
-                                      checkpoint_every=1)
+    result = training_parity.run(mutant, full_mnist("float64"), net="SimpleConvNet", dtype="float64", steps=3,
+                                 checkpoint_every=1)
     first = result.failures()[0]
     # the first step's loss comes before any update; the second sees W1 unmoved
     assert (first.context.step, first.context.tensor) == (1, "loss"), first.render()
@@ -189,8 +189,8 @@ def test_a_network_that_skips_the_convolutions_backward_parts_at_the_second_step
 @pytest.mark.mnist_full
 @pytest.mark.parametrize("dtype,steps", [("float64", 200), ("float32", 1000)])
 def test_convnet_training_parity_at_length(full_mnist, dtype, steps):
-    result = deep_training_parity.run(protocol.load("impl"), full_mnist(dtype), net="conv", dtype=dtype, steps=steps,
-                                      checkpoint_every=50)
+    result = training_parity.run(protocol.load("impl"), full_mnist(dtype), net="SimpleConvNet", dtype=dtype,
+                                 steps=steps, checkpoint_every=50)
     _assert_parity(result)
     assert result.exact_steps == (steps if dtype == "float64" else 10)
     assert result.impl_loss[-1] < result.impl_loss[0] - 1.0  # it learns

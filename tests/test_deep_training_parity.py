@@ -4,7 +4,7 @@ with a twin composed from its own layers' twins, from the same weights, batches 
 import numpy as np
 import pytest
 
-from reference.run import deep_training_parity
+from reference.run import training_parity
 from reference.pieces import protocol
 from reference.report import tolerance
 
@@ -14,8 +14,8 @@ def _assert_parity(result):
 
 
 def test_float64_300_steps_step_exact(impl_under_test, full_mnist):
-    result = deep_training_parity.run(impl_under_test, full_mnist("float64"), dtype="float64", steps=300,
-                                      checkpoint_every=100)
+    result = training_parity.run(impl_under_test, full_mnist("float64"), net="MultiLayerNetExtend", dtype="float64",
+                                 steps=300, checkpoint_every=100)
     _assert_parity(result)
     assert [step for step, _ in result.checkpoints] == [99, 199, 299] and not result.bands
     assert result.max_loss_error()[0] < 1e-14  # measured 8.9e-16 over 1,000 steps (tolerance.py)
@@ -23,7 +23,8 @@ def test_float64_300_steps_step_exact(impl_under_test, full_mnist):
 
 
 def test_float32_step_exact_over_its_horizon_then_window_means(impl_under_test, full_mnist):
-    result = deep_training_parity.run(impl_under_test, full_mnist("float32"), dtype="float32", steps=225)
+    result = training_parity.run(impl_under_test, full_mnist("float32"), net="MultiLayerNetExtend", dtype="float32",
+                                 steps=225)
     _assert_parity(result)
     assert result.exact_steps == 25 and [c.context.shown for c in result.bands] == [
         "mean loss of steps 25..124 at step 124", "mean loss of steps 125..224 at step 224"]
@@ -38,8 +39,8 @@ def test_a_gradient_that_forgets_one_layers_weight_decay_is_caught_at_the_first_
                       "        grads = super().gradient(x, t)\n"
                       "        grads['W3'] = grads['W3'] - self.weight_decay_lambda * self.params['W3']\n"
                       "        return grads\n")
-    result = deep_training_parity.run(protocol.load(str(module)), full_mnist("float64"), dtype="float64", steps=3,
-                                      checkpoint_every=1)
+    result = training_parity.run(protocol.load(str(module)), full_mnist("float64"), net="MultiLayerNetExtend",
+                                 dtype="float64", steps=3, checkpoint_every=1)
     first = result.failures()[0]
     assert first.context.step == 1 and first.context.tensor == "loss", first.render()
     # after the first step only W3 has moved wrongly; from the second on, everything inherits it
@@ -49,7 +50,8 @@ def test_a_gradient_that_forgets_one_layers_weight_decay_is_caught_at_the_first_
 @pytest.mark.mnist_full
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_1000_steps(impl_under_test, full_mnist, dtype):
-    result = deep_training_parity.run(impl_under_test, full_mnist(dtype), dtype=dtype, steps=1000, checkpoint_every=250)
+    result = training_parity.run(impl_under_test, full_mnist(dtype), net="MultiLayerNetExtend", dtype=dtype,
+                                 steps=1000, checkpoint_every=250)
     _assert_parity(result)
-    assert result.exact_steps == (1000 if dtype == "float64" else tolerance.DEEP_TRAINING_EXACT_STEPS["float32"])
+    assert result.exact_steps == (1000 if dtype == "float64" else tolerance.training_claim("MultiLayerNetExtend").horizon["float32"])
     assert np.isfinite(result.impl_loss).all()

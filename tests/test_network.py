@@ -13,7 +13,7 @@ from reference.report import tolerance
 from reference.pieces import affine
 from reference.report.compare import Context, compare
 from reference.pieces.networks import PARAMS, initial_weights, load_into_impl
-from reference.run.network import TwinTwoLayerNet
+from reference.run.network import NetworkTwin
 from reference.run.trace import trace_network
 from reference.pieces.networks import make_impl_network
 
@@ -32,7 +32,7 @@ def _networks(impl, dtype, seed, hidden=50):
     weights = initial_weights(seed, 784, hidden, 10, weight_init_std=0.1, dtype=dtype)
     net = make_impl_network(impl, 784, hidden, 10, dtype)
     load_into_impl(net, weights)
-    return net, TwinTwoLayerNet(weights)
+    return net, NetworkTwin.of("TwoLayerNet", weights)
 
 
 def _context(tensor, dtype, seed, batch, labels):
@@ -94,7 +94,7 @@ def test_textbook_numerical_gradient_matches_the_twin_of_its_own_loss(impl_under
     """net.numerical_gradient differentiates the textbook loss (epsilon included): against autograd of that loss."""
     net, weights, xb, tb = _small_problem(impl_under_test, SEEDS[0])
     numeric = net.numerical_gradient(xb, tb)
-    twin = TwinTwoLayerNet(weights)
+    twin = NetworkTwin.of("TwoLayerNet", weights)
     affine.softmax_with_loss(twin.logits(torch.from_numpy(xb)), torch.from_numpy(tb.astype(np.int64))).backward()
     for key in PARAMS:
         context = Context("TwoLayerNet", f"numerical_gradient {key}", "twin", "float64", seed=SEEDS[0])

@@ -52,19 +52,19 @@ def test_first_divergence_names_the_step(impl_under_test, mnist_float64):
 
     from reference.run import network
 
-    class FasterTwin(network.TwinTwoLayerNet):
-        def backward_loss(self, x, t):
-            loss = super().backward_loss(x, t)
+    class FasterTwin(network.NetworkTwin):
+        def backward_loss(self, x, t, state=None):
+            loss = super().backward_loss(x, t, state)
             for p in self.params.values():
                 p.grad.mul_(1.01)
             return loss
 
-    original = training_parity.TwinTwoLayerNet
-    training_parity.TwinTwoLayerNet = FasterTwin
+    original = training_parity.NetworkTwin
+    training_parity.NetworkTwin = FasterTwin
     try:
         result = training_parity.run(impl_under_test, mnist_float64, dtype="float64", steps=5)
     finally:
-        training_parity.TwinTwoLayerNet = original
+        training_parity.NetworkTwin = original
     assert result.first_loss_divergence is not None
     assert "loss at step 1" in result.first_loss_divergence.render()
 
@@ -78,16 +78,16 @@ def test_beyond_the_float32_horizon_a_real_difference_is_still_caught(impl_under
 
     calls = []
 
-    class LateTwin(network.TwinTwoLayerNet):
-        def backward_loss(self, x, t):
-            loss = super().backward_loss(x, t)
+    class LateTwin(network.NetworkTwin):
+        def backward_loss(self, x, t, state=None):
+            loss = super().backward_loss(x, t, state)
             calls.append(1)
             if len(calls) > 600:
                 for p in self.params.values():
                     p.grad.mul_(1.5)
             return loss
 
-    monkeypatch.setattr(training_parity, "TwinTwoLayerNet", LateTwin)
+    monkeypatch.setattr(training_parity, "NetworkTwin", LateTwin)
     result = training_parity.run(impl_under_test, mnist_float32, dtype="float32", steps=1000)
     assert result.first_loss_divergence is None and all(c.passed for _, cs in result.checkpoints for c in cs)
     failed = [c for c in result.bands if not c.passed]
@@ -130,3 +130,36 @@ def test_training_script_reaches_the_textbooks_accuracy(tmp_path, capsys):
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["batch_indices"]) == 10000 and len(history["batch_indices"][0]) == 100
     assert len(history["test_acc"]) == 18  # epochs 0..16 at whole iterations, and the last iteration
+
+
+def test_the_twin_of_a_fixed_architecture_and_the_composed_twin_agree_to_the_bit(impl_under_test, mnist_float64):
+    """One twin, two ways to build it: from TwoLayerNet's architecture (its record's data) and composed from the
+    textbook network's own layers, the same loss and gradients, bit for bit, on a batch of real data."""
+    from reference.pieces import registry
+    from reference.run.network import NetworkTwin
+
+    network = registry.piece("TwoLayerNet").network.trained(impl_under_test, "float64", 3)
+    (x, t), _ = mnist_float64
+    by_architecture = NetworkTwin.of("TwoLayerNet", network.params).gradient(x[:64], t[:64])
+    composed = NetworkTwin.composed(network).gradient(x[:64], t[:64])
+    assert by_architecture[0] == composed[0]
+    assert set(by_architecture[1]) == set(composed[1]) == {"W1", "b1", "W2", "b2"}
+    for key, grad in by_architecture[1].items():
+        np.testing.assert_array_equal(grad, composed[1][key], err_msg=key)
+
+
+def test_a_two_layer_net_built_of_the_wrong_layers_is_caught_by_the_architecture_twin(tmp_path, mnist_float64):
+    """TwoLayerNet's twin follows the protocol's Affine-Relu-Affine, never the network's own layers: a network that
+    builds a Sigmoid where the protocol has a Relu (every layer right on its own) parts at the first step."""
+    from reference.pieces import protocol
+
+    module = tmp_path / "sigmoid_two_layer_net.py"
+    module.write_text("from impl import *  # noqa\n"
+                      "from impl import bp_two_layer_net\n"
+                      "class TwoLayerNet(bp_two_layer_net.TwoLayerNet):\n"
+                      "    def __init__(self, *args, **kwargs):\n"
+                      "        super().__init__(*args, **kwargs)\n"
+                      "        self.layers['Relu1'] = Sigmoid()\n")
+    result = training_parity.run(protocol.load(str(module)), mnist_float64, dtype="float64", steps=2)
+    first = result.failures()[0]
+    assert (first.context.step, first.context.tensor) == (0, "loss"), first.render()

@@ -23,29 +23,36 @@ def add_arguments(parser):
     parser.add_argument("--dtype", choices=cases.DTYPES, default="float32")
     parser.add_argument("--steps", type=int, default=10000)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--lr", type=float, default=None, help="plain SGD's learning rate (default: the network's: 0.1, "
+                        "MultiLayerNetExtend 0.01)")
     parser.add_argument("--hidden", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", help="MNIST folder (default: BP_PARITY_DATA, then the cache)")
     parser.add_argument("--optimizer", help="a protocol optimizer (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam) "
                         "with the textbook's hyper-parameters, instead of the plain SGD loop with --lr")
     parser.add_argument("--out-dir", default="runs/train-parity", help="where the PNG and JSON go")
+    parser.add_argument("--net", choices=[n for n in registry.names("network") if registry.piece(n).network.trained],
+                        help="the network trained side by side (default TwoLayerNet); --deep and --conv are short for "
+                        "MultiLayerNetExtend and SimpleConvNet")
     parser.add_argument("--deep", action="store_true",
                         help="MultiLayerNetExtend (five hidden layers of 100, batch norm, dropout 0.2, weight decay "
-                        "0.1) against a twin composed from its layers, SGD lr 0.01 (--steps, --seed, --dtype, "
-                        "--batch-size apply)")
+                        "0.1) against a twin composed from its layers, SGD lr 0.01: --net MultiLayerNetExtend")
     parser.add_argument("--conv", action="store_true",
                         help="SimpleConvNet (30 filters of 5x5, pooling, 100 hidden units) against a twin composed "
-                        "from its layers, SGD lr 0.1 (--steps, --seed, --dtype, --batch-size apply)")
+                        "from its layers, SGD lr 0.1: --net SimpleConvNet")
 
 
 def run(args, out):
     from impl.mnist import load_mnist
 
     made = target(args)  # a path that does not exist is said before torch is imported
-    if args.deep and args.conv:
-        raise ValueError("--deep and --conv pick one network each: give one of them")
-    if args.optimizer and not (args.deep or args.conv):
+    picked = [n for n, given in ((args.net, args.net), ("MultiLayerNetExtend", args.deep), ("SimpleConvNet", args.conv))
+              if given]
+    if len(picked) > 1:
+        raise ValueError("--net, --deep and --conv pick one network each: give one of them")
+    args.net = picked[0] if picked else "TwoLayerNet"
+    args.lr = registry.piece(args.net).network.lr if args.lr is None else args.lr
+    if args.optimizer:
         registry.hyper(args.optimizer)  # an unknown name is a ValueError naming the known ones
     worker.shared["mnist"] = load_mnist(dtype=args.dtype, data_dir=args.data_dir)  # in every worker from the fork
     try:
@@ -57,30 +64,29 @@ def run(args, out):
 def _ended(outcome, args, out, name):
     """The report of a training run whose worker ended, hung or overstayed, or the global state it changed ([] when
     neither: the run's own results stand)."""
-    command = (f"python -m reference train-parity {args.target.arguments()} --dtype {args.dtype} "
+    command = (f"python -m reference train-parity --net {args.net} {args.target.arguments()} --dtype {args.dtype} "
                f"--seed {args.seed} --steps {args.steps} --batch-size {args.batch_size}"
-               + (" --deep" if args.deep else "") + (" --conv" if args.conv else "")
-               + (f" --optimizer {args.optimizer}" if args.optimizer else "")
-               + ("" if args.deep or args.conv else f" --lr {args.lr} --hidden {args.hidden}")
+               + (f" --optimizer {args.optimizer}" if args.optimizer else f" --lr {args.lr}")
+               + (f" --hidden {args.hidden}" if args.net == "TwoLayerNet" else "")
                + (f" --data-dir {shlex.quote(args.data_dir)}" if args.data_dir else ""))
     where = Location(layer=name, tensor="training", oracle="twin training", dtype=args.dtype, seed=args.seed,
-                     case="training parity", piece=name, reproduce=command)
+                     case=f"{name} training parity", piece=name, reproduce=command)
     return tasks.harness_problems(outcome, where, alone=True)
 
 
 def _run(args, out, pool):
     impl = pool.described
-    if args.deep or args.conv:
-        return run_deep(impl, pool, args, out, net="conv" if args.conv else "deep")
-
-    impl.require("TwoLayerNet", *([args.optimizer] if args.optimizer else []))
+    impl.require(args.net, *([args.optimizer] if args.optimizer else []))
+    promised = tolerance.training_claim(args.net)
+    if not promised.accuracy:  # no accuracies to tabulate: a line every 100 steps
+        return run_composed(pool, args, out)
 
     data = shared["mnist"]
     per_epoch = max(len(data[0][0]) // args.batch_size, 1)
-    exact = tolerance.training_exact_steps(args.dtype, args.steps)
+    exact = promised.exact_steps(args.dtype, args.steps)
     claim = (f"step-exact parity over all {args.steps} steps" if exact == args.steps else
              f"step-exact parity over the first {exact} steps, then the mean loss of every "
-             f"{tolerance.TRAINING_BAND_WINDOW}-step window within {tolerance.TRAINING_BANDS['loss'].rtol:.0%} and the "
+             f"{promised.window}-step window within {tolerance.TRAINING_BANDS['loss'].rtol:.0%} and the "
              f"accuracies within {100 * tolerance.TRAINING_BANDS['accuracy'].atol_unit:g} points")
     print(f"training impl and its twin side by side: {args.steps} steps, {args.dtype}, batch {args.batch_size}, "
           f"{args.optimizer or f'SGD lr {args.lr}'}, seed {args.seed}; claim: {claim}", file=out)
@@ -110,9 +116,9 @@ def _run(args, out, pool):
     options = dict(dtype=args.dtype, steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                    seed=args.seed, evaluate_every=per_epoch, checkpoint_every=per_epoch,
                    optimizer=args.optimizer)
-    outcome = pool.run(tasks.train, None, options, on_event=on_event, seconds=0)
+    outcome = pool.run(tasks.train, args.net, options, on_event=on_event, seconds=0)
     progress.clear()
-    problems = _ended(outcome, args, out, "TwoLayerNet")
+    problems = _ended(outcome, args, out, args.net)
     if problems and not outcome.done:
         return _report_ended(problems, out)
     result = outcome.value
@@ -192,20 +198,17 @@ def plot_losses(result, path):
     return path
 
 
-def run_deep(impl, pool, args, out, net="deep"):
-    """A composed twin's side-by-side run (reference.run.deep_training_parity; net "deep" or "conv"): a line every 100
-    steps."""
-    from reference.run import deep_training_parity
-
-    chosen = deep_training_parity.NETWORKS[net]
-    name, option, lr = chosen.name, chosen.option, chosen.lr
-    impl.require(name)
-    exact = tolerance.deep_training_exact_steps(args.dtype, args.steps, net)
+def run_composed(pool, args, out):
+    """The side-by-side run of a network whose claim compares no accuracies (tolerance.TRAINING_CLAIMS:
+    MultiLayerNetExtend's test mode uses running statistics its twin does not keep; SimpleConvNet's accuracies were
+    never measured side by side): a line every 100 steps."""
+    name, claim = args.net, tolerance.training_claim(args.net)
+    exact = claim.exact_steps(args.dtype, args.steps)
     print(f"{name} and its composed twin side by side: {args.steps} steps, {args.dtype}, batch "
-          f"{args.batch_size}, SGD lr {lr:g}, seed {args.seed}; claim: step-exact over {exact} steps"
-          + ("" if exact == args.steps else f", then every {tolerance.DEEP_TRAINING_WINDOW}-step window's mean loss "
-             f"within {tolerance.TRAINING_BANDS['loss'].rtol:.0%}"), file=out, flush=True)
-    progress = Progress(args.steps, f"train-parity {option}")
+          f"{args.batch_size}, {args.optimizer or f'SGD lr {args.lr:g}'}, seed {args.seed}; claim: step-exact over "
+          f"{exact} steps" + ("" if exact == args.steps else f", then every {claim.window}-step window's mean loss "
+                             f"within {tolerance.TRAINING_BANDS['loss'].rtol:.0%}"), file=out, flush=True)
+    progress = Progress(args.steps, f"train-parity --net {name}")
     started = time.perf_counter()
 
     def on_event(news):
@@ -215,9 +218,9 @@ def run_deep(impl, pool, args, out, net="deep"):
             print(f"step {news['step']}: impl loss {news['impl_loss']:.6f}, twin {news['twin_loss']:.6f}", file=out,
                   flush=True)
 
-    options = dict(dtype=args.dtype, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                   checkpoint_every=max(args.steps // 4, 1))
-    outcome = pool.run(tasks.train, net, options, on_event=on_event, seconds=0)
+    options = dict(dtype=args.dtype, steps=args.steps, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
+                   optimizer=args.optimizer, checkpoint_every=max(args.steps // 4, 1))
+    outcome = pool.run(tasks.train, name, options, on_event=on_event, seconds=0)
     progress.clear()
     problems = _ended(outcome, args, out, name)
     if problems and not outcome.done:

@@ -7,13 +7,7 @@ import numpy as np
 from reference.base import streams
 from reference.pieces.registry import Network, Piece, register
 
-
-
-
 # ---- the weights both sides start from, and the implementation's TwoLayerNet built at them
-
-
-
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -105,10 +99,53 @@ def _build_two_layer_net(impl, input_size, dtype):
     return make_impl_network(impl, input_size, 50, 10, dtype)
 
 
+# ---- the networks side-by-side training starts from (reference.run.training_parity), at MNIST's sizes
+
+MNIST_INPUT = 784
+
+
+def _trained_two_layer_net(impl, dtype, seed, hidden=50):
+    """The implementation's TwoLayerNet (784 -> hidden -> 10) at the textbook's initial weights drawn here (stream
+    "weights"), which the twin starts from too."""
+    network = make_impl_network(impl, MNIST_INPUT, hidden, 10, dtype)
+    load_into_impl(network, initial_weights(seed, MNIST_INPUT, hidden, 10, dtype=dtype))
+    return network
+
+
+DEEP_HIDDEN = (100, 100, 100, 100, 100)
+
+
+def _trained_multi_layer_net_extend(impl, dtype, seed, hidden=DEEP_HIDDEN, weight_decay_lambda=0.1, dropout_ratio=0.2):
+    """The implementation's MultiLayerNetExtend (784 -> hidden -> 10, batch norm, dropout, weight decay, He weights),
+    its weights drawn reproducibly: through seed= and dtype= where it takes them, else from NumPy's global generator
+    put in a state of the stream "weights" (the textbook's signature, float64)."""
+    network_class = impl.require("MultiLayerNetExtend")
+    options = dict(weight_decay_lambda=weight_decay_lambda, use_dropout=True, dropout_ration=dropout_ratio,
+                   use_batchnorm=True)
+    with streams.GlobalGenerator(streams.rng(seed, "weights").integers(2**31)):
+        try:
+            return network_class(MNIST_INPUT, list(hidden), 10, dtype=dtype, seed=seed, **options)
+        except TypeError:
+            return network_class(MNIST_INPUT, list(hidden), 10, **options)
+
+
+def _trained_simple_convnet(impl, dtype, seed):
+    """The implementation's SimpleConvNet with the textbook's sizes (30 filters of 5x5, 100 hidden units, weights
+    0.01 N(0, 1)), its weights drawn reproducibly as MultiLayerNetExtend's are."""
+    network_class = impl.require("SimpleConvNet")
+    with streams.GlobalGenerator(streams.rng(seed, "weights").integers(2**31)):
+        try:
+            return network_class(dtype=dtype, seed=seed)
+        except TypeError:
+            return network_class()
+
+
 register(Piece("TwoLayerNet", "network",
                "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
                "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",
-               network=Network(build=_build_two_layer_net)))
+               network=Network(build=_build_two_layer_net,
+                               architecture=(("Affine", "W1", "b1"), ("Relu",), ("Affine", "W2", "b2")),
+                               trained=_trained_two_layer_net)))
 
 register(Piece("MultiLayerNet", "network",
                "class MultiLayerNet(input_size, hidden_size_list, output_size, activation='relu', "
@@ -124,11 +161,12 @@ register(Piece("MultiLayerNetExtend", "network",
                network=Network(build=_build_multi_layer_net("MultiLayerNetExtend", weight_decay_lambda=0.05,
                                                             use_dropout=True, dropout_ration=0.2,
                                                             use_batchnorm=True),
-                               init_schemes=("he", "xavier"), prepare=_drawn_parameters)))
+                               init_schemes=("he", "xavier"), prepare=_drawn_parameters,
+                               trained=_trained_multi_layer_net_extend, lr=0.01)))
 
 register(Piece("SimpleConvNet", "network",
                "class SimpleConvNet(input_dim=(1, 28, 28), conv_param={'filter_num': 30, 'filter_size': 5, "
                "'pad': 0, 'stride': 1}, hidden_size=100, output_size=10, weight_init_std=0.01): Conv1 Relu1 Pool1 "
                "Affine1 Relu2 Affine2, last_layer; params W1 b1 W2 b2 W3 b3",
                network=Network(build=_build_simple_convnet, input_shape=CONVNET_INPUT,
-                               prepare=_drawn_parameters)))
+                               prepare=_drawn_parameters, trained=_trained_simple_convnet, trained_shape=(1, 28, 28))))

@@ -68,6 +68,17 @@ class Network:
     init_schemes: tuple = ()  # weight_init_std values whose standard deviations are checked statistically
     prepare: Callable = None  # prepare(network, seed): the harness's own parameters, drawn in place before a trace
     input_shape: tuple = None  # one sample's shape where the first layer does not say it (a convolution's (C, H, W))
+    # the twin (reference.run.network.NetworkTwin): where the protocol fixes the layers, they are data here, as
+    # (piece, parameter keys...), and the twin is built from them, never from the network's own layers (a network
+    # that builds the wrong layer would be mirrored); else the twin is composed from the network's layers
+    architecture: tuple = ()
+    loss: str = "SoftmaxWithLoss"  # the loss piece of an architecture
+    # side-by-side training (reference.run.training_parity; its claim: reference.report.tolerance.TRAINING_CLAIMS):
+    # trained(impl, dtype, seed, **options) -> the implementation's network at the weights training starts from;
+    # None where the network is not trained side by side
+    trained: Callable = None
+    lr: float = 0.1  # the learning rate of its plain SGD run
+    trained_shape: tuple = None  # one MNIST sample's shape for it where not the flat 784 (a convolution's (1, 28, 28))
 
 
 @dataclass(frozen=True)

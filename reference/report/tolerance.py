@@ -138,7 +138,7 @@ TRAINING_BANDS = {
 }
 
 
-# The deep network of reference.run.deep_training_parity (MultiLayerNetExtend, five hidden layers of 100, batch norm,
+# MultiLayerNetExtend side by side (reference.run.training_parity: five hidden layers of 100, batch norm,
 # dropout 0.2, weight decay 0.1, SGD lr 0.01, batch 100): float64 measured step-exact over all 1,000 steps at seeds
 # 0..4 (losses at most 8.9e-16 apart).  float32 parts far sooner than the two-layer network: the losses first leave
 # the float32 bound at step 53 to 269 at seeds 0..9 (batch normalization divides by each feature's batch spread, and
@@ -147,7 +147,7 @@ TRAINING_BANDS = {
 DEEP_TRAINING_EXACT_STEPS = {"float64": None, "float32": 25}
 DEEP_TRAINING_WINDOW = 100
 
-# SimpleConvNet (reference.run.deep_training_parity, net "conv", SGD lr 0.1): float64 holds the twin bound at every step
+# SimpleConvNet side by side (reference.run.training_parity, SGD lr 0.1): float64 holds the twin bound at every step
 # (measured to 1.3e-15 over 200 steps).  float32 parts sooner than the fully connected networks: the convolution's dW
 # sums 57,600 products a step (one step of a 1,152-term sum is already ~1e-5 relative, reference.pieces.registry's
 # Convolution-mnist case), and ReLU and max pooling turn a unit's rounding into another route.  Measured over 80
@@ -157,16 +157,39 @@ DEEP_TRAINING_WINDOW = 100
 CONV_TRAINING_EXACT_STEPS = {"float64": None, "float32": 10}
 
 
-def deep_training_exact_steps(dtype, steps, net="deep"):
-    table = CONV_TRAINING_EXACT_STEPS if net == "conv" else DEEP_TRAINING_EXACT_STEPS
-    horizon = _lookup(table, dtype, f"{net} training horizon")
-    return steps if horizon is None else min(steps, horizon)
+@dataclass(frozen=True)
+class TrainingClaim:
+    """What a side-by-side training run of one network claims (reference.run.training_parity): step-exact parity over
+    `horizon` steps of each dtype (None: every step), then the mean loss of every `window`-step window within
+    TRAINING_BANDS["loss"], and, where `accuracy`, the accuracies at each evaluation within TRAINING_BANDS["accuracy"].
+    checkpoint_scale: "tensor" (each parameter judged at its own scale) or "network" (one scale for every parameter,
+    as for a gradient: a bias before batch normalization never moves from its start but by rounding noise)."""
+
+    horizon: dict
+    window: int
+    accuracy: bool = False
+    checkpoint_scale: str = "tensor"
+
+    def exact_steps(self, dtype, steps):
+        """How many of `steps` training steps are held to step-exact parity in `dtype`."""
+        horizon = _lookup(self.horizon, dtype, "training horizon")
+        return steps if horizon is None else min(steps, horizon)
 
 
-def training_exact_steps(dtype, steps):
-    """How many of `steps` training steps are held to step-exact parity in `dtype`."""
-    horizon = _lookup(TRAINING_EXACT_STEPS, dtype, "training horizon")
-    return steps if horizon is None else min(steps, horizon)
+TRAINING_CLAIMS = {
+    "TwoLayerNet": TrainingClaim(TRAINING_EXACT_STEPS, TRAINING_BAND_WINDOW, accuracy=True),
+    "MultiLayerNetExtend": TrainingClaim(DEEP_TRAINING_EXACT_STEPS, DEEP_TRAINING_WINDOW, checkpoint_scale="network"),
+    "SimpleConvNet": TrainingClaim(CONV_TRAINING_EXACT_STEPS, DEEP_TRAINING_WINDOW, checkpoint_scale="network"),
+}
+
+
+def training_claim(network):
+    """The TrainingClaim of network piece `network` (a protocol name)."""
+    try:
+        return TRAINING_CLAIMS[network]
+    except KeyError:
+        raise ValueError(f"no training claim for {network!r}: side-by-side training is measured for "
+                         + ", ".join(TRAINING_CLAIMS)) from None
 
 
 def init_std(elements):

@@ -33,6 +33,7 @@ from reference.report import tolerance
 from reference.report.compare import compare, Context, Verdict
 from reference.run import case as layer_checks
 from reference.run.case import NotRun, raised_where
+from reference.run.network import NetworkTwin
 
 FORMAT = 1
 GOLDEN = cases.FIXTURES / "golden"
@@ -119,9 +120,7 @@ def _network_twin(x, t, weights):
     """{loss, gradient W1 .. b2, predict} of the network's twin (needs torch)."""
     import torch
 
-    from reference.run.network import TwinTwoLayerNet
-
-    twin = TwinTwoLayerNet(weights)
+    twin = NetworkTwin.of("TwoLayerNet", weights)
     loss, grads = twin.gradient(x, t)
     with torch.no_grad():
         scores = twin.logits(torch.from_numpy(x)).numpy()

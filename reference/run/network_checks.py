@@ -21,6 +21,7 @@ from reference.plan.target import arguments
 from reference.report import tolerance
 from reference.report.compare import compare, Context, Verdict
 from reference.run.case import NotRun, raised_where
+from reference.run.network import NetworkTwin
 from reference.run.trace import trace_network
 
 LABEL_FORMS = ("index", "one-hot")
@@ -47,8 +48,6 @@ def small_problem(impl, seed, inputs=12, hidden=6, classes=10, batch=5):
 
 def check_methods(impl, x, t, *, seed, dtype):
     """[Comparison or NotRun] for every public method of the implementation's TwoLayerNet; see the module."""
-    from reference.run.network import TwinTwoLayerNet
-
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
     command = f"python -m reference trace {arguments(impl)} --dtype {dtype} --seed {seed}"
@@ -78,7 +77,7 @@ def check_methods(impl, x, t, *, seed, dtype):
         load_into_impl(network, weights)
     except (MissingProtocol, NetworkDtypeUnsupported) as error:
         return [NotRun(context("construction"), str(error))]
-    twin = TwinTwoLayerNet(weights)
+    twin = NetworkTwin.of("TwoLayerNet", weights)
     half = len(x) // 2
     for call_number, (form, rows) in enumerate(zip(LABEL_FORMS, (slice(0, half), slice(half, None))), start=1):
         xb, index = np.ascontiguousarray(x[rows], dtype=dtype), t[rows]
@@ -118,8 +117,6 @@ def check_methods(impl, x, t, *, seed, dtype):
 def _numerical_gradient(impl, seed, context, call):
     """network.numerical_gradient against autograd of the textbook's loss (epsilon included), and the
     parameters back as they were."""
-    from reference.run.network import TwinTwoLayerNet
-
     try:
         network, weights, x, t = small_problem(impl, seed)
     except MissingProtocol as error:
@@ -128,7 +125,7 @@ def _numerical_gradient(impl, seed, context, call):
     done, numeric = call("numerical_gradient", network.numerical_gradient, x, t)
     if not done:
         return results
-    twin = TwinTwoLayerNet(weights)
+    twin = NetworkTwin.of("TwoLayerNet", weights)
     affine.softmax_with_loss(twin.logits(torch.from_numpy(x)), torch.from_numpy(t.astype(np.int64))).backward()
     for key in PARAMS:
         actual = numeric.get(key) if isinstance(numeric, dict) else None

@@ -8,6 +8,7 @@ ended, hung or overstayed, one result for the whole unit that names the call it 
 """
 
 import dataclasses
+import time
 
 from reference.report.compare import NotRun, Verdict
 from reference.run import case as layer_checks, convergence, golden, pipeline_checks
@@ -134,36 +135,26 @@ def convergence_sgd(impl, X, y, run, runs, seed):
 
 
 def train(impl, net, options):
-    """A side-by-side training run (reference.run.training_parity, or reference.run.deep_training_parity where `net` is
-    "deep" or "conv") on the MNIST arrays the harness put in worker.shared["mnist"]; each evaluation row (and, for a
-    composed network, each hundredth step's losses) goes to the supervisor as an event as it is made, with the step
-    reached for its progress line.  The run's passed comparisons come back without their arrays."""
-    import time
+    """A side-by-side training run of network piece `net` (reference.run.training_parity) on the MNIST arrays the
+    harness put in worker.shared["mnist"]; each evaluation row, and each hundredth step's losses, goes to the
+    supervisor as an event as it is made, with the step reached for its progress line.  The run's passed comparisons
+    come back without their arrays."""
 
-    data = shared["mnist"]
+    from reference.run import training_parity
+
     last = [0.0]
 
-    def progress(step):
+    def on_step(step, run):
+        if step % 100 == 0 or step == options["steps"] - 1:
+            event({"step": step, "impl_loss": run.impl_loss[-1], "twin_loss": run.twin_loss[-1]})
+            return
         now = time.monotonic()
         if now - last[0] > 0.2:
             last[0] = now
             event({"step": step})
 
-    if net:
-        from reference.run import deep_training_parity
-
-        def on_step(step, run):
-            if step % 100 == 0 or step == options["steps"] - 1:
-                event({"step": step, "impl_loss": run.impl_loss[-1], "twin_loss": run.twin_loss[-1]})
-            else:
-                progress(step)
-
-        result = deep_training_parity.run(impl, data, net=net, on_step=on_step, **options)
-    else:
-        from reference.run import training_parity
-
-        result = training_parity.run(impl, data, on_evaluate=lambda row: event({"row": row}), on_step=progress,
-                                     **options)
+    result = training_parity.run(impl, shared["mnist"], net=net, on_evaluate=lambda row: event({"row": row}),
+                                 on_step=on_step, **options)
     _slim(result.bands)
     for _, comparisons in result.checkpoints:
         _slim(comparisons)

@@ -29,6 +29,8 @@ from reference.report.compare import compare, compare_conventions, Context, NotR
 from reference.report.tolerance import tensor_scale
 from reference.run import finite_diff, wire
 from reference.run.case import raised_where
+from reference.run.network import (label_indices, last_layer, layer_piece, loss_piece, NetworkTwin, NotANetwork,
+                                   ordered_layers)
 
 
 @wire.register
@@ -54,51 +56,9 @@ class _Stop(Exception):
     """The implementation failed to answer: the trace cannot go on past this row."""
 
 
-class NotANetwork(ValueError):
-    """An object the trace cannot walk (no layers in order, no loss layer); the message says what is missing."""
-
-
 def _tensor(array, grad=False):
     t = torch.from_numpy(np.array(array, copy=True))
     return t.requires_grad_(True) if grad else t
-
-
-def ordered_layers(network):
-    """[(position name, layer)] of network.layers: an ordered dict's keys, or Class<i> for a list."""
-    layers = getattr(network, "layers", None)
-    if isinstance(layers, dict):
-        return list(layers.items())
-    if isinstance(layers, (list, tuple)):
-        counts, named = {}, []
-        for layer in layers:
-            kind = type(layer).__name__
-            counts[kind] = counts.get(kind, 0) + 1
-            named.append((f"{kind}{counts[kind]}", layer))
-        return named
-    raise NotANetwork(f"{type(network).__name__} has no `layers` (an ordered dict or list of its layers)")
-
-
-def last_layer(network):
-    for attribute in ("lastLayer", "last_layer"):
-        if getattr(network, attribute, None) is not None:
-            return attribute, getattr(network, attribute)
-    raise NotANetwork(f"{type(network).__name__} has no loss layer named lastLayer or last_layer")
-
-
-def _layer_piece(layer):
-    """(piece, its LayerSpec) for a layer whose class the registry knows with a twin, else (None, None)."""
-    found = registry.by_class(type(layer).__name__)
-    spec = getattr(found, "spec", None)
-    if found is None or found.kind != "layer" or getattr(spec, "twin", None) is None or not hasattr(spec, "params"):
-        return None, None
-    return found, spec
-
-
-def _loss_piece(layer):
-    found = registry.by_class(type(layer).__name__)
-    if found is None or found.kind != "loss" or not hasattr(found.spec, "backward_twin"):
-        return None
-    return found
 
 
 def trace_network(network, x, t, *, seed, dtype, impl=None, reproduce=None, name=None, end_to_end=True):
@@ -168,7 +128,7 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
         inputs[position] = activation
         state = np.random.get_state()  # what a layer that draws from NumPy's global generator (Dropout) draws from
         output = call(context(position, "forward", kind, "forward"), layer.forward, activation)
-        piece, spec = _layer_piece(layer)
+        piece, spec = layer_piece(layer)
         if piece is None:
             results.append(unknown(position, kind, "forward"))
         else:
@@ -180,13 +140,13 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
         activation = output
 
     kind = type(last).__name__
-    loss_piece = _loss_piece(last)
-    if loss_piece is None:
+    found = loss_piece(last)
+    if found is None:
         results.append(NotRun(context(last_name, "forward", kind, "forward"), f"the loss layer is of class {kind}, "
                               "which the registry does not know as a loss: the trace cannot judge it"))
         raise _Stop
-    spec = loss_piece.spec
-    index = _indices(t)
+    spec = found.spec
+    index = label_indices(t)
     loss = call(context(last_name, "forward", kind, "forward"), last.forward, activation, t)
     with torch.no_grad():
         expected_loss = spec.twin(_as_run(activation), _tensor(index)).numpy()
@@ -203,7 +163,7 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
     for position, layer in reversed(layers):
         kind = type(layer).__name__
         dx = call(context(position, "dx", kind, "backward"), layer.backward, dout)
-        piece, spec = _layer_piece(layer)
+        piece, spec = layer_piece(layer)
         if piece is None:
             results.append(unknown(position, kind, "backward"))
             dout = dx
@@ -224,11 +184,6 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
         dout = dx
 
 
-def _indices(t):
-    labels = np.asarray(t)
-    return (labels if labels.ndim == 1 else labels.argmax(axis=1)).astype(np.int64)
-
-
 def _end_to_end(network, layers, last, x, t, tol, context, call):
     """network.gradient(x, t) against autograd of the whole network composed from the layer twins, or, where a
     layer has no twin, against finite differences of network.loss (float64; float32 is SKIPPED).
@@ -241,38 +196,19 @@ def _end_to_end(network, layers, last, x, t, tol, context, call):
     params = getattr(network, "params", None)
     if not isinstance(params, dict) or not hasattr(network, "gradient"):
         return [NotRun(context(network_name, "gradient"), "the network has no params dict or gradient()")]
-    known = all(_layer_piece(layer)[0] is not None for _, layer in layers) and _loss_piece(last) is not None
+    known = all(layer_piece(layer)[0] is not None for _, layer in layers) and loss_piece(last) is not None
     if not known:
         return _end_to_end_by_differences(network, params, x, t, context, call)
     # the layer-by-layer rows ran every backward on this very batch and left their d<p> on the layers: cleared, so a
     # gradient() that skips a layer's backward cannot hand back the trace's own answers
     for _, layer in layers:
-        for p in _layer_piece(layer)[1].params:
+        for p in layer_piece(layer)[1].params:
             if hasattr(layer, f"d{p}"):
                 setattr(layer, f"d{p}", None)
     state = np.random.get_state()  # gradient() draws its dropout masks from here: the twin replays them
     grads = call(context(network_name, "gradient", phase="gradient"), network.gradient, x, t)
-    generator = streams.generator_in_state(state)
-    leaves = {k: _tensor(v, grad=True) for k, v in params.items()}
-    activation = _tensor(x)
-    for _, layer in layers:
-        _, spec = _layer_piece(layer)
-        layer_params = []
-        for p in spec.params:
-            array = getattr(layer, p)
-            key = next((k for k, v in params.items() if v is array), None)
-            layer_params.append(leaves[key] if key is not None else _tensor(array))
-        activation = spec.trace_twin(layer, generator)(activation, *layer_params)
-    loss = _loss_piece(last).spec.backward_twin(activation, _tensor(_indices(t)))
-    # weight decay, where the network has the textbook's weight_decay_lambda: 0.5 lambda sum W^2 over the weights
-    decay = float(getattr(network, "weight_decay_lambda", 0) or 0)
-    if decay:
-        loss = loss + sum(0.5 * decay * (leaf * leaf).sum() for key, leaf in leaves.items() if key.startswith("W"))
-    if loss.requires_grad:  # not when no layer holds a params array: then every expected gradient is 0
-        loss.backward()
+    expected = NetworkTwin.composed(network, constants=True).gradient(x, t, state)[1]
     rows = []
-    expected = {key: leaf.grad.numpy() if leaf.grad is not None else np.zeros_like(params[key])
-                for key, leaf in leaves.items()}
     # one scale for the whole gradient, as a check of the flattened parameter vector: a gradient that is zero by
     # construction (a bias before batch normalization) is rounding noise of the same terms as its neighbours
     scale = max((tensor_scale(e) for e in expected.values()), default=1.0)
@@ -304,7 +240,7 @@ def _training_loss(network, params):
         scores = np.asarray(network.predict(x, train_flg=True) if takes_flag else network.predict(x), dtype=np.float64)
         shifted = scores - scores.max(axis=1, keepdims=True)
         log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        index = _indices(t)
+        index = label_indices(t)
         value = -log_softmax[np.arange(len(index)), index].mean()
         return value + sum(0.5 * decay * float(np.sum(np.asarray(W, dtype=np.float64) ** 2)) for W in weights)
 
@@ -394,7 +330,7 @@ def net_problem(network, seed, batch, dtype, mnist=None, input_shape=None):
     labels for as many classes as its last parameter layer has outputs."""
     layers = ordered_layers(network)
     sizes = [np.shape(getattr(layer, spec.params[0])) for _, layer in layers
-             for _, spec in [_layer_piece(layer)] if spec is not None and spec.params]
+             for _, spec in [layer_piece(layer)] if spec is not None and spec.params]
     features = sizes[0][0] if sizes else None
     classes = sizes[-1][-1] if sizes else 10
     if input_shape is not None:
@@ -414,7 +350,7 @@ def net_problem(network, seed, batch, dtype, mnist=None, input_shape=None):
 def network_dtype(network):
     """The dtype of the network's first parameter array (float64 if it has none)."""
     for _, layer in ordered_layers(network):
-        _, spec = _layer_piece(layer)
+        _, spec = layer_piece(layer)
         if spec is not None and spec.params:
             return np.asarray(getattr(layer, spec.params[0])).dtype.name
     return "float64"

@@ -497,7 +497,7 @@ def _import_torch():
         return
 
     for name in ("run.case", "run.trace", "run.network_checks", "run.optimizer_checks", "run.golden",
-                 "run.training_parity", "run.deep_training_parity", "pieces.functional", "pieces.optimizer_rules",
+                 "run.training_parity", "pieces.functional", "pieces.optimizer_rules",
                  "run.traces", "run.pipeline_checks", "run.tasks"):
         importlib.import_module(f"reference.{name}")
 
