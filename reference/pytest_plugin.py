@@ -20,7 +20,7 @@ bp_parity_only_present.
 from pathlib import Path
 
 import pytest
-from reference.report.compare import Verdict
+from reference.report.compare import Oracle, Verdict
 
 def pytest_addoption(parser):
     group = parser.getgroup("bp-parity", "parity checks of a hand-written implementation (bp-parity)")
@@ -76,7 +76,7 @@ def pytest_sessionfinish(session):
 def _where(piece, case, dtype, seed, reproduce=""):
     from reference.report.compare import Location
 
-    return Location(layer=piece, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case,
+    return Location(layer=piece, tensor="every check", oracle=Oracle.HARNESS, dtype=dtype, seed=seed, case=case,
                     piece=piece, reproduce=reproduce)
 
 
@@ -111,7 +111,8 @@ class ParityCollector(pytest.Collector):
         def add(name, check):
             items.append(ParityItem.from_parent(self, name=name, impl=impl, check=check))
 
-        oracles = {"twin": ("twin", "golden"), "finite differences": ("finite differences",), "calls": None}
+        oracles = {Oracle.TWIN: (Oracle.TWIN, Oracle.GOLDEN), Oracle.FINITE_DIFFERENCES: (Oracle.FINITE_DIFFERENCES,),
+                   Oracle.CALLS: None}
         for check in checks.checks(checks.units(seeds)):  # the one plan (reference.plan.checks)
             u = check.unit
             if u.kind == "case":
@@ -158,10 +159,10 @@ class ParityItem(pytest.Item):
             unit = self._results(("case", case, dtype, seed), tasks.case,
                                  _where(case.layer, case.id, dtype, seed,
                                         checks.reproduce_command(self.impl, case, None, dtype, seed)))
-            lost = [r for r in unit if r.context.oracle == "harness" and r.verdict != Verdict.STATE_CHANGED]
+            lost = [r for r in unit if r.context.oracle == Oracle.HARNESS and r.verdict != Verdict.STATE_CHANGED]
             if tensor is None:  # everything the per-tensor items do not cover
                 results = [r for r in unit if r.context.call or r.context.step is not None
-                           or r.context.oracle not in ("twin", "golden", "finite differences")]
+                           or r.context.oracle not in (Oracle.TWIN, Oracle.GOLDEN, Oracle.FINITE_DIFFERENCES)]
             else:
                 results = lost or [r for r in unit if r.context.tensor == tensor and not r.context.call
                                    and r.context.oracle in oracles]

@@ -23,7 +23,7 @@ import types
 from reference.base import cases
 from reference.pieces import protocol, registry
 from reference.plan.target import Target
-from reference.report.compare import Location, ParityError
+from reference.report.compare import Location, Oracle, ParityError
 from reference.run import tasks, worker
 from reference.run.trace import Trace
 
@@ -65,7 +65,7 @@ def check_piece(impl, name, seeds=None, dtypes=None):
     results = []
     with _pool(impl) as pool:
         for task, arguments, label in units:
-            where = Location(layer=name, tensor="every check", oracle="harness", dtype=arguments[1],
+            where = Location(layer=name, tensor="every check", oracle=Oracle.HARNESS, dtype=arguments[1],
                              seed=arguments[2], case=label, piece=name)
             results += tasks.results_of(pool.run(task, *arguments), where)
     return results
@@ -97,9 +97,9 @@ def assert_network(impl, name, seed=None, batch=16):
     if outcome.done:
         traced = outcome.value[0]
         traced.results += tasks.results_of(outcome.__class__(value=[], state=outcome.state), Location(
-            layer=name, tensor="every check", oracle="harness", dtype="float64", seed=seed, case=name, piece=name))
+            layer=name, tensor="every check", oracle=Oracle.HARNESS, dtype="float64", seed=seed, case=name, piece=name))
     else:
-        traced = Trace(name, tasks.results_of(outcome, Location(layer=name, tensor="every check", oracle="harness",
+        traced = Trace(name, tasks.results_of(outcome, Location(layer=name, tensor="every check", oracle=Oracle.HARNESS,
                                                                 dtype="float64", seed=seed, case=name, piece=name)))
     _raise_failures(traced.results, f"trace of {name}")
     return traced

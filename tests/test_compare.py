@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from reference.report import tolerance
-from reference.report.compare import Context, ParityError, assert_parity, compare
+from reference.report.compare import Context, Oracle, ParityError, assert_parity, compare
+from reference.run import wire
 
 
 def _context(**overrides):
@@ -12,6 +13,15 @@ def _context(**overrides):
                   reproduce="python -m reference check --case Affine-2d --tensor dW --dtype float64 --seed 7")
     fields.update(overrides)
     return Context(**fields)
+
+
+def test_an_oracle_is_a_word_of_its_vocabulary_and_a_word_outside_it_is_refused():
+    context = _context()
+    assert context.oracle is Oracle.TWIN and context.oracle == "twin" and f"{context.oracle}" == "twin"
+    with pytest.raises(ValueError, match="'twins' is not a word of Oracle: 'twin', 'golden'"):
+        _context(oracle="twins")
+    back = wire.decode(wire.encode(compare(np.ones(3), np.ones(3), tolerance.twin("float64"), _context())))
+    assert back.context.oracle is Oracle.TWIN  # across the worker's JSON and back, still the member
 
 
 def test_equal_arrays_pass():

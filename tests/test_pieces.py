@@ -138,6 +138,16 @@ def test_what_cannot_be_registered_is_refused_with_the_reason():
     with pytest.raises(RegistryError, match="not the piece"):
         registry.register(registry.Piece("Other", "layer", "-", spec=registry.piece("Relu").spec,
                                          cases=(cases.LayerCase("Other-1", "Relu"),)))
+    with pytest.raises(RegistryError, match="kind 'layers' is not one of layer, function, loss, model, optimizer, network"):
+        registry.register(registry.Piece("Other", "layers", "-", spec=registry.piece("Relu").spec))
+
+
+def test_a_piece_kind_is_a_word_of_its_vocabulary():
+    """Kinds are a closed vocabulary: the word a record gives becomes the member, which compares and hashes as it."""
+    relu = registry.piece("Relu")
+    assert relu.kind is registry.Kind.LAYER and relu.kind == "layer" and {"layer": 1}[relu.kind] == 1
+    assert registry.Piece("Other", "optimizer", "-").kind is registry.Kind.OPTIMIZER
+    assert {p.name for p in registry.pieces() if not p.kind.has_cases} == set(registry.names("optimizer", "network"))
 
 
 def test_pieces_that_register_nothing_or_do_not_exist_are_errors(tmp_path, capsys):

@@ -10,7 +10,7 @@ from reference.base import cases, streams
 from reference.cli.common import only_present_argument, print_skipped, supervised
 from reference.pieces import protocol, registry
 from reference.plan import checks
-from reference.report.compare import Location, NotRun, Verdict
+from reference.report.compare import Location, NotRun, Oracle, Verdict
 from reference.report.progress import Progress
 from reference.report.tables import report, summary_line
 from reference.run import tasks
@@ -20,7 +20,7 @@ HELP = "check every piece of an implementation against the twins"
 
 def checked_pieces():
     """The names `check --layer` takes: every piece with cases, every optimizer and every network, in registry order."""
-    return [p.name for p in registry.pieces() if p.cases or p.kind in ("optimizer", "network")]
+    return [p.name for p in registry.pieces() if p.cases or not p.kind.has_cases]
 
 
 def add_arguments(parser):
@@ -74,7 +74,7 @@ def _plan(args, impl, planned, drawn):
     back and every check in it passed."""
 
     def where(layer, case, dtype, seed, reproduce):
-        return Location(layer=layer, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case,
+        return Location(layer=layer, tensor="every check", oracle=Oracle.HARNESS, dtype=dtype, seed=seed, case=case,
                         reproduce=reproduce, piece=layer)
 
     task = {"case": tasks.case, "optimizer": tasks.optimizer, "network": tasks.network}
@@ -136,10 +136,9 @@ def _run(args, out, pool, tasks):
 
     def add(key_piece, key_case, result):
         c = result.context
-        if args.tensor and c.oracle != "harness" and not (args.tensor == c.shown
-                                                          or (args.tensor == c.tensor and not c.call)):
+        if args.tensor and c.oracle != Oracle.HARNESS and not c.is_tensor(args.tensor):
             return  # "dx" is the first call's dx, "dx (second call)" the second's: a reproduce line reruns one check
-        oracle = "twin, 100 steps" if key_piece in optimizers and c.oracle != "harness" else c.oracle
+        oracle = Oracle.TWIN_100_STEPS if key_piece in optimizers and c.oracle != Oracle.HARNESS else c.oracle
         key = (key_piece, "*", c.dtype, oracle) if args.summary else (key_case, c.shown if not c.call and c.step is None
                                                                        else c.tensor, c.dtype, oracle)
         rows.setdefault(key, []).append(result)

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from reference.cli.common import supervised, target
-from reference.report.compare import Location
+from reference.report.compare import Location, Oracle
 from reference.run import convergence, tasks
 
 HELP = "gradient descent on California housing against its convergence guarantees (rates, PNG)"
@@ -30,7 +30,7 @@ def run(args, out):
 
 def _lost(outcome, args, what):
     """The report of a unit whose worker ended, hung or overstayed, or that changed the harness's state."""
-    where = Location(layer="LinearRegression", tensor=what, oracle="convergence theorem", dtype="float64",
+    where = Location(layer="LinearRegression", tensor=what, oracle=Oracle.CONVERGENCE, dtype="float64",
                      seed=args.seed, case="California housing", piece="LinearRegression",
                      reproduce=f"python -m reference convergence {args.target.arguments()} --steps {args.steps} "
                      f"--sgd-steps {args.sgd_steps} --sgd-runs {args.sgd_runs} --seed {args.seed}")

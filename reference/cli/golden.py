@@ -6,7 +6,7 @@ import numpy as np
 
 from reference.cli.common import only_present_argument, print_skipped, supervised
 from reference.pieces.registry import spec_of
-from reference.report.compare import Location
+from reference.report.compare import Location, Oracle
 from reference.report.tables import report, summary_line
 from reference.run import golden, tasks, worker
 
@@ -37,8 +37,8 @@ def _run(args, out, pool, recorded, started):
     rows = {}
 
     def wanted(case_id, context, dtype, seed):
-        return ((not args.case or case_id in args.case) and (not args.tensor or context.names(args.tensor)
-                                                             or context.oracle == "harness")
+        return ((not args.case or case_id in args.case) and (not args.tensor or context.is_tensor(args.tensor)
+                                                             or context.oracle == Oracle.HARNESS)
                 and (not args.dtype or dtype in args.dtype) and (not args.seed or seed in args.seed))
 
     absent = set()
@@ -63,7 +63,7 @@ def _run(args, out, pool, recorded, started):
                               number))
     ran, ended = 0, {}
     for piece, case_id, dtype, seed, task, number in units:
-        where = Location(layer=piece, tensor="every check", oracle="harness", dtype=dtype, seed=seed, case=case_id,
+        where = Location(layer=piece, tensor="every check", oracle=Oracle.HARNESS, dtype=dtype, seed=seed, case=case_id,
                          piece=piece, reproduce=f"python -m reference golden {args.target.arguments()} --case {case_id} "
                          f"--dtype {dtype}")
         outcome = pool.run(task, number)
@@ -76,7 +76,7 @@ def _run(args, out, pool, recorded, started):
                 continue
             shown = "*" if args.summary else c.shown
             key = (piece if args.summary else case_id, shown, dtype, "golden" if piece == "TwoLayerNet"
-                   and c.oracle != "harness" else c.oracle)
+                   and c.oracle != Oracle.HARNESS else c.oracle)
             rows.setdefault(key, []).append(result)
     print_skipped(absent, out)
     failures = report(rows, out, args.dump_dir)

@@ -8,7 +8,7 @@ import numpy as np
 
 from reference.base import cases
 from reference.cli.common import supervised, target
-from reference.report.compare import Location, Verdict
+from reference.report.compare import Location, Oracle, Verdict
 from reference.report.tables import print_table, summary_line
 from reference.run import tasks, worker
 
@@ -21,7 +21,7 @@ def _check(args, out, pool):
     names = args.optimizer or optimizer_checks.optimizers()
     ran, ended, results = 0, {}, []
     for name in names:
-        where = Location(layer=name, tensor="every check", oracle="harness", dtype=args.dtype, seed=args.seed,
+        where = Location(layer=name, tensor="every check", oracle=Oracle.HARNESS, dtype=args.dtype, seed=args.seed,
                          case=name, piece=name, reproduce=f"python -m reference optimizers "
                          f"{args.target.arguments()} --check --optimizer {name} --dtype {args.dtype} --seed {args.seed}")
         outcome = pool.run(tasks.optimizer, name, args.dtype, args.seed)
@@ -77,7 +77,7 @@ def _figures(args, out, pool):
     paths, runs, lost, ended = {}, {}, [], {}  # ended: name -> the verdict of a unit that did not come back
 
     def where(name, tensor):
-        return Location(layer=name, tensor=tensor, oracle="twin", dtype=args.dtype, seed=args.seed, case=name,
+        return Location(layer=name, tensor=tensor, oracle=Oracle.TWIN, dtype=args.dtype, seed=args.seed, case=name,
                         piece=name, reproduce=f"python -m reference optimizers {args.target.arguments()} "
                         f"--steps {args.steps} --dtype {args.dtype} --seed {args.seed}")
 

@@ -8,7 +8,7 @@ any depth, built from layers the registry knows."""
 
 from reference.base import cases
 from reference.cli.common import supervised
-from reference.report.compare import Location, Verdict
+from reference.report.compare import Location, Oracle, Verdict
 from reference.report.tables import num, print_table, summary_line
 from reference.run import tasks
 from reference.run.trace import Trace
@@ -47,7 +47,7 @@ def _run(args, out, pool):
         impl.require(args.net)
     name = args.net or "TwoLayerNet"
     outcome = pool.run(tasks.traces, args.net, args.seed, args.batch, args.dtype, args.data_dir, command)
-    where = Location(layer=name, tensor="every check", oracle="harness", dtype=args.dtype or "float64",
+    where = Location(layer=name, tensor="every check", oracle=Oracle.HARNESS, dtype=args.dtype or "float64",
                      seed=args.seed, case=name, piece=name, reproduce=command)
     if outcome.done:
         traces = outcome.value

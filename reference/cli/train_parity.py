@@ -11,7 +11,7 @@ from reference.base import cases
 from reference.cli.common import supervised, target
 from reference.pieces import registry
 from reference.report import tolerance
-from reference.report.compare import captured, Location
+from reference.report.compare import captured, Location, Oracle
 from reference.report.progress import Progress
 from reference.run import tasks, worker
 from reference.run.worker import shared
@@ -69,7 +69,7 @@ def _ended(outcome, args, out, name):
                + (f" --optimizer {args.optimizer}" if args.optimizer else f" --lr {args.lr}")
                + (f" --hidden {args.hidden}" if args.net == "TwoLayerNet" else "")
                + (f" --data-dir {shlex.quote(args.data_dir)}" if args.data_dir else ""))
-    where = Location(layer=name, tensor="training", oracle="twin training", dtype=args.dtype, seed=args.seed,
+    where = Location(layer=name, tensor="training", oracle=Oracle.TWIN_TRAINING, dtype=args.dtype, seed=args.seed,
                      case=f"{name} training parity", piece=name, reproduce=command)
     return tasks.harness_problems(outcome, where, alone=True)
 

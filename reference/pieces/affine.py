@@ -247,6 +247,7 @@ class NumericalGradientSpec(Spec):
     """numerical_gradient(f, x) on f(x) = sum(c sin x), against autograd's c cos x."""
 
     requires = ("numerical_gradient",)
+    differences_itself = True  # the piece is a difference quotient: no finite differences of it (Piece.fd)
     tensors = ("gradient",)
     tolerance_kind = {"gradient": "fd"}
 

@@ -132,30 +132,36 @@ def _hyper(name, hyper):
     return {**defaults(name), **hyper}
 
 
+# torch.optim's own version of each optimizer, with torch's defaults where the textbook differs
+TORCH_BUILTIN = {
+    "SGD": lambda params, h: torch.optim.SGD(params, lr=h["lr"]),
+    "Momentum": lambda params, h: torch.optim.SGD(params, lr=h["lr"], momentum=h["momentum"]),
+    "Nesterov": lambda params, h: torch.optim.SGD(params, lr=h["lr"], momentum=h["momentum"], nesterov=True),
+    "AdaGrad": lambda params, h: torch.optim.Adagrad(params, lr=h["lr"]),
+    "RMSprop": lambda params, h: torch.optim.RMSprop(params, lr=h["lr"], alpha=h["decay_rate"]),
+    "Adam": lambda params, h: torch.optim.Adam(params, lr=h["lr"], betas=(h["beta1"], h["beta2"])),
+}
+
+# the twin of each: torch.optim itself wherever it computes the textbook's rule (with the textbook's epsilon), else
+# the rule written out (Adam only: torch's epsilon sits outside the bias correction)
+TWINS = {
+    "SGD": TORCH_BUILTIN["SGD"],
+    "Momentum": TORCH_BUILTIN["Momentum"],  # the same rule: v = -lr b while lr is constant
+    "Nesterov": TORCH_BUILTIN["Nesterov"],
+    "AdaGrad": lambda params, h: torch.optim.Adagrad(params, lr=h["lr"], eps=OPTIMIZER_EPSILON),
+    "RMSprop": lambda params, h: torch.optim.RMSprop(params, lr=h["lr"], alpha=h["decay_rate"], eps=OPTIMIZER_EPSILON),
+    "Adam": lambda params, h: TextbookAdam(params, lr=h["lr"], beta1=h["beta1"], beta2=h["beta2"]),
+}
+
+
 def torch_builtin(name, params, **hyper):
-    """torch.optim's own version of each optimizer, with torch's defaults where the textbook differs."""
-    h = _hyper(name, hyper)
-    if name in ("SGD", "Momentum", "Nesterov"):
-        return torch.optim.SGD(params, lr=h["lr"], momentum=h.get("momentum", 0.0), nesterov=name == "Nesterov")
-    if name == "AdaGrad":
-        return torch.optim.Adagrad(params, lr=h["lr"])
-    if name == "RMSprop":
-        return torch.optim.RMSprop(params, lr=h["lr"], alpha=h["decay_rate"])
-    return torch.optim.Adam(params, lr=h["lr"], betas=(h["beta1"], h["beta2"]))
+    """torch.optim's own version of the textbook's `name`, with torch's defaults where the textbook differs."""
+    return TORCH_BUILTIN[name](params, _hyper(name, hyper))
 
 
 def twin(name, params, **hyper):
-    """The twin of the textbook's `name` over torch leaf tensors, with the textbook's hyper-parameters:
-    torch.optim itself wherever it computes the same rule (with the textbook's epsilon), else the rule
-    written out (Adam only)."""
-    h = _hyper(name, hyper)
-    if name == "AdaGrad":
-        return torch.optim.Adagrad(params, lr=h["lr"], eps=OPTIMIZER_EPSILON)
-    if name == "RMSprop":
-        return torch.optim.RMSprop(params, lr=h["lr"], alpha=h["decay_rate"], eps=OPTIMIZER_EPSILON)
-    if name == "Adam":
-        return TextbookAdam(params, lr=h["lr"], beta1=h["beta1"], beta2=h["beta2"])
-    return torch_builtin(name, params, **h)  # SGD, Momentum, Nesterov: the same rule
+    """The twin of the textbook's `name` over torch leaf tensors, with the textbook's hyper-parameters (TWINS)."""
+    return TWINS[name](params, _hyper(name, hyper))
 
 
 # the textbook's rules written out in torch operations, one per optimizer (SGD has nothing to write out)

@@ -27,9 +27,26 @@ from typing import Callable
 import numpy as np
 
 from reference.base.cases import LayerCase
+from reference.base.vocabulary import Vocabulary
 from reference.pieces.spec import draw_elementwise, KINK_MARGIN, LayerSpec
 
-KINDS = ("layer", "function", "loss", "optimizer", "network", "model")
+class Kind(Vocabulary):
+    """What a piece is: the closed vocabulary of Piece.kind."""
+
+    LAYER = "layer"  # a class with forward and backward (Affine, Relu, BatchNormalization ...)
+    FUNCTION = "function"  # a function (softmax, numerical_gradient ...)
+    LOSS = "loss"  # a loss layer or function (SoftmaxWithLoss, svm_loss)
+    MODEL = "model"  # a model with its own loss (LinearRegression, PMF)
+    OPTIMIZER = "optimizer"  # update(params, grads)
+    NETWORK = "network"  # a network class (TwoLayerNet ...)
+
+    @property
+    def has_cases(self):
+        """Whether its pieces are checked case by case through a spec (an optimizer or a network is not)."""
+        return self not in (Kind.OPTIMIZER, Kind.NETWORK)
+
+
+KINDS = tuple(kind.value for kind in Kind)
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ class Network:
 @dataclass(frozen=True)
 class Piece:
     name: str  # the protocol name: what the implementation calls it
-    kind: str  # layer, function, loss, optimizer or network
+    kind: Kind  # layer, function, loss, model, optimizer or network (a word given is made the member)
     expects: str  # what is expected of it, shown when it is missing
     spec: object = None  # spec.Spec: inputs, the implementation's calls, the twin, finite differences
     cases: tuple = ()  # LayerCase rows
@@ -94,6 +111,12 @@ class Piece:
     network: Network = None
     user: bool = False  # registered from outside the repository
     source: str = ""  # the --pieces module that registered it: reproduce lines carry it
+
+    def __post_init__(self):
+        try:  # a word of Kind as given becomes the member; one outside it is refused by register()
+            object.__setattr__(self, "kind", Kind(self.kind))
+        except ValueError:
+            pass
 
     @property
     def twin(self):
@@ -108,7 +131,7 @@ class Piece:
         case, in full where one disagrees), "none" (no gradient to check), or "is itself one" (numerical_gradient: the twin's check uses the difference quotient's
         tolerance)."""
         if self.spec is None or not self.spec.fd_tensors:
-            return "is itself one" if self.name == "numerical_gradient" else "none"
+            return "is itself one" if getattr(self.spec, "differences_itself", False) else "none"
         if any(c.fd == "sampled" for c in self.cases):
             return "full; sampled on the large cases"
         return "full"
@@ -123,11 +146,11 @@ class RegistryError(ValueError):
 
 def register(piece, replace=False):
     """Add a piece to the registry (replace=True to swap one of the same name); returns it."""
-    if piece.kind not in KINDS:
+    if not isinstance(piece.kind, Kind):
         raise RegistryError(f"{piece.name}: kind {piece.kind!r} is not one of {', '.join(KINDS)}")
     if piece.name in REGISTRY and not replace:
         raise RegistryError(f"a piece named {piece.name!r} is registered already (replace=True swaps it)")
-    if piece.kind in ("layer", "function", "loss", "model") and piece.spec is None:
+    if piece.kind.has_cases and piece.spec is None:
         raise RegistryError(f"{piece.name}: a {piece.kind} needs a spec (spec.LayerSpec for a layer)")
     taken = {c.id: p.name for p in REGISTRY.values() if p.name != piece.name for c in p.cases}
     for case in piece.cases:
@@ -215,7 +238,7 @@ def deviations():
 def by_class(class_name):
     """The layer or loss piece a network's layer of this class is (matched by class name), or None."""
     found = REGISTRY.get(class_name)
-    return found if found is not None and found.kind in ("layer", "loss") else None
+    return found if found is not None and found.kind in (Kind.LAYER, Kind.LOSS) else None
 
 
 _LOADED = {}  # --pieces argument -> the names it registered

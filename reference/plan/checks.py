@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from reference.base import cases
 from reference.pieces import registry
 from reference.plan.target import arguments
+from reference.report.compare import Oracle
 
 KINDS = ("case", "optimizer", "network")
 
@@ -48,11 +49,11 @@ class Unit:
 @dataclass(frozen=True)
 class Check:
     unit: Unit
-    oracle: str  # "twin" (or "golden" where the recorded arrays stand in), "finite differences", or "calls"
-    tensor: str = None  # None for "calls": every check of the unit the per-tensor checks leave
+    oracle: Oracle  # TWIN (or GOLDEN where the recorded arrays stand in), FINITE_DIFFERENCES, or CALLS
+    tensor: str = None  # None for CALLS: every check of the unit the per-tensor checks leave
 
-    TESTS = {"twin": "test_twin_parity", "finite differences": "test_finite_differences",
-             "calls": "test_arguments_and_calls"}
+    TESTS = {Oracle.TWIN: "test_twin_parity", Oracle.FINITE_DIFFERENCES: "test_finite_differences",
+             Oracle.CALLS: "test_arguments_and_calls"}
 
     @property
     def stage(self):
@@ -107,17 +108,17 @@ def units(seeds, *, kinds=KINDS, pieces=None, case_ids=None, dtypes=None):
 
 def checks(planned):
     """The checks of the units: for a case, each tensor against the twin, each against finite differences (float64,
-    where the case has them), then the rest of the unit ("calls"); an optimizer or network unit is one check."""
+    where the case has them), then the rest of the unit (CALLS); an optimizer or network unit is one check."""
     found = []
     for unit in planned:
         if unit.kind != "case":
-            found.append(Check(unit, "twin"))
+            found.append(Check(unit, Oracle.TWIN))
             continue
         spec = registry.spec_of(unit.piece)
-        found += [Check(unit, "twin", tensor) for tensor in spec.case_tensors(unit.case)]
+        found += [Check(unit, Oracle.TWIN, tensor) for tensor in spec.case_tensors(unit.case)]
         if unit.dtype == "float64" and unit.case.fd != "none":
-            found += [Check(unit, "finite differences", tensor) for tensor in spec.case_fd_tensors(unit.case)]
-        found.append(Check(unit, "calls"))
+            found += [Check(unit, Oracle.FINITE_DIFFERENCES, tensor) for tensor in spec.case_fd_tensors(unit.case)]
+        found.append(Check(unit, Oracle.CALLS))
     return found
 
 

@@ -7,12 +7,32 @@ knows whether it passed and renders the report a person reads when it did not.
 """
 
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
 
+from reference.base.vocabulary import Vocabulary
 from reference.report.tolerance import Tolerance, tensor_scale
+
+
+class Oracle(Vocabulary):
+    """What a result is judged against: the closed vocabulary of Location.oracle."""
+
+    TWIN = "twin"  # the piece's PyTorch twin, run live
+    GOLDEN = "golden"  # the twin's outputs recorded in fixtures/golden (NumPy only)
+    RECORDED_TWIN = "recorded twin"  # golden drift: the recorded outputs against the live twin
+    FINITE_DIFFERENCES = "finite differences"  # the implementation's own forward, differenced
+    ARGUMENTS = "arguments"  # the inputs as given: a call that writes into its arguments
+    SAME_CALL_BEFORE = "the same call before"  # a call repeated on one instance answers as it did
+    CALLS = "calls"  # a case's checks beside its tensors (a plan's Check, not a result's)
+    TWIN_TRAINING = "twin training"  # side-by-side training (reference.run.training_parity, pmf_parity)
+    TWIN_100_STEPS = "twin, 100 steps"  # an optimizer's 100 steps against its twin (check's rows)
+    SCHEME = "scheme"  # a fresh network's weights against its initialisation scheme's sigma
+    DOCUMENTED_RULES = "the documented rules"  # the housing features, computed by the harness as documented
+    CONVERGENCE = "convergence theorem"  # SGD on least squares against its bounds
+    STEP_1_L = "the step 1/L theorem"  # gradient descent with step 1/L
+    STEP_2_MU_L = "the step 2/(mu+L) theorem"  # gradient descent with step 2/(mu+L)
+    HARNESS = "harness"  # the harness's own result for a unit: it ended, hung, changed global state
 
 
 @dataclass
@@ -22,13 +42,13 @@ class Location:
     layer: what the row names, a piece or a position in a network ("Affine2"); piece: the protocol
     piece to blame where layer is a position; phase: forward, backward, gradient, loss, update...;
     tensor: the tensor alone (dx, dW, W1, forward); call: which call on the same instance ("second
-    call", "index labels"); step: the optimizer or training step; oracle: twin, finite
-    differences, golden or arguments.  Reports and the zoo read these fields, never parse text.
+    call", "index labels"); step: the optimizer or training step; oracle: what it is judged against
+    (an Oracle).  Reports and the zoo read these fields, never parse text.
     """
 
     layer: str
     tensor: str
-    oracle: str  # "twin", "finite differences", "arguments", "golden"
+    oracle: Oracle  # a word of Oracle (a str given is made one; one outside it is a ValueError)
     dtype: str
     seed: object = None
     case: str = ""
@@ -39,6 +59,9 @@ class Location:
     step: object = None
     step_unit: str = "step"  # what `step` counts: "epoch" where a run is compared at the end of every epoch
     call: str = ""
+
+    def __post_init__(self):
+        self.oracle = Oracle(self.oracle)
 
     @property
     def blamed(self):
@@ -61,8 +84,15 @@ class Location:
         return text
 
     def names(self, tensor):
-        """Whether this location is the tensor `tensor` (or the phase of that name): what a blame matches."""
-        return tensor in (self.tensor, self.phase, self.shown)
+        """Whether this location is the tensor `tensor` of any call (or the phase of that name), or, given as
+        "dx (second call)", that tensor of that call: what a blame matches.  Fields only, never the rendered text."""
+        name, call = tensor_and_call(tensor)
+        return (name, call) == (self.tensor, self.call) or (not call and tensor in (self.tensor, self.phase))
+
+    def is_tensor(self, tensor):
+        """Whether this location is exactly the check --tensor names: "dx" the first call's dx (at every step),
+        "dx (second call)" the second call's (what a reproduce line writes: reference.plan.checks)."""
+        return tensor_and_call(tensor) == (self.tensor, self.call)
 
     @property
     def title(self):
@@ -71,6 +101,15 @@ class Location:
 
 
 Context = Location  # the name most of the harness builds it by
+
+
+def tensor_and_call(text):
+    """(tensor, call) of a tensor as reproduce lines and --tensor write it: "dx" -> ("dx", ""),
+    "dx (second call)" -> ("dx", "second call")."""
+    if text.endswith(")") and " (" in text:
+        tensor, call = text[:-1].split(" (", 1)
+        return tensor, call
+    return text, ""
 
 
 class Result:
@@ -86,9 +125,8 @@ class Result:
         return None
 
 
-class Verdict(str, Enum):
-    """Every verdict a check can come to: the closed vocabulary of tables, reports and the zoo.  A str, so it
-    compares, prints and crosses to JSON as its word."""
+class Verdict(Vocabulary):
+    """Every verdict a check can come to: the closed vocabulary of tables, reports and the zoo."""
 
     OK = "ok"  # a comparison that passed
     MISMATCH = "MISMATCH"  # a comparison that failed: the one word for it, in tables and reports alike
@@ -101,16 +139,6 @@ class Verdict(str, Enum):
     REBOUND = "REBOUND"
     SKIPPED = "SKIPPED"  # outside the implementation's form or protocol: neither passed nor failed
     BOUND_BROKEN = "BOUND BROKEN"
-
-    def __str__(self):
-        return self.value
-
-    def __hash__(self):  # as its word's: a verdict and its word are one key (Enum hashes the member's name)
-        return str.__hash__(self)
-
-    def __format__(self, spec):
-        return format(self.value, spec)
-
 
 
 @dataclass

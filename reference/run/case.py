@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.report import tolerance
-from reference.run import finite_diff
 from reference.base import streams
-from reference.report.compare import Context, NotRun, compare, compare_conventions  # noqa: F401 - NotRun re-exported
-from reference.base.limits import CheckTimeout, calling
+from reference.base.limits import calling, CheckTimeout
 from reference.pieces import registry
 from reference.pieces.protocol import MissingProtocol
-from reference.plan.checks import reproduce_command
 from reference.pieces.spec import ImplRaised, NotInForm, phase, raised_where
-from reference.report.compare import Verdict
+from reference.plan.checks import reproduce_command
+from reference.report import tolerance
+from reference.report.compare import (compare, compare_conventions, Context, NotRun,  # noqa: F401 - NotRun re-exported
+                                      Oracle, Verdict)
+from reference.run import finite_diff
 
 
 
@@ -119,10 +119,10 @@ def run_case(impl, case, dtype, seed, recorded=None):
     run = CaseRun(case=case, dtype=dtype, seed=seed)
     if recorded is None:
         pristine = cast(spec.inputs(case, streams.rng(seed, "layer inputs")), dtype)
-        twin_oracle = "twin"
+        twin_oracle = Oracle.TWIN
     else:
         pristine, recorded_expected = recorded
-        twin_oracle = "golden"
+        twin_oracle = Oracle.GOLDEN
     command = "check" if recorded is None else "golden"
 
     def context(tensor, oracle, call=""):
@@ -324,7 +324,7 @@ def _sampled(spec, impl, inputs, losses, outputs, seed):
     indexed like its point) is differentiated in full, and that full comparison is what gets reported."""
     rng = streams.rng(seed, "fd samples")
     tol = tolerance.finite_differences("float64")
-    probe = Context(layer=spec.name if hasattr(spec, "name") else "", tensor="sample", oracle="finite differences",
+    probe = Context(layer=spec.name if hasattr(spec, "name") else "", tensor="sample", oracle=Oracle.FINITE_DIFFERENCES,
                     dtype="float64", seed=seed)
     triples = {}
     for tensor, (f, point) in losses.items():

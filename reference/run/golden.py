@@ -30,7 +30,7 @@ from reference.pieces.networks import (initial_weights, load_into_impl, make_imp
 from reference.pieces.protocol import MissingProtocol
 from reference.plan.target import arguments
 from reference.report import tolerance
-from reference.report.compare import compare, Context, Verdict
+from reference.report.compare import compare, Context, Oracle, Verdict
 from reference.run import case as layer_checks
 from reference.run.case import NotRun, raised_where
 from reference.run.network import NetworkTwin
@@ -272,7 +272,7 @@ def check_network_entry(impl, golden, entry):
 
     def context(tensor):
         phase, _, key = tensor.rpartition(" ")  # "gradient W1": the phase gradient, the tensor W1
-        return Context(layer="TwoLayerNet", tensor=key, phase=phase or key, oracle="golden", dtype=dtype, seed=seed,
+        return Context(layer="TwoLayerNet", tensor=key, phase=phase or key, oracle=Oracle.GOLDEN, dtype=dtype, seed=seed,
                        case="TwoLayerNet", reproduce=f"python -m reference golden {arguments(impl)} "
                                                      f"--case TwoLayerNet --dtype {dtype}")
 
@@ -313,7 +313,7 @@ def drift(golden):
         else:
             live = _network_twin(found["input"]["x"], found["input"]["t"], found["weight"])
         for name, recorded in found["expected"].items():
-            context = Context(layer=entry["case"], tensor=name, oracle="recorded twin", dtype=dtype, seed=seed,
+            context = Context(layer=entry["case"], tensor=name, oracle=Oracle.RECORDED_TWIN, dtype=dtype, seed=seed,
                               case=entry["case"], reproduce="python -m reference drift")
             results.append(compare(np.asarray(live[name]), recorded, tol, context))
     return results

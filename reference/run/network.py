@@ -14,6 +14,7 @@ import numpy as np
 from reference.base import streams
 from reference.base.lazy_torch import torch
 from reference.pieces import registry
+from reference.pieces.registry import Kind
 
 
 class NotANetwork(ValueError):
@@ -46,7 +47,7 @@ def layer_piece(layer):
     """(piece, its LayerSpec) for a layer whose class the registry knows with a twin, else (None, None)."""
     found = registry.by_class(type(layer).__name__)
     spec = getattr(found, "spec", None)
-    if found is None or found.kind != "layer" or getattr(spec, "twin", None) is None or not hasattr(spec, "params"):
+    if found is None or found.kind != Kind.LAYER or getattr(spec, "twin", None) is None or not hasattr(spec, "params"):
         return None, None
     return found, spec
 
@@ -54,7 +55,7 @@ def layer_piece(layer):
 def loss_piece(layer):
     """The loss piece of a loss layer whose class the registry knows with a twin, else None."""
     found = registry.by_class(type(layer).__name__)
-    if found is None or found.kind != "loss" or not hasattr(found.spec, "backward_twin"):
+    if found is None or found.kind != Kind.LOSS or not hasattr(found.spec, "backward_twin"):
         return None
     return found
 

@@ -19,7 +19,7 @@ from reference.pieces.networks import (initial_weights, load_into_impl, make_imp
 from reference.pieces.protocol import MissingProtocol
 from reference.plan.target import arguments
 from reference.report import tolerance
-from reference.report.compare import compare, Context, Verdict
+from reference.report.compare import compare, Context, Oracle, Verdict
 from reference.run.case import NotRun, raised_where
 from reference.run.network import NetworkTwin
 from reference.run.trace import trace_network
@@ -52,7 +52,7 @@ def check_methods(impl, x, t, *, seed, dtype):
     tol = tolerance.twin(dtype)
     command = f"python -m reference trace {arguments(impl)} --dtype {dtype} --seed {seed}"
 
-    def context(tensor, oracle="twin", phase="", call=""):
+    def context(tensor, oracle=Oracle.TWIN, phase="", call=""):
         return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed, phase=phase or tensor,
                        call=call,
                        case="TwoLayerNet methods", reproduce=command)
@@ -162,14 +162,14 @@ def check_init(impl, name, dtype, seed):
     try:
         network_class = impl.require(name)
     except MissingProtocol as missing:
-        return [NotRun(Context(layer=name, tensor="init", oracle="scheme", dtype=dtype, seed=seed), str(missing))]
+        return [NotRun(Context(layer=name, tensor="init", oracle=Oracle.SCHEME, dtype=dtype, seed=seed), str(missing))]
     inputs, hidden, outputs = INIT_SIZES
     sizes = [inputs, *hidden, outputs]
     results = []
     command = f"python -m reference check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
     for scheme in record.network.init_schemes:
         def context(tensor):
-            return Context(layer=name, tensor=tensor, oracle="scheme", dtype=dtype, seed=seed, phase="init",
+            return Context(layer=name, tensor=tensor, oracle=Oracle.SCHEME, dtype=dtype, seed=seed, phase="init",
                            call=f"weight_init_std={scheme!r}", case=f"{name} initial weights", reproduce=command)
 
         try:

@@ -19,7 +19,7 @@ from reference.pieces.protocol import MissingProtocol
 from reference.plan.target import arguments
 from reference.pieces.registry import hyper as defaults, names, piece
 from reference.report import tolerance
-from reference.report.compare import compare, Context, Verdict
+from reference.report.compare import compare, Context, Oracle, Verdict
 from reference.run.case import NotRun
 
 OPTIMIZERS = tuple(names("optimizer"))  # the built-in ones; a user's registered later run too (optimizers())
@@ -81,7 +81,7 @@ def run_optimizer(impl, name, dtype, seed, steps=100, hyper=None):
     command = f"python -m reference optimizers --check {arguments(impl)} --optimizer {name} --dtype {dtype} --seed {seed}"
 
     def context(tensor, step=None):
-        return Context(layer=name, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, step=step,
+        return Context(layer=name, tensor=tensor, oracle=Oracle.TWIN, dtype=dtype, seed=seed, step=step,
                        case=f"{name}({shown}), {steps} steps",
                        reproduce=command)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from reference.base import streams
 from reference.report import tolerance
-from reference.report.compare import compare, Context, NotRun, Verdict
+from reference.report.compare import compare, Context, NotRun, Oracle, Verdict
 from reference.run import convergence, pmf_parity
 
 CATEGORIES = ("<1H OCEAN", "INLAND", "ISLAND", "NEAR BAY", "NEAR OCEAN")
@@ -60,7 +60,7 @@ def expected_features(table, train, test):
 def check(impl, seed, reproduce=""):
     """Every comparison of prepare_housing on the drawn table (a NotRun where it raises)."""
     table, train, test = draw_table(seed)
-    context = {name: Context(layer="prepare_housing", tensor=name, oracle="the documented rules", dtype="float64",
+    context = {name: Context(layer="prepare_housing", tensor=name, oracle=Oracle.DOCUMENTED_RULES, dtype="float64",
                              seed=seed, case="drawn housing table", reproduce=reproduce)
                for name in ("X_train", "y_train", "X_test", "y_test")}
     try:

@@ -20,7 +20,7 @@ import numpy as np
 from reference.base import streams
 from reference.pieces import models
 from reference.report import tolerance
-from reference.report.compare import compare, Context
+from reference.report.compare import compare, Context, Oracle
 
 
 @dataclass
@@ -97,7 +97,7 @@ class _SideBySide:
 
     def __init__(self, method, dtype, seed, case, reproduce, total, unit="step"):
         self.result = PMFRun(method, dtype)
-        self.where = dict(oracle="twin training", dtype=dtype, seed=seed, case=case, reproduce=reproduce,
+        self.where = dict(oracle=Oracle.TWIN_TRAINING, dtype=dtype, seed=seed, case=case, reproduce=reproduce,
                           step_unit=unit)
         self.tolerance = tolerance.training(dtype)
         self.total, self.calls, self.parted = total, 0, False

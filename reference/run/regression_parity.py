@@ -16,7 +16,7 @@ from reference.base import streams
 from reference.pieces import models
 from reference.plan.target import arguments
 from reference.report import tolerance
-from reference.report.compare import compare, Context
+from reference.report.compare import compare, Context, Oracle
 
 
 @dataclass
@@ -58,7 +58,7 @@ def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0
     reproduce = f"pytest tests/test_regression.py {arguments(impl)} -k parity"
 
     def context(tensor, step):
-        return Context(layer="LinearRegression", tensor=tensor, step=step, oracle="twin training", dtype=dtype,
+        return Context(layer="LinearRegression", tensor=tensor, step=step, oracle=Oracle.TWIN_TRAINING, dtype=dtype,
                        seed=seed, case="regression training parity", reproduce=reproduce)
 
     if len(impl_losses) != len(twin_losses):

@@ -10,7 +10,7 @@ ended, hung or overstayed, one result for the whole unit that names the call it 
 import dataclasses
 import time
 
-from reference.report.compare import NotRun, Verdict
+from reference.report.compare import NotRun, Oracle, Verdict
 from reference.run import case as layer_checks, convergence, golden, pipeline_checks
 from reference.run.worker import event, shared
 
@@ -182,7 +182,7 @@ def results_of(outcome, context, alone=False):
             changed.setdefault((item, change), where)
         if changed:
             what = "; ".join(f"{where} left {item} changed: {change}" for (item, change), where in changed.items())
-            results.append(NotRun(dataclasses.replace(context, tensor="global state", oracle="harness"),
+            results.append(NotRun(dataclasses.replace(context, tensor="global state", oracle=Oracle.HARNESS),
                                   f"{what} (put back before the next check; the harness's own code runs under it)",
                                   Verdict.STATE_CHANGED))
     else:

@@ -25,7 +25,7 @@ from reference.base.limits import calling, CheckTimeout
 from reference.pieces import registry
 from reference.plan.target import arguments, Target
 from reference.report import tolerance
-from reference.report.compare import compare, compare_conventions, Context, NotRun, Verdict
+from reference.report.compare import compare, compare_conventions, Context, NotRun, Oracle, Verdict
 from reference.report.tolerance import tensor_scale
 from reference.run import finite_diff, wire
 from reference.run.case import raised_where
@@ -72,7 +72,7 @@ def trace_network(network, x, t, *, seed, dtype, impl=None, reproduce=None, name
     command = reproduce or f"python -m reference trace {arguments(impl or Target())} --dtype {dtype} --seed {seed}"
 
     def context(position, tensor, piece="", phase=""):
-        return Context(layer=position, tensor=tensor, oracle="twin", dtype=dtype, seed=seed, case=label,
+        return Context(layer=position, tensor=tensor, oracle=Oracle.TWIN, dtype=dtype, seed=seed, case=label,
                        reproduce=command, piece=piece, phase=phase)
 
     def call(ctx, function, *args, **kwargs):
@@ -268,7 +268,7 @@ def _end_to_end_by_differences(network, params, x, t, context, call, grads=None,
     tol = tolerance.finite_differences("float64")
     for key, array in params.items():
         ctx = context(network_name, key, phase="gradient")
-        ctx.oracle = "finite differences"
+        ctx.oracle = Oracle.FINITE_DIFFERENCES
         direction = finite_diff.scaled_direction(rng, array)
         original = array.copy()
         actual = grads.get(key) if isinstance(grads, dict) else None

@@ -7,7 +7,7 @@ from reference.pieces import protocol, registry
 from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network
 from reference.pieces.protocol import MissingProtocol
 from reference.plan.target import arguments
-from reference.report.compare import Context, NotRun
+from reference.report.compare import Context, NotRun, Oracle
 from reference.run.network import ComposedNetwork
 from reference.run.network_checks import check_init, check_methods
 from reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, Trace, trace_network
@@ -42,7 +42,7 @@ def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None):
         shape = record.network.input_shape if record is not None and record.network is not None else None
         x, t = net_problem(network, seed, batch, made, mnist, shape)
     except (NotANetwork, protocol.MissingProtocol) as error:
-        context = Context(layer=name, tensor="construction", oracle="twin", dtype=dtype or "-", seed=seed, case=name)
+        context = Context(layer=name, tensor="construction", oracle=Oracle.TWIN, dtype=dtype or "-", seed=seed, case=name)
         return Trace(name, [NotRun(context, str(error))])
     command = reproduce or (f"python -m reference trace {arguments(impl)} --net {name} --seed {seed} --batch {batch}"
                             + (f" --dtype {dtype}" if dtype else ""))
@@ -76,5 +76,5 @@ def trace_all(impl, x, t, *, seed, dtype, reproduce=None):
     return traces
 
 def _bare_context(label, seed, dtype):
-    return Context(layer=label, tensor="construction", oracle="twin", dtype=dtype, seed=seed, case=label,
+    return Context(layer=label, tensor="construction", oracle=Oracle.TWIN, dtype=dtype, seed=seed, case=label,
                    phase="construction")

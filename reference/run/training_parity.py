@@ -32,7 +32,7 @@ from reference.base.threads import one_thread_each
 from reference.pieces import registry
 from reference.plan.target import arguments
 from reference.report import tolerance
-from reference.report.compare import compare, Context
+from reference.report.compare import compare, Context, Oracle
 from reference.run import wire
 from reference.run.network import NetworkTwin
 
@@ -156,7 +156,7 @@ def _run(impl, data, net, record, dtype, steps, batch_size, lr, seed, checkpoint
                      + (f" --lr {lr}" if optimizer is None else f" --optimizer {optimizer}"))
 
     def context(tensor, step):
-        return Context(layer=net, tensor=tensor, step=step, oracle="twin training", dtype=dtype,
+        return Context(layer=net, tensor=tensor, step=step, oracle=Oracle.TWIN_TRAINING, dtype=dtype,
                        seed=seed, case=f"{net} training parity", reproduce=f"{reproduce} --steps {step + 1}")
 
     def within(actual, expected):

@@ -25,7 +25,7 @@ import numpy as np
 from reference.base import cases, streams
 from reference.plan import checks
 from reference.plan.target import Target
-from reference.report.compare import Location, Verdict
+from reference.report.compare import Location, Oracle, Verdict
 from reference.run import tasks, worker
 
 MUTANTS = cases.FIXTURES / "mutants"
@@ -101,7 +101,7 @@ def harness_failures(pool, seed, trace_data):
         if piece in hung:
             continue
         outcome = pool.run(task, *arguments)
-        where = Location(layer=piece, tensor="every check", oracle="harness", dtype=arguments[-2], seed=seed,
+        where = Location(layer=piece, tensor="every check", oracle=Oracle.HARNESS, dtype=arguments[-2], seed=seed,
                          piece=piece)
         results = [r for r in tasks.results_of(outcome, where) if not r.passed]
         failures += results
@@ -109,7 +109,7 @@ def harness_failures(pool, seed, trace_data):
             hung.add(piece)
     blamed = sorted({f.context.blamed for f in failures})
     outcome = pool.run(tasks.zoo_routines, seed, blamed)
-    where = Location(layer="routines", tensor="every check", oracle="harness", dtype="-", seed=seed, piece="routines")
+    where = Location(layer="routines", tensor="every check", oracle=Oracle.HARNESS, dtype="-", seed=seed, piece="routines")
     return failures + [r for r in tasks.results_of(outcome, where) if not r.passed]
 
 
