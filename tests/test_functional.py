@@ -15,7 +15,9 @@ EXAMPLE = ROOT / "examples" / "cs231n_style" / "layers.py"
 def test_the_cs231n_style_example_passes_with_no_adapter_and_says_what_it_detected(capsys):
     assert main(["check", "--impl", str(EXAMPLE), "--only-present", "--seed", "7"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("protocol detected: functional (CS231n style): affine_forward + affine_backward as Affine;")
+    # in the registry's order (the families': elementwise, affine and the losses, normalization, convolution, optimizers)
+    assert out.startswith("protocol detected: functional (CS231n style): relu_forward + relu_backward as Relu; "
+                          "sigmoid_forward + sigmoid_backward as Sigmoid; affine_forward + affine_backward as Affine;")
     assert "max_pool_forward_naive + max_pool_backward_naive as Pooling" in out
     for case in ("Affine-4d", "SoftmaxWithLoss-1sample-onehot", "Convolution-stride2-pad1", "Pooling-pad1",
                  "Pooling-ties", "Dropout-ratio0.8", "Dropout-test"):

@@ -1,18 +1,18 @@
 """The pieces: one module per family, each holding for each of its pieces everything the harness knows of it (its
 record in the registry: protocol text, cases, magnitudes and why they stop, dtypes, documented differences with the
 test predicting each; how its inputs are drawn; how the implementation is called; its twin; its finite-difference
-mode).  Importing this package registers them, family by family, in the order of the case table.
+mode; its CS231n-style form where it has one).  Importing this package registers them, family by family, in the order of the case table.
 
-    registry       the table and the records' types (Piece, Magnitudes, Optimizer, Network), register(), layer()
-    spec           the generic machinery of a record (Spec, LayerSpec, BinarySpec): no piece named
-    elementwise    MulLayer, AddLayer, Relu, Sigmoid
+    registry       the table and the records' types (Piece, Magnitudes, Form, Optimizer, Network), register(), layer()
+    spec           the generic machinery of a record (Spec, LayerSpec, BinarySpec, the forms' parts): no piece named
+    elementwise    MulLayer, AddLayer, Relu, Sigmoid, Tanh
     affine         Affine, SoftmaxWithLoss, sigmoid, softmax, cross_entropy_error, svm_loss, numerical_gradient
     normalization  BatchNormalization, Dropout
     convolution    im2col, col2im, Convolution, Pooling
     models         LinearRegression, PMF
     networks       TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
     optimizers     SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam
-    functional     the CS231n forms of these pieces (functions), adapted onto the same records
+    functional     finds the CS231n forms (functions) the records hold, each adapted onto its piece's record
     protocol       loading an implementation and looking the protocol names up in it
 """
 

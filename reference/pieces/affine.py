@@ -7,8 +7,8 @@ import numpy as np
 from reference.base.cases import LayerCase
 from reference.base.lazy_torch import F, torch
 from reference.pieces import elementwise
-from reference.pieces.registry import Magnitudes, Piece, register
-from reference.pieces.spec import _given, _labels, _numpy, _tensor, KINK_MARGIN, LayerSpec, phase, Spec, takes
+from reference.pieces.registry import Form, Magnitudes, Piece, register
+from reference.pieces.spec import _given, _labels, _numpy, _tensor, KINK_MARGIN, LayerSpec, parts, phase, Spec, takes
 from reference.report import deviations
 from reference.report.deviations import Deviation, EPSILON_FREE_LOSS, LOG_EPSILON
 
@@ -318,6 +318,45 @@ _SOFTMAX_WITH_LOSS_DEVIATIONS = _LOSS_DEVIATIONS + (
 )
 
 
+def _affine_form(m):
+    class Affine:
+        """affine_forward / affine_backward as the textbook's Affine (dW and db kept)."""
+
+        def __init__(self, W, b):
+            self.W, self.b = W, b
+            self.dW = self.db = None
+
+        def forward(self, x):
+            out, self.cache = parts(m.affine_forward(x, self.W, self.b), "affine_forward", "out, cache")
+            return out
+
+        def backward(self, dout):
+            dx, self.dW, self.db = parts(m.affine_backward(dout, self.cache), "affine_backward", "dx, dw, db")
+            return dx
+
+    return Affine
+
+
+def _softmax_loss_form(m):
+    class SoftmaxWithLoss:
+        """softmax_loss as the textbook's SoftmaxWithLoss: integer labels (a one-hot case's argmax: the form takes
+        labels only), a batch (one sample given as a vector becomes a batch of one, and its dx a vector again), and dx
+        multiplied by the upstream gradient (the form's dx is d loss / dx)."""
+
+        def forward(self, x, t):
+            self.shape = np.shape(x)
+            batch = np.reshape(x, (-1, self.shape[-1]))
+            t = np.asarray(t)
+            labels = t.reshape(batch.shape).argmax(axis=1) if t.size == batch.size else t.reshape(-1)
+            loss, self.dx = parts(m.softmax_loss(batch, labels), "softmax_loss", "loss, dx")
+            return loss
+
+        def backward(self, dout=1):
+            return np.reshape(self.dx * dout, self.shape)
+
+    return SoftmaxWithLoss
+
+
 C = LayerCase
 register(Piece("Affine", "layer", "class Affine(W, b): forward(x); backward(dout) -> dx; keeps dW, db",
                spec=LayerSpec("Affine", draw_affine, _affine_twin, params=("W", "b")),
@@ -327,7 +366,8 @@ register(Piece("Affine", "layer", "class Affine(W, b): forward(x); backward(dout
                    C("Affine-4d", "Affine", shape=(5, 2, 3, 2), out=4),
                    C("Affine-square", "Affine", shape=(6, 6), out=6),
                    C("Affine-1sample", "Affine", shape=(1, 9), out=3),
-                   C("Affine-1out", "Affine", shape=(7, 5), out=1))))  # one output unit: db sums a column
+                   C("Affine-1out", "Affine", shape=(7, 5), out=1)),  # one output unit: db sums a column
+               form=Form(("affine_forward", "affine_backward"), _affine_form)))
 
 register(Piece("SoftmaxWithLoss", "loss", "class: forward(x, t) -> loss; backward(dout=1) -> dx",
                spec=SoftmaxWithLossSpec(softmax_with_loss, softmax_cross_entropy),
@@ -341,7 +381,8 @@ register(Piece("SoftmaxWithLoss", "loss", "class: forward(x, t) -> loss; backwar
                    C("SoftmaxWithLoss-onehot", "SoftmaxWithLoss", shape=(8, 10), labels="onehot"),
                    C("SoftmaxWithLoss-1sample", "SoftmaxWithLoss", shape=(10,), labels="index"),
                    # t of shape (C,)
-                   C("SoftmaxWithLoss-1sample-onehot", "SoftmaxWithLoss", shape=(10,), labels="onehot"))))
+                   C("SoftmaxWithLoss-1sample-onehot", "SoftmaxWithLoss", shape=(10,), labels="onehot")),
+               form=Form(("softmax_loss",), _softmax_loss_form)))
 
 register(Piece("sigmoid", "function", "function sigmoid(x)",
                spec=FunctionSpec("sigmoid", elementwise.sigmoid, 3.0), cases=(

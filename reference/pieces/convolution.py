@@ -19,8 +19,8 @@ import numpy as np
 
 from reference.base.cases import LayerCase
 from reference.base.lazy_torch import F
-from reference.pieces.registry import Piece, register
-from reference.pieces.spec import _numpy, _tensor, LayerSpec, phase, Spec
+from reference.pieces.registry import Form, Piece, register
+from reference.pieces.spec import _numpy, _tensor, LayerSpec, parts, phase, Spec, whole_windows
 
 
 def output_size(size, window, stride, pad):
@@ -168,6 +168,57 @@ def max_pooling(x, pool_h, pool_w, stride=2, pad=0):
     return F.max_pool2d(x, (pool_h, pool_w), stride=stride, padding=pad)
 
 
+def _convolution_form(m):
+    class Convolution:
+        """conv_forward_naive / conv_backward_naive as the textbook's Convolution (dW and db kept); a case whose
+        windows do not tile the padded input is outside the form (spec.whole_windows)."""
+
+        def __init__(self, W, b, stride=1, pad=0):
+            self.W, self.b, self.stride, self.pad = W, b, stride, pad
+            self.dW = self.db = None
+
+        def forward(self, x):
+            whole_windows("conv_forward_naive", np.shape(x)[2:], np.shape(self.W)[2:], self.stride, self.pad)
+            out, self.cache = parts(m.conv_forward_naive(x, self.W, self.b, {"stride": self.stride, "pad": self.pad}),
+                                    "conv_forward_naive", "out, cache")
+            return out
+
+        def backward(self, dout):
+            dx, self.dW, self.db = parts(m.conv_backward_naive(dout, self.cache), "conv_backward_naive", "dx, dw, db")
+            return dx
+
+    return Convolution
+
+
+def _pooling_form(m):
+    class Pooling:
+        """max_pool_forward_naive / max_pool_backward_naive as the textbook's Pooling: the adapter pads with minus
+        infinity itself where a case asks for padding (the form has none), which never wins a window, and cuts the
+        padding's rows off dx."""
+
+        def __init__(self, pool_h, pool_w, stride=2, pad=0):
+            self.param = {"pool_height": pool_h, "pool_width": pool_w, "stride": stride}
+            self.pad = pad
+
+        def forward(self, x):
+            window = (self.param["pool_height"], self.param["pool_width"])
+            whole_windows("max_pool_forward_naive", np.shape(x)[2:], window, self.param["stride"], self.pad)
+            if self.pad:
+                p = self.pad
+                x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+            out, self.cache = parts(m.max_pool_forward_naive(x, self.param), "max_pool_forward_naive", "out, cache")
+            return out
+
+        def backward(self, dout):
+            dx = m.max_pool_backward_naive(dout, self.cache)
+            if self.pad and dx is not None:  # None is reported as what it is, not as the adapter's slicing error
+                p = self.pad
+                dx = dx[:, :, p:-p, p:-p]
+            return dx
+
+    return Pooling
+
+
 C = LayerCase
 register(Piece("im2col", "function", "function im2col(input_data, filter_h, filter_w, stride=1, pad=0) -> col "
                "(N out_h out_w, C filter_h filter_w): one row per window, zero padding",
@@ -213,7 +264,8 @@ register(Piece("Convolution", "layer", "class Convolution(W, b, stride=1, pad=0)
                    # relative in impl and torch alike (measured: 4.3e-5 on a dW of 4.2), beyond assert_close's
                    # defaults, whose premise is a few unit-sized terms; the small cases hold float32 to them
                    C("Convolution-mnist", "Convolution", shape=(2, 1, 28, 28), out=6,
-                     options=(("filter", (5, 5)),), fd="sampled", dtypes=("float64",)))))
+                     options=(("filter", (5, 5)),), fd="sampled", dtypes=("float64",))),
+               form=Form(("conv_forward_naive", "conv_backward_naive"), _convolution_form)))
 
 register(Piece("Pooling", "layer", "class Pooling(pool_h, pool_w, stride=2, pad=0): max pooling; forward(x) "
                "(N, C, H, W) -> (N, C, out_h, out_w); backward(dout) -> dx routed to each window's maximum (ties: "
@@ -232,4 +284,5 @@ register(Piece("Pooling", "layer", "class Pooling(pool_h, pool_w, stride=2, pad=
                    C("Pooling-ties", "Pooling", shape=(2, 2, 6, 6), fd="none",
                      options=(("pool", (2, 2)), ("stride", 2), ("ties", True))),
                    C("Pooling-ties-overlap", "Pooling", shape=(2, 2, 5, 5), fd="none",
-                     options=(("pool", (3, 3)), ("stride", 1), ("ties", True))))))
+                     options=(("pool", (3, 3)), ("stride", 1), ("ties", True)))),
+               form=Form(("max_pool_forward_naive", "max_pool_backward_naive"), _pooling_form)))

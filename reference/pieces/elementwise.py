@@ -1,10 +1,11 @@
 """The elementwise activations and the computational graph's layers (the textbook's chapter 5: MulLayer, AddLayer,
-Relu, Sigmoid): for each its record, how its inputs are drawn, and its twin."""
+Relu, Sigmoid, and Tanh): for each its record, how its inputs are drawn, its twin, and its CS231n form where it has
+one (relu_forward/relu_backward, sigmoid_forward/sigmoid_backward)."""
 
 from reference.base.cases import LayerCase
 from reference.base.lazy_torch import torch
-from reference.pieces.registry import Magnitudes, Piece, register
-from reference.pieces.spec import _away_from_kink as _away_from_kink_at_0, BinarySpec, draw_elementwise, LayerSpec
+from reference.pieces.registry import Form, Magnitudes, Piece, register
+from reference.pieces.spec import _away_from_kink as _away_from_kink_at_0, BinarySpec, draw_elementwise, LayerSpec, parts
 
 
 def mul(x, y):
@@ -49,6 +50,29 @@ register(Piece("AddLayer", "layer", "class: forward(x, y) -> x+y; backward(dout)
                    C("AddLayer-scalar", "AddLayer"),
                    C("AddLayer-array", "AddLayer", shape=(4, 3)))))
 
+def _form(piece, name):
+    """The CS231n form {name}_forward(x) -> (out, cache), {name}_backward(dout, cache) -> dx, as the textbook's
+    `piece` (reference.pieces.functional)."""
+
+    def adapter(m):
+        forward, backward = getattr(m, f"{name}_forward"), getattr(m, f"{name}_backward")
+
+        class Layer:
+            __doc__ = f"{name}_forward / {name}_backward as the textbook's layer"
+
+            def forward(self, x):
+                out, self.cache = parts(forward(x), f"{name}_forward", "out, cache")
+                return out
+
+            def backward(self, dout):
+                return backward(dout, self.cache)
+
+        Layer.__name__ = piece
+        return Layer
+
+    return Form((f"{name}_forward", f"{name}_backward"), adapter)
+
+
 register(Piece("Relu", "layer", "class: forward(x); backward(dout) -> dx",
                spec=LayerSpec("Relu", draw_elementwise(_away_from_kink), relu),
                magnitudes=Magnitudes((-3.0, 3.0), (-3.0, 3.0), "inputs kept KINK_MARGIN x scale from the kink"),
@@ -57,7 +81,8 @@ register(Piece("Relu", "layer", "class: forward(x); backward(dout) -> dx",
                    C("Relu-4d", "Relu", shape=(2, 3, 4, 5)),
                    # ReLU at exactly 0: the textbook's mask (x <= 0) and torch both pass no gradient there; a
                    # central difference would straddle the kink, so this case is judged by the twin alone
-                   C("Relu-zeros", "Relu", shape=(6, 7), fd="none", zeros=True))))
+                   C("Relu-zeros", "Relu", shape=(6, 7), fd="none", zeros=True)),
+               form=_form("Relu", "relu")))
 
 register(Piece("Sigmoid", "layer", "class: forward(x); backward(dout) -> dx",
                spec=LayerSpec("Sigmoid", draw_elementwise(_normal(3.0)), sigmoid),
@@ -67,7 +92,8 @@ register(Piece("Sigmoid", "layer", "class: forward(x); backward(dout) -> dx",
                                      "by 4e-6 relative)"),
                cases=(
                    C("Sigmoid-2d", "Sigmoid", shape=(6, 7)),
-                   C("Sigmoid-3d", "Sigmoid", shape=(3, 4, 5)))))
+                   C("Sigmoid-3d", "Sigmoid", shape=(3, 4, 5))),
+               form=_form("Sigmoid", "sigmoid")))
 
 register(Piece("Tanh", "layer", "class: forward(x); backward(dout) -> dx",
                spec=LayerSpec("Tanh", draw_elementwise(_normal(2.0)), tanh),

@@ -6,8 +6,8 @@ import numpy as np
 from reference.base import streams
 from reference.base.cases import LayerCase
 from reference.base.lazy_torch import F
-from reference.pieces.registry import Piece, register
-from reference.pieces.spec import _numpy, _tensor, Spec
+from reference.pieces.registry import Form, Piece, register
+from reference.pieces.spec import _numpy, _tensor, NotInForm, parts, Spec
 from reference.report import deviations
 from reference.report.deviations import Deviation
 
@@ -178,7 +178,7 @@ class DropoutSpec(Spec):
     from its output (x is never 0) and compared with the textbook's draw as the tensor "mask".
     Options: ratio (default 0.5), train (default True).
 
-    A piece whose class has family "cs231n" (reference.pieces.functional's adapter of dropout_forward/dropout_backward)
+    A piece whose class has family "cs231n" (the adapter of dropout_forward/dropout_backward, _dropout_form)
     is checked against that family's form instead (for_impl): inverted dropout, the mask rand(*x.shape) < p drawn
     from the same state, kept units scaled by 1/p, p = 1 - ratio; x itself at test time.
     """
@@ -297,6 +297,76 @@ _BATCH_NORM_DEVIATIONS = (
 )
 
 
+def _batch_norm_form(m):
+    class BatchNormalization:
+        """batchnorm_forward / batchnorm_backward as the textbook's BatchNormalization: the textbook's epsilon and
+        momentum through bn_param (the form takes both from there: eps 1e-5 is only its default), its mode from
+        train_flg, the running statistics in and out of bn_param, a 4-D input flattened to (N, C*H*W) as the textbook
+        does; the form has no backward after a test-mode forward, so those checks are SKIPPED (NotInForm)."""
+
+        def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+            self.gamma, self.beta = gamma, beta
+            self.bn_param = {"eps": BATCH_NORM_EPSILON, "momentum": momentum}
+            if running_mean is not None:
+                self.bn_param.update(running_mean=running_mean, running_var=running_var)
+            self.dgamma = self.dbeta = None
+
+        running_mean = property(lambda self: self.bn_param.get("running_mean"))
+        running_var = property(lambda self: self.bn_param.get("running_var"))
+
+        def forward(self, x, train_flg=True):
+            self.shape, self.train = np.shape(x), bool(train_flg)
+            self.bn_param["mode"] = "train" if self.train else "test"
+            out, self.cache = parts(m.batchnorm_forward(np.reshape(x, (self.shape[0], -1)), self.gamma, self.beta,
+                                                        self.bn_param), "batchnorm_forward", "out, cache")
+            return np.reshape(out, self.shape)
+
+        def backward(self, dout):
+            if not self.train:
+                raise NotInForm("batchnorm_backward has no form after a test-mode forward (CS231n's differentiates "
+                                "the batch statistics); the textbook's test-mode backward is not checked")
+            returned = m.batchnorm_backward(np.reshape(dout, (self.shape[0], -1)), self.cache)
+            dx, self.dgamma, self.dbeta = parts(returned, "batchnorm_backward", "dx, dgamma, dbeta")
+            return np.reshape(dx, self.shape)
+
+    return BatchNormalization
+
+
+OLD_DROPOUT_P = "we drop each neuron output with probability p"  # the older assignment's docstring (2017 and before)
+
+
+def _p_drops(function):
+    """Whether `function`'s docstring says p is the probability of dropping a unit (the older form), not of keeping."""
+    return OLD_DROPOUT_P in " ".join((function.__doc__ or "").split()).lower()
+
+
+def _dropout_form(m):
+    drops = _p_drops(m.dropout_forward)
+
+    class Dropout:
+        """dropout_forward / dropout_backward as the textbook's Dropout(dropout_ratio): p = 1 - dropout_ratio, or
+        dropout_ratio itself where the function's docstring says p is the probability of dropping (the older form);
+        its mode from train_flg, and no seed: the function draws from NumPy's global generator, which the harness
+        puts in a state of its own before every forward, as for the textbook's Dropout."""
+
+        family = "cs231n"  # DropoutSpec.for_impl takes the family's twin (inverted dropout)
+        note = "p the drop probability, as its docstring says" if drops else ""
+
+        def __init__(self, dropout_ratio=0.5):
+            self.dropout_ratio = dropout_ratio
+
+        def forward(self, x, train_flg=True):
+            p = self.dropout_ratio if drops else 1.0 - self.dropout_ratio
+            out, self.cache = parts(m.dropout_forward(x, {"p": p, "mode": "train" if train_flg else "test"}),
+                                    "dropout_forward", "out, cache")
+            return out
+
+        def backward(self, dout):
+            return m.dropout_backward(dout, self.cache)
+
+    return Dropout
+
+
 C = LayerCase
 register(Piece("BatchNormalization", "layer",
                "class BatchNormalization(gamma, beta, momentum=0.9, running_mean=None, running_var=None): "
@@ -313,7 +383,8 @@ register(Piece("BatchNormalization", "layer",
                    C("BatchNormalization-zero-start", "BatchNormalization", shape=(6, 5),
                      options=(("start", "zero"),)),
                    C("BatchNormalization-3samples", "BatchNormalization", shape=(3, 7)),
-                   C("BatchNormalization-1feature", "BatchNormalization", shape=(9, 1)))))
+                   C("BatchNormalization-1feature", "BatchNormalization", shape=(9, 1))),
+               form=Form(("batchnorm_forward", "batchnorm_backward"), _batch_norm_form)))
 
 register(Piece("Dropout", "layer", "class Dropout(dropout_ratio=0.5): forward(x, train_flg=True) with the mask "
                "np.random.rand(*x.shape) > dropout_ratio; backward(dout) -> dx",
@@ -322,4 +393,5 @@ register(Piece("Dropout", "layer", "class Dropout(dropout_ratio=0.5): forward(x,
                    C("Dropout-2d", "Dropout", shape=(8, 10)),
                    C("Dropout-4d", "Dropout", shape=(3, 2, 4, 4), options=(("ratio", 0.3),)),
                    C("Dropout-ratio0.8", "Dropout", shape=(6, 9), options=(("ratio", 0.8),)),
-                   C("Dropout-test", "Dropout", shape=(8, 10), options=(("ratio", 0.2), ("train", False))))))
+                   C("Dropout-test", "Dropout", shape=(8, 10), options=(("ratio", 0.2), ("train", False)))),
+               form=Form(("dropout_forward", "dropout_backward"), _dropout_form)))

@@ -154,6 +154,24 @@ TWINS = {
 }
 
 
+# the CS231n family's rmsprop and adam keep epsilon 1e-8 where the textbook has 1e-7, and its adam adds epsilon to the
+# square root of the bias-corrected v (the textbook: to the uncorrected one, the step scaled by lr_t): torch.optim's own
+# RMSprop and Adam with eps=1e-8, term for term (tests/test_functional.py predicts no difference beyond rounding); its
+# sgd and sgd_momentum are the textbook's rules, whose twins serve
+CS231N_EPSILON = 1e-8
+FAMILY_TWINS = {
+    "RMSprop": lambda params, h: torch.optim.RMSprop(params, lr=h["lr"], alpha=h["decay_rate"], eps=CS231N_EPSILON),
+    "Adam": lambda params, h: torch.optim.Adam(params, lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=CS231N_EPSILON),
+}
+
+
+def family_twin(name, params, **hyper):
+    """The twin of the CS231n family's update rule `name` in torch (None where the textbook's twin is the family's
+    form)."""
+    made = FAMILY_TWINS.get(name)
+    return made(params, hyper) if made is not None else None
+
+
 def torch_builtin(name, params, **hyper):
     """torch.optim's own version of the textbook's `name`, with torch's defaults where the textbook differs."""
     return TORCH_BUILTIN[name](params, _hyper(name, hyper))

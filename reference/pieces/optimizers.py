@@ -3,7 +3,8 @@
 each) and its twins, the rule in torch.optim and written out (reference.pieces.optimizer_rules, imported with torch
 when a twin first runs)."""
 
-from reference.pieces.registry import Optimizer, Piece, register
+from reference.pieces.registry import Form, Optimizer, Piece, register
+from reference.pieces.spec import parts
 from reference.report.deviations import Deviation, OPTIMIZER_EPSILON
 
 def _optimizer_twin(name):
@@ -90,9 +91,49 @@ _OPTIMIZERS = (
 )
 
 
+# the CS231n forms of four of them: rule(w, dw, config) -> (next_w, config), with the family's names of the
+# hyper-parameters; checked against the family's own twins where they differ (optimizer_rules.FAMILY_TWINS)
+_RULES = {"SGD": ("sgd", {"lr": "learning_rate"}),
+          "Momentum": ("sgd_momentum", {"lr": "learning_rate", "momentum": "momentum"}),
+          "RMSprop": ("rmsprop", {"lr": "learning_rate", "decay_rate": "decay_rate"}),
+          "Adam": ("adam", {"lr": "learning_rate", "beta1": "beta1", "beta2": "beta2"})}
+
+
+def _rule_form(piece):
+    """The Form of the family's update rule for `piece`: an adapter that keeps one config per parameter (the rule's
+    state: velocity, cache, m, v, t), passes the check's hyper-parameters as the family names them and writes next_w
+    into the caller's array."""
+    name, names = _RULES[piece]
+
+    def adapter(m):
+        rule = getattr(m, name)
+
+        class Rule:
+            __doc__ = f"{name}(w, dw, config) as the textbook's {piece}: one config per parameter"
+            family = "cs231n"  # optimizer_checks takes the family's twin (optimizer_rules.family_twin) where it has one
+
+            def __init__(self, **hyper):
+                self.config = {names[k]: v for k, v in hyper.items()}
+                self.configs = {}
+
+            def update(self, params, grads):
+                for key in params:
+                    config = self.configs.get(key)
+                    next_w, self.configs[key] = parts(rule(params[key], grads[key],
+                                                           dict(self.config) if config is None else config),
+                                                      name, "next_w, config")
+                    params[key][...] = next_w
+
+        Rule.__name__ = piece
+        return Rule
+
+    return Form((name,), adapter, takes=3)  # a linear regression's sgd(model, X, y, lr, ...) is no rule
+
+
 for name, expects, hyper, torch_eps in _OPTIMIZERS:
     register(Piece(name, "optimizer", expects, deviations=(_OPTIMIZER_DEVIATIONS[name],)
                    if name in _OPTIMIZER_DEVIATIONS else (),
                    optimizer=Optimizer(hyper=hyper, twin=_optimizer_twin(name),
                                        written_out=_written_out(name) if name != "SGD" else None,
-                                       torch_default_eps=torch_eps)))
+                                       torch_default_eps=torch_eps),
+                   form=_rule_form(name) if name in _RULES else None))

@@ -62,6 +62,17 @@ class Magnitudes:
 
 
 @dataclass(frozen=True)
+class Form:
+    """A piece's functional form, the CS231n style (reference.pieces.functional): the functions that make it (all of
+    them needed) and adapter(module) -> a class of the textbook's protocol that calls them; takes: how many positional
+    arguments the first function must accept to be the form (an update rule's (w, dw, config): 3; 0: no test)."""
+
+    functions: tuple
+    adapter: Callable
+    takes: int = 0
+
+
+@dataclass(frozen=True)
 class Optimizer:
     """What an optimizer piece adds: the textbook's hyper-parameters and the oracles of its rule.
 
@@ -109,6 +120,7 @@ class Piece:
     deviations: tuple = ()  # Deviation records: where the textbook differs from torch on purpose
     optimizer: Optimizer = None
     network: Network = None
+    form: Form = None  # its CS231n-style functional form, where it has one
     user: bool = False  # registered from outside the repository
     source: str = ""  # the --pieces module that registered it: reproduce lines carry it
 

@@ -69,6 +69,27 @@ def raised_where(error):
     frame = frames[-1]
     return f"{frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
 
+def parts(returned, function, names):
+    """What a functional form's `function` returned, as the parts its form names ("dx, dw, db"); anything else is a
+    TypeError that says what came back (a function left unfinished returns None), not the adapter's unpacking error.
+    (A family's adapters, reference.pieces.functional.)"""
+    count = names.count(",") + 1
+    if isinstance(returned, (tuple, list)) and len(returned) == count:
+        return returned
+    what = "None" if returned is None else (f"{len(returned)} values" if isinstance(returned, (tuple, list))
+                                            else type(returned).__name__)
+    raise TypeError(f"{function} returned {what}, not ({names})")
+
+def whole_windows(function, size, window, stride, pad):
+    """A functional convolution or pooling may assume the windows tile the (padded) input exactly: H' = 1 + (H + 2 pad
+    - HH) / stride is a whole number (the pooling docstring says so; the fast layers assert it).  A case where it is
+    not (the textbook floors) is outside the form: NotInForm, so its checks are SKIPPED."""
+
+    for length, extent in zip(size, window):
+        if (length + 2 * pad - extent) % stride:
+            raise NotInForm(f"{function} may assume whole windows, (H + 2 pad - HH) % stride == 0; this case has "
+                            f"{length} + 2*{pad} - {extent} not a multiple of stride {stride} (the textbook floors)")
+
 @contextmanager
 def phase(name, outputs):
     """Tag anything the implementation raises inside the block with the phase it raised in (and note the phase, so a

@@ -14,10 +14,10 @@ import torch
 
 from reference.base import streams
 from reference.base.limits import calling, CheckTimeout
-from reference.pieces.functional import family_twin
+from reference.pieces.optimizer_rules import family_twin
 from reference.pieces.protocol import MissingProtocol
-from reference.plan.target import arguments
 from reference.pieces.registry import hyper as defaults, names, piece
+from reference.plan.target import arguments
 from reference.report import tolerance
 from reference.report.compare import compare, Context, Oracle, Verdict
 from reference.run.case import NotRun
@@ -99,7 +99,7 @@ def run_optimizer(impl, name, dtype, seed, steps=100, hyper=None):
     held = dict(params)  # what a network's layers hold: the same arrays
     leaves = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in initial.items()}
     twin_optimizer = None
-    if getattr(optimizer, "family", None) == "cs231n":  # a functional update rule: its family's form (reference.pieces.functional)
+    if getattr(optimizer, "family", None) == "cs231n":  # a functional update rule: its family's twin
         twin_optimizer = family_twin(name, list(leaves.values()), **hyper)
     if twin_optimizer is None:
         twin_optimizer = piece(name).optimizer.twin(list(leaves.values()), **hyper)
