@@ -140,6 +140,10 @@ def test_what_cannot_be_registered_is_refused_with_the_reason():
                                          cases=(cases.LayerCase("Other-1", "Relu"),)))
     with pytest.raises(RegistryError, match="kind 'layers' is not one of layer, function, loss, model, optimizer, network"):
         registry.register(registry.Piece("Other", "layers", "-", spec=registry.piece("Relu").spec))
+    with pytest.raises(RegistryError, match="a network needs its Network record"):
+        registry.register(registry.Piece("OtherNet", "network", "-"))
+    with pytest.raises(RegistryError, match="an optimizer needs its Optimizer record"):
+        registry.register(registry.Piece("OtherRule", "optimizer", "-"))
 
 
 def test_a_piece_kind_is_a_word_of_its_vocabulary():

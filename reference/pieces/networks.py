@@ -145,6 +145,7 @@ register(Piece("TwoLayerNet", "network",
                "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",
                network=Network(build=_build_two_layer_net,
                                architecture=(("Affine", "W1", "b1"), ("Relu",), ("Affine", "W2", "b2")),
+                               composed_with=("Relu", "Sigmoid"),  # TwoLayerNet has no Sigmoid
                                trained=_trained_two_layer_net)))
 
 register(Piece("MultiLayerNet", "network",

@@ -101,6 +101,9 @@ class Network:
     # that builds the wrong layer would be mirrored); else the twin is composed from the network's layers
     architecture: tuple = ()
     loss: str = "SoftmaxWithLoss"  # the loss piece of an architecture
+    # the activations with which the trace also builds the architecture from the implementation's own layer classes
+    # (Affine, activation, Affine, the loss), so that every layer class the protocol names is traced in a network
+    composed_with: tuple = ()
     # side-by-side training (reference.run.training_parity; its claim: reference.report.tolerance.TRAINING_CLAIMS):
     # trained(impl, dtype, seed, **options) -> the implementation's network at the weights training starts from;
     # None where the network is not trained side by side
@@ -164,6 +167,10 @@ def register(piece, replace=False):
         raise RegistryError(f"a piece named {piece.name!r} is registered already (replace=True swaps it)")
     if piece.kind.has_cases and piece.spec is None:
         raise RegistryError(f"{piece.name}: a {piece.kind} needs a spec (spec.LayerSpec for a layer)")
+    if piece.kind == Kind.NETWORK and piece.network is None:
+        raise RegistryError(f"{piece.name}: a network needs its Network record (how the harness builds it)")
+    if piece.kind == Kind.OPTIMIZER and piece.optimizer is None:
+        raise RegistryError(f"{piece.name}: an optimizer needs its Optimizer record (hyper-parameters, twin)")
     taken = {c.id: p.name for p in REGISTRY.values() if p.name != piece.name for c in p.cases}
     for case in piece.cases:
         if case.layer != piece.name:

@@ -24,7 +24,7 @@ def network_traces(impl, name, dtype, seed, batch=32, data_dir=None, reproduce=N
     """The traces of network piece `name` at one dtype and seed (what `check` runs for a network)."""
     x_train, t_train = mnist_subset(dtype, data_dir)
     index = streams.rng(seed, "trace batch").choice(len(x_train), size=batch, replace=False)
-    if name == "TwoLayerNet":
+    if registry.piece(name).network.architecture:  # its layers fixed: at the harness's weights, beside composed twins
         return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, reproduce=reproduce)
     traces = [net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce)]
     init = check_init(impl, name, dtype, seed)
@@ -55,7 +55,7 @@ def trace_all(impl, x, t, *, seed, dtype, reproduce=None):
     # 0.1, not the textbook's 0.01: scores far from uniform, so every gradient carries signal
     weights = initial_weights(seed, x.shape[1], 50, 10, weight_init_std=0.1, dtype=dtype)
     traces = []
-    for activation in ("Relu", "Sigmoid"):
+    for activation in registry.piece("TwoLayerNet").network.composed_with:
         label = f"{activation} network"
         try:
             network = ComposedNetwork(impl, activation, {k: v.copy() for k, v in weights.items()})

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from reference.base import cases, streams
+from reference.pieces import registry
 from reference.plan import checks
 from reference.plan.target import Target
 from reference.report.compare import Location, Oracle, Verdict
@@ -83,7 +84,7 @@ def units(seed, trace_data):
     x, t = trace_data
     planned = []
     for unit in checks.units([seed]):  # the one plan (reference.plan.checks), at one seed
-        if unit.kind == "network" and unit.piece == "TwoLayerNet":  # traced with every public method of it
+        if unit.kind == "network" and registry.piece(unit.piece).network.architecture:  # with every public method
             planned.append((unit.piece, tasks.zoo_traces, (x.astype(unit.dtype), t, unit.dtype, seed)))
         else:  # a network: only each trace's first divergence counts
             task = {"case": tasks.case, "optimizer": tasks.optimizer, "network": tasks.zoo_network}[unit.kind]
