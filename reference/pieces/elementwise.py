@@ -103,7 +103,8 @@ register(Piece("Tanh", "layer", "class: forward(x); backward(dout) -> dx",
                                      "fifth of all inputs one ulp apart; once every input of a tensor is past |x| ~ 7.6 "
                                      "(1 - y^2 < 1e-6: likelier the fewer and larger the inputs) the two derivatives "
                                      "part by more than rtol 1e-10 (measured: 3 of 1,500 drawn cases at 10^2, none of "
-                                     "1,500 at 10^1.5); float32's absolute 1e-5 absorbs it (none of 300 at 10^3)"),
+                                     "1,500 at 10^1.5); float32's absolute 1e-5 absorbs it (none of 300 at 10^3); tests/test_deviations.py "
+                                     "predicts the difference from the one ulp"),
                cases=(
                    C("Tanh-2d", "Tanh", shape=(6, 7)),
                    C("Tanh-3d", "Tanh", shape=(3, 4, 5)))))
