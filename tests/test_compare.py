@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from reference.report import tolerance
-from reference.report.compare import Context, Oracle, ParityError, assert_parity, compare
+from reference.report.compare import Context, Oracle, ParityError, Phase, assert_parity, compare
 from reference.run import wire
 
 
@@ -15,13 +15,17 @@ def _context(**overrides):
     return Context(**fields)
 
 
-def test_an_oracle_is_a_word_of_its_vocabulary_and_a_word_outside_it_is_refused():
+def test_an_oracle_and_a_phase_are_words_of_their_vocabularies_and_a_word_outside_is_refused():
     context = _context()
     assert context.oracle is Oracle.TWIN and context.oracle == "twin" and f"{context.oracle}" == "twin"
     with pytest.raises(ValueError, match="'twins' is not a word of Oracle: 'twin', 'golden'"):
         _context(oracle="twins")
-    back = wire.decode(wire.encode(compare(np.ones(3), np.ones(3), tolerance.twin("float64"), _context())))
+    back = wire.decode(wire.encode(compare(np.ones(3), np.ones(3), tolerance.twin("float64"), _context(phase="backward"))))
     assert back.context.oracle is Oracle.TWIN  # across the worker's JSON and back, still the member
+    assert back.context.phase is Phase.BACKWARD and back.context.shown == "backward dW"
+    assert _context().phase is Phase.NONE and _context().shown == "dW"
+    with pytest.raises(ValueError, match="'backwards' is not a word of Phase"):
+        _context(phase="backwards")
 
 
 def test_equal_arrays_pass():

@@ -35,12 +35,28 @@ class Oracle(Vocabulary):
     HARNESS = "harness"  # the harness's own result for a unit: it ended, hung, changed global state
 
 
+class Phase(Vocabulary):
+    """Which call of the implementation a result comes from, where the tensor alone does not say: the closed
+    vocabulary of Location.phase (the protocol's method names, and the harness's own steps around them)."""
+
+    NONE = ""  # the tensor says it (a case's dx is its backward's)
+    CONSTRUCTION = "construction"  # building the piece or network
+    INIT = "init"  # a fresh network's initial weights
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    LOSS = "loss"
+    PREDICT = "predict"
+    ACCURACY = "accuracy"
+    GRADIENT = "gradient"
+    NUMERICAL_GRADIENT = "numerical_gradient"
+
+
 @dataclass
 class Location:
     """Where a result comes from, as fields: enough to name it, to blame it and to reproduce it.
 
     layer: what the row names, a piece or a position in a network ("Affine2"); piece: the protocol
-    piece to blame where layer is a position; phase: forward, backward, gradient, loss, update...;
+    piece to blame where layer is a position; phase: the call it comes from (a Phase: forward, gradient...);
     tensor: the tensor alone (dx, dW, W1, forward); call: which call on the same instance ("second
     call", "index labels"); step: the optimizer or training step; oracle: what it is judged against
     (an Oracle).  Reports and the zoo read these fields, never parse text.
@@ -55,13 +71,14 @@ class Location:
     reproduce: str = ""
     inputs: dict = field(default_factory=dict, repr=False)
     piece: str = ""  # the protocol name to blame, where `layer` is a position ("Affine1")
-    phase: str = ""
+    phase: Phase = Phase.NONE  # a word of Phase (a str given is made one; one outside it is a ValueError)
     step: object = None
     step_unit: str = "step"  # what `step` counts: "epoch" where a run is compared at the end of every epoch
     call: str = ""
 
     def __post_init__(self):
         self.oracle = Oracle(self.oracle)
+        self.phase = Phase(self.phase)
 
     @property
     def blamed(self):

@@ -192,7 +192,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
 
     for name, value in pristine.items():
         if not name.startswith("_"):  # "_index" and the like are the harness's own, never given
-            run.results.append(compare(given[name], value, tolerance.EXACT, context(name, "arguments")))
+            run.results.append(compare(given[name], value, tolerance.EXACT, context(name, Oracle.ARGUMENTS)))
 
     if raised is None and recorded is None and spec.stateful and spec.tensors:
         run.results.extend(_sequence(spec, impl, case, dtype, seed, pristine, context))
@@ -219,7 +219,7 @@ def run_case(impl, case, dtype, seed, recorded=None):
             for tensor in fd_tensors:
                 actual, expected, rounding = numeric[tensor]
                 run.results.append(
-                    compare(actual, expected, fd_tol, context(tensor, "finite differences"), extra_atol=rounding)
+                    compare(actual, expected, fd_tol, context(tensor, Oracle.FINITE_DIFFERENCES), extra_atol=rounding)
                 )
     return run
 
@@ -259,7 +259,7 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
                 for tensor, value in got.items():
                     candidates = [(expected[tensor], "")] + [(expected[key], what) for key, what in
                                                              spec.conventions.get(tensor, ()) if key in expected]
-                    results.append(compare_conventions(value, candidates, tol, context(tensor, "twin", label)))
+                    results.append(compare_conventions(value, candidates, tol, context(tensor, Oracle.TWIN, label)))
             # backward again with the same upstream gradient: the same answer, to the bit (a backward that moves
             # state, or accumulates, differs from itself)
             with phase("backward repeated", outputs):
@@ -268,11 +268,11 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
                 before = np.asarray(got[tensor])
                 if np.issubdtype(before.dtype, np.number):  # a value that was no array has been reported already
                     results.append(compare(value, before, tolerance.EXACT,
-                                           context(tensor, "the same call before", "backward repeated")))
+                                           context(tensor, Oracle.SAME_CALL_BEFORE, "backward repeated")))
     except CheckTimeout as error:
-        results.append(NotRun(context("sequence of calls", "twin"), str(error), Verdict.TIMEOUT))
+        results.append(NotRun(context("sequence of calls", Oracle.TWIN), str(error), Verdict.TIMEOUT))
     except ImplRaised as error:
-        results.append(NotRun(context("sequence of calls", "twin", error.phase), error.reason(), Verdict.RAISED))
+        results.append(NotRun(context("sequence of calls", Oracle.TWIN, error.phase), error.reason(), Verdict.RAISED))
     return results
 
 

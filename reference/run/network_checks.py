@@ -19,7 +19,7 @@ from reference.pieces.networks import (initial_weights, load_into_impl, make_imp
 from reference.pieces.protocol import MissingProtocol
 from reference.plan.target import arguments
 from reference.report import tolerance
-from reference.report.compare import compare, Context, Oracle, Verdict
+from reference.report.compare import compare, Context, Oracle, Phase, Verdict
 from reference.run.case import NotRun, raised_where
 from reference.run.network import NetworkTwin
 from reference.run.trace import trace_network
@@ -52,8 +52,9 @@ def check_methods(impl, x, t, *, seed, dtype):
     tol = tolerance.twin(dtype)
     command = f"python -m reference trace {arguments(impl)} --dtype {dtype} --seed {seed}"
 
-    def context(tensor, oracle=Oracle.TWIN, phase="", call=""):
-        return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed, phase=phase or tensor,
+    def context(tensor, oracle=Oracle.TWIN, phase=None, call=""):  # phase None: the method the tensor is named for
+        return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed,
+                       phase=tensor if phase is None else phase,
                        call=call,
                        case="TwoLayerNet methods", reproduce=command)
 
@@ -132,7 +133,7 @@ def _numerical_gradient(impl, seed, context, call):
         results.append(compare(actual, twin.params[key].grad.numpy(), tolerance.finite_differences(),
                                context(key, phase="numerical_gradient")))
         results.append(compare(network.params[key], weights[key], tolerance.EXACT,
-                               context(key, "arguments", phase=key, call="after numerical_gradient")))
+                               context(key, Oracle.ARGUMENTS, phase=Phase.NONE, call="after numerical_gradient")))
     return results
 
 
