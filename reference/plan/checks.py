@@ -12,27 +12,39 @@ import shlex
 from dataclasses import dataclass
 
 from reference.base import cases
+from reference.base.vocabulary import Vocabulary
 from reference.pieces import registry
 from reference.plan.target import arguments
 from reference.report.compare import Oracle
 
-KINDS = ("case", "optimizer", "network")
+class UnitKind(Vocabulary):
+    """What one unit of the plan is: the closed vocabulary of Unit.kind."""
+
+    CASE = "case"  # one case of the table (its piece's spec draws and calls it)
+    OPTIMIZER = "optimizer"  # an optimizer's 100 steps
+    NETWORK = "network"  # a network's traces
+
+
+KINDS = tuple(UnitKind)
 
 
 @dataclass(frozen=True)
 class Unit:
-    kind: str  # "case", "optimizer" or "network"
+    kind: UnitKind  # a word given is made the member
     piece: str  # the protocol name it checks
     label: str  # the case id, or the piece's name
     dtype: str
     seed: int
     case: object = None  # the LayerCase of a case unit
 
+    def __post_init__(self):
+        object.__setattr__(self, "kind", UnitKind(self.kind))
+
     @property
     def arguments(self):
         """What the unit's task (reference.run.tasks.case, optimizer or network) is called with after the
         implementation."""
-        return (self.case if self.kind == "case" else self.piece, self.dtype, self.seed)
+        return (self.case if self.kind == UnitKind.CASE else self.piece, self.dtype, self.seed)
 
     @property
     def id(self):
@@ -40,7 +52,7 @@ class Unit:
 
     def reproduce(self, impl):
         """The command that runs this unit of `impl` (a Target, or what was loaded from one) again."""
-        if self.kind == "case":
+        if self.kind == UnitKind.CASE:
             return reproduce_command(impl, self.case, None, self.dtype, self.seed)
         return (f"python -m reference check {arguments(impl)} --layer {self.piece} "
                 f"--dtype {self.dtype} --seed {self.seed}")
@@ -63,7 +75,7 @@ class Check:
     def id(self):
         """Affine-2d-backward-dW-float32-seed7: what the suite's parametrization and the plugin's items are called."""
         u = self.unit
-        if u.kind != "case":
+        if u.kind != UnitKind.CASE:
             return u.id
         if self.tensor is None:
             return u.id
@@ -72,7 +84,7 @@ class Check:
     @property
     def test(self):
         """The name of the test (in the suite and the plugin) that reports this check."""
-        if self.unit.kind != "case":
+        if self.unit.kind != UnitKind.CASE:
             return f"test_{self.unit.kind}"
         return self.TESTS[self.oracle]
 
@@ -82,7 +94,7 @@ def units(seeds, *, kinds=KINDS, pieces=None, case_ids=None, dtypes=None):
     pieces given) at each of its dtypes and each seed, then each optimizer, then each network, at each dtype and seed.
     `dtypes` keeps only those dtypes; a case filter leaves out the optimizers and networks."""
     planned = []
-    if "case" in kinds:
+    if UnitKind.CASE in kinds:
         chosen = [registry.case(c) for c in case_ids] if case_ids else registry.cases()
         for case in chosen:
             if pieces and case.layer not in pieces:
@@ -90,10 +102,10 @@ def units(seeds, *, kinds=KINDS, pieces=None, case_ids=None, dtypes=None):
             for dtype in case.dtypes:
                 if dtypes and dtype not in dtypes:
                     continue
-                planned += [Unit("case", case.layer, case.id, dtype, seed, case) for seed in seeds]
+                planned += [Unit(UnitKind.CASE, case.layer, case.id, dtype, seed, case) for seed in seeds]
     if case_ids:
         return planned
-    for kind in ("optimizer", "network"):
+    for kind in (UnitKind.OPTIMIZER, UnitKind.NETWORK):
         if kind not in kinds:
             continue
         for name in registry.names(kind):
@@ -111,7 +123,7 @@ def checks(planned):
     where the case has them), then the rest of the unit (CALLS); an optimizer or network unit is one check."""
     found = []
     for unit in planned:
-        if unit.kind != "case":
+        if unit.kind != UnitKind.CASE:
             found.append(Check(unit, Oracle.TWIN))
             continue
         spec = registry.spec_of(unit.piece)
