@@ -84,3 +84,63 @@ def test_the_dropout_mask_is_the_textbooks_draw_and_keeps_about_one_minus_the_ra
     run = layer_checks.run_case(protocol.load("impl"), case, "float64", SEED)
     mask = run.impl_outputs["mask"]
     assert abs(mask.mean() - 0.2) < 0.15 and run.find("mask", "twin").passed
+
+
+TRAINING_ONLY_BACKWARD = '''from impl import *  # noqa: F403
+from impl import net_layer
+
+
+class BatchNormalization(net_layer.BatchNormalization):
+    """The book's: what backward needs exists only after a training forward."""
+
+    def forward(self, x, train_flg=True):
+        self.trained = train_flg
+        out = super().forward(x, train_flg)
+        if not train_flg:
+            self.xn = None  # the book's test-mode forward leaves it unset
+        return out
+
+    def backward(self, dout):
+        if not self.trained:
+            return dout * self.xn
+        return super().backward(dout)
+
+
+class Dropout(net_layer.Dropout):
+    def forward(self, x, train_flg=True):
+        self.mask = self.mask if train_flg else None
+        return super().forward(x, train_flg)
+
+    def backward(self, dout):
+        return dout * self.mask
+'''
+
+
+@pytest.mark.parametrize("case_id", ["BatchNormalization-test", "BatchNormalization-test-4d", "Dropout-test"])
+def test_a_backward_after_a_test_mode_forward_that_the_book_never_makes_is_skipped_not_failed(tmp_path, case_id):
+    """The textbook's protocol calls backward only after a training forward: an implementation that cannot answer it
+    otherwise gets that check SKIPPED with the reason; its forward is still judged, and passes."""
+    module = tmp_path / "training_only_backward.py"
+    module.write_text(TRAINING_ONLY_BACKWARD)
+    run = layer_checks.run_case(protocol.load(str(module)), registry.case(case_id), "float64", SEED)
+    skipped = [r for r in run.results if r.skipped]
+    assert {r.context.tensor for r in skipped} >= {"dx"}, [r.render() for r in run.results if not r.passed]
+    assert all("beyond the textbook's protocol" in r.reason for r in skipped)
+    assert not [r for r in run.results if not r.passed and not r.skipped], [r.render() for r in run.results]
+    assert run.find("forward", "twin").passed
+    textbook = layer_checks.run_case(protocol.load("impl"), registry.case(case_id), "float64", SEED)
+    assert not [r for r in textbook.results if r.skipped]  # impl answers it: judged, not skipped
+
+
+def test_a_wrong_answer_to_the_call_beyond_the_protocol_is_still_judged():
+    """Beyond the protocol is no blank cheque: an implementation that answers a test-mode backward, wrongly, fails."""
+    from impl import net_layer
+
+    class Wrong(net_layer.Dropout):
+        def backward(self, dout):
+            return dout * 2.0
+
+    impl = protocol.load("impl")
+    impl.bound["Dropout"] = Wrong
+    run = layer_checks.run_case(impl, registry.case("Dropout-test"), "float64", SEED)
+    assert not run.find("dx", "twin").passed

@@ -73,11 +73,11 @@ def _run(args, out, pool):
         what = "not run" if first.verdict == Verdict.NOT_RUN else "first divergence"
         print(f"\n{trace.network}: {what} at {first.context.layer} {first.context.shown} "
               f"(blame: {first.context.blamed})\n" + first.render(), file=out)
-    for trace in traces:
-        kinds = sorted({r.context.piece for r in trace.skipped})
-        if kinds:
-            print(f"\n{trace.network}: {len(trace.skipped)} rows SKIPPED: layers of class {', '.join(kinds)}, which the "
-                  "registry does not know (register them to check them layer by layer)", file=out)
+    for trace in traces:  # each reason once, with how many rows it skipped
+        reasons = [r.reason for r in trace.skipped]
+        for reason in dict.fromkeys(reasons):
+            count = reasons.count(reason)
+            print(f"\n{trace.network}: {count} row{'s' if count != 1 else ''} SKIPPED: {reason}", file=out)
     if not failed:
         dtype = traces[0].results[0].context.dtype if traces and traces[0].results else args.dtype
         print(f"\nno divergence: every layer the registry knows agrees with its twin ({dtype}, seed {args.seed})",

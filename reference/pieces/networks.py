@@ -41,7 +41,8 @@ def make_impl_network(impl, input_size, hidden_size, output_size, dtype):
     """The implementation's TwoLayerNet in `dtype` (through its dtype argument, beyond the textbook's).
 
     Without a dtype= argument a network is made as the textbook makes it (float64); asked for another
-    dtype, that raises NetworkDtypeUnsupported, which checks report as NOT RUN with its message.
+    dtype, that raises NetworkDtypeUnsupported, which checks report as SKIPPED with its message: a dtype the
+    constructor cannot take is beyond the protocol, never a failure by itself (its float64 checks still run).
     """
     TwoLayerNet = impl.require("TwoLayerNet")
     try:

@@ -90,6 +90,21 @@ def whole_windows(function, size, window, stride, pad):
             raise NotInForm(f"{function} may assume whole windows, (H + 2 pad - HH) % stride == 0; this case has "
                             f"{length} + 2*{pad} - {extent} not a multiple of stride {stride} (the textbook floors)")
 
+TEST_MODE_BACKWARD = ("a backward after a test-mode forward is beyond the textbook's protocol (its backward follows a "
+                      "training forward: the book keeps xn and mask only then)")
+
+
+def beyond_protocol(call, why):
+    """What call() returns, for a call the textbook's protocol never makes (why: what it makes instead).  Where the
+    implementation does not support it (the call raises), NotInForm: its checks are SKIPPED with the reason, the same
+    way for every form (a functional form's adapter raises NotInForm itself); what it does return is judged."""
+    try:
+        return call()
+    except (CheckTimeout, NotInForm):
+        raise
+    except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+        raise NotInForm(f"{why}; this implementation's raised {type(error).__name__}: {error}") from error
+
 @contextmanager
 def phase(name, outputs):
     """Tag anything the implementation raises inside the block with the phase it raised in (and note the phase, so a

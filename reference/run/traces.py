@@ -2,12 +2,14 @@
 the implementation's layers, and every public method of it), any other network piece (and its initial weights), and a
 network of the implementation named by `trace --net`; on a batch of the MNIST subset."""
 
+import numpy as np
+
 from reference.base import cases, streams
 from reference.pieces import protocol, registry
-from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network
+from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported
 from reference.pieces.protocol import MissingProtocol
 from reference.plan.target import arguments
-from reference.report.compare import Context, NotRun, Oracle
+from reference.report.compare import Context, NotRun, Oracle, Verdict
 from reference.run.network import ComposedNetwork
 from reference.run.network_checks import check_init, check_methods
 from reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, Trace, trace_network
@@ -44,6 +46,12 @@ def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None):
     except (NotANetwork, protocol.MissingProtocol) as error:
         context = Context(layer=name, tensor="construction", oracle=Oracle.TWIN, dtype=dtype or "-", seed=seed, case=name)
         return Trace(name, [NotRun(context, str(error))])
+    if dtype and made != np.dtype(dtype).name:  # a dtype its constructor cannot take: beyond the protocol
+        context = Context(layer=name, tensor="construction", oracle=Oracle.TWIN, dtype=dtype, seed=seed, case=name,
+                          phase="construction")
+        return Trace(name, [NotRun(context, f"{impl.spec}: {name}(...) takes no dtype= argument and makes {made} "
+                                            f"parameters, so its {dtype} checks cannot run (its {made} checks still "
+                                            "run)", Verdict.SKIPPED)])
     command = reproduce or (f"python -m reference trace {arguments(impl)} --net {name} --seed {seed} --batch {batch}"
                             + (f" --dtype {dtype}" if dtype else ""))
     return trace_network(network, x, t, seed=seed, dtype=made, impl=impl, reproduce=command, name=name)
@@ -67,6 +75,10 @@ def trace_all(impl, x, t, *, seed, dtype, reproduce=None):
     try:
         network = make_impl_network(impl, x.shape[1], 50, 10, dtype)
         load_into_impl(network, weights)
+    except NetworkDtypeUnsupported as error:  # a dtype its constructor cannot take: beyond the protocol
+        traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error),
+                                                   Verdict.SKIPPED)]))
+        return traces
     except (MissingProtocol, ValueError, TypeError) as error:
         traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error))]))
         return traces

@@ -94,7 +94,7 @@ def units(seed, trace_data):
 
 def harness_failures(pool, seed, trace_data):
     """Every failing layer check, the first divergence of every trace, and the failing checks of the routines, for
-    the implementation of `pool` (reference.run.worker: a Pool, or InProcess)."""
+    the implementation of `pool` (reference.run.worker: a Pool, or InProcess); a SKIPPED check is no failure."""
 
     failures = []
     hung = set()  # after a time-out, the piece's other units are not waited on again
@@ -104,14 +104,14 @@ def harness_failures(pool, seed, trace_data):
         outcome = pool.run(task, *arguments)
         where = Location(layer=piece, tensor="every check", oracle=Oracle.HARNESS, dtype=arguments[-2], seed=seed,
                          piece=piece)
-        results = [r for r in tasks.results_of(outcome, where) if not r.passed]
+        results = [r for r in tasks.results_of(outcome, where) if not r.passed and not r.skipped]  # a skip: no blame
         failures += results
         if any(r.verdict == Verdict.TIMEOUT for r in results):
             hung.add(piece)
     blamed = sorted({f.context.blamed for f in failures})
     outcome = pool.run(tasks.zoo_routines, seed, blamed)
     where = Location(layer="routines", tensor="every check", oracle=Oracle.HARNESS, dtype="-", seed=seed, piece="routines")
-    return failures + [r for r in tasks.results_of(outcome, where) if not r.passed]
+    return failures + [r for r in tasks.results_of(outcome, where) if not r.passed and not r.skipped]
 
 
 
