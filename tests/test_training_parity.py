@@ -163,3 +163,18 @@ def test_a_two_layer_net_built_of_the_wrong_layers_is_caught_by_the_architecture
     result = training_parity.run(protocol.load(str(module)), mnist_float64, dtype="float64", steps=2)
     first = result.failures()[0]
     assert (first.context.step, first.context.tensor) == (0, "loss"), first.render()
+
+
+def test_an_epsilon_free_network_trains_in_step_with_the_twin_under_the_named_convention(mnist_float64):
+    """A TwoLayerNet whose loss has no 1e-7 (its reported loss differs from the textbook's by ~1e-7, far past the
+    float64 bound) is judged at every step by the documented epsilon-free loss, and the run names it."""
+    from reference.base import cases
+    from reference.pieces import protocol
+    from reference.report.deviations import EPSILON_FREE_LOSS
+
+    variant = protocol.load(str(cases.FIXTURES / "variants" / "softmax_with_loss_log_softmax.py"))
+    result = training_parity.run(variant, mnist_float64, dtype="float64", steps=20, checkpoint_every=10)
+    _assert_parity(result)
+    assert EPSILON_FREE_LOSS in result.convention
+    textbook = training_parity.run(protocol.load("impl"), mnist_float64, dtype="float64", steps=20)
+    assert textbook.passed and textbook.convention == ""

@@ -59,3 +59,11 @@ def test_a_network_without_dtype_gets_its_float32_checks_skipped_with_the_reason
     assert "Relu network: first divergence" not in out and "Sigmoid network: first divergence" not in out
     assert main(["check", "--impl", str(variant), "--layer", "TwoLayerNet", "--seed", "7"]) == 0
     assert "takes no dtype= argument" in capsys.readouterr().out
+
+
+def test_an_epsilon_free_network_passes_golden_and_its_loss_names_the_convention(capsys):
+    """The convention is one rule wherever the loss appears: a TwoLayerNet whose loss() has no 1e-7 passes the
+    golden mode too (its loss against the epsilon-free loss of the recorded scores), and the run says so."""
+    variant = cases.FIXTURES / "variants" / "softmax_with_loss_log_softmax.py"
+    assert main(["golden", "--impl", str(variant), "--case", "TwoLayerNet"]) == 0
+    assert "convention: TwoLayerNet loss judged as the loss without the textbook's 1e-7" in capsys.readouterr().out

@@ -144,6 +144,8 @@ def _run(args, out, pool):
     png = plot_losses(result, folder / "loss.png")
     print(f"wrote {folder / 'history.json'}" + (f" and {png}" if png else " (pip install matplotlib for the PNG)"),
           file=out)
+    if result.convention:
+        print(f"convention: {args.net}'s loss judged as {result.convention}", file=out)
     problems = result.failures() + (problems or [])
     _captured(outcome, problems, out)
     for problem in problems:
@@ -230,6 +232,8 @@ def run_composed(pool, args, out):
     print(f"\n{args.steps} steps in {time.perf_counter() - started:.1f} s; over the {exact} step-exact steps the losses "
           f"differ by at most {max_abs:.2e} abs, {max_rel:.2e} rel; measured inside the plain bound for "
           f"{result.step_exact_steps()} steps", file=out)
+    if result.convention:
+        print(f"convention: {args.net}'s loss judged as {result.convention}", file=out)
     problems = result.failures() + (problems or [])
     _captured(outcome, problems, out)
     for problem in problems:

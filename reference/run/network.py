@@ -75,6 +75,7 @@ class NetworkTwin:
         self.layers = layers  # [(make(generator) -> twin(x, *params), parameter keys (or constant tensors))]
         self.loss_spec = loss_spec
         self.decay = decay
+        self.last_plain_loss = None  # the epsilon-free loss of the last backward_loss / gradient
 
     @classmethod
     def of(cls, name, weights):
@@ -149,12 +150,19 @@ class NetworkTwin:
         if loss.requires_grad:  # not when no layer holds a parameter: then every gradient is 0
             loss.backward()
         with torch.no_grad():
+            self.last_plain_loss = float(self.loss_spec.backward_twin(logits, labels))  # the convention's value
             return self.loss_spec.twin(logits, labels)
 
     def loss(self, x, t):
         """The textbook's loss (epsilon included, no weight decay), as a NumPy scalar."""
         with torch.no_grad():
             return self.loss_spec.twin(self.logits(x), torch.from_numpy(label_indices(t))).numpy()
+
+    def plain_loss(self, x, t):
+        """The loss without the textbook's epsilon (no weight decay), as a NumPy scalar: the documented convention
+        (deviations.EPSILON_FREE_LOSS) a network's loss() may follow, accepted wherever the loss appears."""
+        with torch.no_grad():
+            return self.loss_spec.backward_twin(self.logits(x), torch.from_numpy(label_indices(t))).numpy()
 
     def gradient(self, x, t, state=None):
         """(textbook loss, {key: gradient}) by autograd of the epsilon-free loss (plus the weight decay)."""
