@@ -76,6 +76,18 @@ def test_matching_nonfinite_positions_pass():
     assert compare(flipped, expected, tolerance.twin("float64"), _context()).problem == "nonfinite"
 
 
+def test_a_nonfinite_value_says_which_side_has_it():
+    """NaN/inf the implementation alone has is what its arithmetic made (an overflow, a log or a division of 0), and
+    the report says so; the reverse, and both at once, are said as what they are."""
+    tol, finite = tolerance.twin("float64"), np.array([1.0, 2.0, 3.0])
+    overflowed = compare(np.array([1.0, np.inf, np.nan]), finite, tol, _context())
+    assert "NaN/inf where the oracle is finite (the implementation's arithmetic overflowed" in overflowed.render()
+    assert "finite where the oracle has NaN/inf: [1]" in compare(finite, np.array([1.0, np.inf, 3.0]), tol,
+                                                                 _context()).render()
+    both = compare(np.array([np.nan, 2.0, 3.0]), np.array([1.0, np.inf, 3.0]), tol, _context())
+    assert "NaN/inf where the oracle has none, and the reverse" in both.render()
+
+
 def test_atol_is_measured_against_the_tensor_scale():
     expected = np.array([1e6, 0.0])
     near_zero_error = np.array([1e6, 1e-5])  # 1e-5 is 1e-11 of the scale: rounding, not a bug

@@ -381,7 +381,16 @@ register(Piece("SoftmaxWithLoss", "loss", "class: forward(x, t) -> loss; backwar
                    C("SoftmaxWithLoss-onehot", "SoftmaxWithLoss", shape=(8, 10), labels="onehot"),
                    C("SoftmaxWithLoss-1sample", "SoftmaxWithLoss", shape=(10,), labels="index"),
                    # t of shape (C,)
-                   C("SoftmaxWithLoss-1sample-onehot", "SoftmaxWithLoss", shape=(10,), labels="onehot")),
+                   C("SoftmaxWithLoss-1sample-onehot", "SoftmaxWithLoss", shape=(10,), labels="onehot"),
+                   # scores in the hundreds, where the formulas break: exp overflows unshifted (float32 past 88,
+                   # float64 past 709: an inf loss and NaN dx), and most true classes fall so far below the best
+                   # (past ~745 in float64) that their probability underflows to 0, whose log is -inf where the
+                   # textbook's 1e-7 is left out of a softmax-then-log; judged by the twin alone (the textbook's
+                   # forward is flat there, its 1e-7 dominating: finite differences cannot see the derivative)
+                   C("SoftmaxWithLoss-large", "SoftmaxWithLoss", shape=(8, 10), labels="index", scale=200.0,
+                     fd="none"),
+                   C("SoftmaxWithLoss-large-onehot", "SoftmaxWithLoss", shape=(8, 10), labels="onehot", scale=200.0,
+                     fd="none")),
                form=Form(("softmax_loss",), _softmax_loss_form)))
 
 register(Piece("sigmoid", "function", "function sigmoid(x)",
@@ -410,7 +419,9 @@ register(Piece("svm_loss", "loss", "function svm_loss(x, y) -> (loss, dx): the m
                    C("svm_loss-1sample", "svm_loss", shape=(1, 6)),
                    C("svm_loss-2class", "svm_loss", shape=(7, 2)),
                    # scores far apart: most margins are 0 and their gradient too
-                   C("svm_loss-wide", "svm_loss", shape=(6, 5), scale=4.0))))
+                   C("svm_loss-wide", "svm_loss", shape=(6, 5), scale=4.0),
+                   # scores in the hundreds: nothing in the hinge overflows, and its +1 margin stays resolved
+                   C("svm_loss-large", "svm_loss", shape=(6, 5), scale=300.0))))
 
 register(Piece("numerical_gradient", "function", "function numerical_gradient(f, x) by central differences",
                spec=NumericalGradientSpec(), cases=(

@@ -356,7 +356,14 @@ def compare(actual, expected, tolerance, context, extra_atol=0.0, scale=None, sc
         where = np.argwhere(wrong)
         shown = ", ".join(f"{_index(tuple(i))} impl {a[tuple(i)]!r} expected {e[tuple(i)]!r}" for i in where[:5])
         more = f" and {len(where) - 5} more" if len(where) > 5 else ""
-        return _fail(result, "nonfinite", f"NaN/inf where the oracle has none (or the reverse): {shown}{more}")
+        if not (wrong & bad_e).any():  # the implementation's alone: what float arithmetic makes NaN/inf of
+            what = ("NaN/inf where the oracle is finite (the implementation's arithmetic overflowed, or took a log or "
+                    "a division of 0)")
+        elif not (wrong & bad_a).any():
+            what = "finite where the oracle has NaN/inf"
+        else:
+            what = "NaN/inf where the oracle has none, and the reverse"
+        return _fail(result, "nonfinite", f"{what}: {shown}{more}")
 
     finite = ~bad_e  # here also ~bad_a: the positions agree
     diff = np.abs(np.where(finite, a, 0.0) - np.where(finite, e, 0.0))
