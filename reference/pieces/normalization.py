@@ -79,6 +79,7 @@ class BatchNormSpec(Spec):
 
     tensors = ("forward", "running_mean", "running_var", "dx", "dgamma", "dbeta")
     fd_tensors = ("dx", "dgamma", "dbeta")
+    test_mode_differs = True  # its test-mode forward reads running statistics: a network's predict() has no twin
     stateful = True
     params = ("gamma", "beta")
 
@@ -191,6 +192,7 @@ class DropoutSpec(Spec):
 
     tensors = ("forward", "mask", "dx")
     fd_tensors = ("dx",)
+    test_mode_differs = True  # its test-mode forward scales where training masks: predict() has no twin
     stateful = True
     params = ()
     construction = ("ratio",)

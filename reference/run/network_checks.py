@@ -9,6 +9,8 @@ a small network (float64: it is a difference quotient), which must leave the par
 they were.
 """
 
+import inspect
+
 import numpy as np
 import torch
 
@@ -22,8 +24,8 @@ from reference.report import tolerance
 from reference.report.compare import compare, compare_conventions, Context, Oracle, Phase, Verdict
 from reference.report.deviations import EPSILON_FREE_LOSS
 from reference.run.case import NotRun, raised_where
-from reference.run.network import NetworkTwin
-from reference.run.trace import trace_network
+from reference.run.network import layer_piece, NetworkTwin, ordered_layers
+from reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, trace_network
 
 LABEL_FORMS = ("index", "one-hot")
 
@@ -199,3 +201,89 @@ def check_init(impl, name, dtype, seed):
             made = np.asarray(bias).dtype if isinstance(bias, np.ndarray) else np.dtype(dtype)
             results.append(compare(bias, np.zeros(sizes[n], dtype=made), tolerance.EXACT, context(f"b{n}")))
     return results
+
+
+def check_network_methods(impl, name, dtype, seed, batch, mnist, reproduce=None):
+    """predict, loss and accuracy of network piece `name` (other than one whose record fixes its architecture, which
+    check_methods judges), built as its trace builds it, against its twin composed from its own layers: accuracy on
+    labels the twin makes (the twin's top class for half the rows, another class for the rest, rows whose top two
+    scores the dtype cannot tell apart left out), with its default batching and, where it takes batch_size, with
+    batches that do not divide the samples (a last batch smaller), in both label forms.  A network with a layer whose
+    test mode differs from its training mode (batch normalization, dropout) has no twin of its test-mode predict:
+    nothing is planned for it here."""
+    record = registry.piece(name).network
+    try:
+        network = build_network(impl, name, dtype or "float64")
+        if record.prepare is not None:
+            record.prepare(network, seed)
+        layers = [layer_piece(layer)[1] for _, layer in ordered_layers(network)]
+        if any(spec is None or getattr(spec, "test_mode_differs", False) for spec in layers):
+            return []
+        made = network_dtype(network)
+        if dtype and made != dtype:
+            return []  # SKIPPED in the trace already (a dtype its constructor cannot take)
+        x, index = net_problem(network, seed, batch, made, mnist, record.input_shape)
+        twin = NetworkTwin.composed(network, name)
+    except (NotANetwork, MissingProtocol):
+        return []  # the trace reports why it cannot build or walk the network
+    dtype = made
+    tol = tolerance.twin(dtype)
+    command = reproduce or f"python -m reference check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
+    results = []
+
+    def context(tensor, call="", phase=None):
+        return Context(layer=name, tensor=tensor, oracle=Oracle.TWIN, dtype=dtype, seed=seed,
+                       phase=tensor if phase is None else phase, call=call, case=f"{name} methods", reproduce=command)
+
+    def call(tensor, function, *args, labels_form="", **kwargs):
+        try:
+            with calling(f"{name}.{tensor}"):
+                return True, function(*args, **kwargs)
+        except CheckTimeout as error:
+            results.append(NotRun(context(tensor, call=labels_form), str(error), Verdict.TIMEOUT))
+        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+            where = raised_where(error)
+            results.append(NotRun(context(tensor, call=labels_form), f"raised {type(error).__name__}: {error}"
+                                  + (f"\n  at {where}" if where else ""), Verdict.RAISED))
+        return False, None
+
+    with torch.no_grad():
+        scores = twin.logits(x).numpy()
+    done, predicted = call("predict", network.predict, x)
+    if done:
+        results.append(compare(predicted, scores, tol, context("predict")))
+    decay = 0.5 * twin.decay * sum(float(np.sum(np.asarray(v, dtype=np.float64) ** 2))
+                                   for k, v in network.params.items() if k.startswith("W"))
+    expected = [(np.asarray(twin.loss(x, index) + decay, dtype=dtype), ""),
+                (np.asarray(twin.plain_loss(x, index) + decay, dtype=dtype), EPSILON_FREE_LOSS)]
+    done, loss = call("loss", network.loss, x, index)
+    if done:
+        results.append(compare_conventions(loss, expected, tol, context("loss")))
+
+    top = np.sort(scores, axis=1)
+    clear = (top[:, -1] - top[:, -2]) > 100 * tol.allowance(np.abs(scores).max())  # the top class beyond rounding
+    rows = np.flatnonzero(clear)
+    if len(rows) < 4:  # too few rows whose top class the dtype tells apart: no accuracy is known for sure
+        return results
+    labels = scores.argmax(axis=1)[rows]
+    labels[1::2] = (labels[1::2] + 1) % scores.shape[1]  # every other row wrong: the right accuracy is known
+    right = float(np.mean(labels == scores.argmax(axis=1)[rows]))
+    xs = np.ascontiguousarray(x[rows])
+    takes_batch = "batch_size" in _parameters(network.accuracy)
+    sizes = [None] + ([size for size in (3, 5, 7) if len(rows) % size][:1] if takes_batch else [])
+    for form, given in (("index labels", labels), ("one-hot labels", np.eye(scores.shape[1], dtype=dtype)[labels])):
+        for size in sizes:
+            what = form if size is None else f"{form}, batch_size={size}"
+            done, accuracy = call("accuracy", network.accuracy, xs, given, labels_form=what,
+                                  **({} if size is None else {"batch_size": size}))
+            if done:
+                results.append(compare(np.float64(accuracy) if np.ndim(accuracy) == 0 else accuracy,
+                                       np.float64(right), tolerance.EXACT, context("accuracy", call=what)))
+    return results
+
+
+def _parameters(function):
+    try:
+        return inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return {}

@@ -11,7 +11,7 @@ from reference.pieces.protocol import MissingProtocol
 from reference.plan.target import arguments
 from reference.report.compare import Context, NotRun, Oracle, Verdict
 from reference.run.network import ComposedNetwork
-from reference.run.network_checks import check_init, check_methods
+from reference.run.network_checks import check_init, check_methods, check_network_methods
 from reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, Trace, trace_network
 
 
@@ -29,6 +29,9 @@ def network_traces(impl, name, dtype, seed, batch=32, data_dir=None, reproduce=N
     if registry.piece(name).network.architecture:  # its layers fixed: at the harness's weights, beside composed twins
         return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, reproduce=reproduce)
     traces = [net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce)]
+    methods = check_network_methods(impl, name, dtype, seed, batch, (x_train, t_train))
+    if methods:
+        traces.append(Trace(f"{name} methods", methods))
     init = check_init(impl, name, dtype, seed)
     if init:
         traces.append(Trace(f"{name} initial weights", init))
