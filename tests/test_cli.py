@@ -212,3 +212,19 @@ def test_a_wrong_impl_is_reported_before_torch_is_imported():
         "print(code, 'torch' in sys.modules)")], capture_output=True, text=True, cwd=ROOT)
     assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr
     assert "implementation path" in done.stderr and "does not exist" in done.stderr
+
+
+def test_the_console_script_is_the_same_command_line():
+    """`bp-parity` (installed beside the interpreter by the package's [project.scripts]) runs what python -m reference
+    runs, and says its own name in its usage."""
+    script = Path(sys.executable).with_name("bp-parity")
+    assert script.exists(), f"{script}: the package is installed without its console script"
+    shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: bp-parity "), shown.stdout + shown.stderr
+    ran = subprocess.run([str(script), "check", "--case", "Relu-2d", "--seed", "7"], capture_output=True, text=True,
+                         timeout=300, cwd=ROOT)
+    assert ran.returncode == 0 and "0 failed or not run" in ran.stdout, ran.stdout + ran.stderr
+    broken = ROOT / "fixtures" / "mutants" / "affine_db_averaged.py"
+    failed = subprocess.run([str(script), "check", "--impl", str(broken), "--case", "Affine-2d", "--seed", "7"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert failed.returncode == 1 and "MISMATCH: Affine" in failed.stdout, failed.stdout + failed.stderr

@@ -5,6 +5,7 @@ This module only builds the parser (each command adds its own options to the sha
 """
 
 import argparse
+import os
 import sys
 
 from reference.pieces import protocol, registry
@@ -30,8 +31,13 @@ COMMANDS = {
 WITH_IMPL = ("check", "trace", "train-parity", "optimizers", "golden", "convergence")
 
 
+def _prog():
+    """How the command line was invoked, for its usage lines: the console script bp-parity, or python -m reference."""
+    return "bp-parity" if os.path.basename(sys.argv[0] or "") == "bp-parity" else "python -m reference"
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m reference", description="bp-parity: the reference harness")
+    parser = argparse.ArgumentParser(prog=_prog(), description="bp-parity: the reference harness")
     subcommands = parser.add_subparsers(dest="command", required=True)
     impl = impl_parent()
     for name, (module, _, text) in COMMANDS.items():
