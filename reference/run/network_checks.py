@@ -62,18 +62,7 @@ def check_methods(impl, x, t, *, seed, dtype):
                        case="TwoLayerNet methods", reproduce=command)
 
     results = []
-
-    def call(tensor, function, *args, labels_form=""):
-        try:
-            with calling(f"TwoLayerNet.{tensor}"):
-                return True, function(*args)
-        except CheckTimeout as error:
-            results.append(NotRun(context(tensor, call=labels_form), str(error), Verdict.TIMEOUT))
-        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-            where = raised_where(error)
-            results.append(NotRun(context(tensor, call=labels_form), f"raised {type(error).__name__}: {error}"
-                                  + (f"\n  at {where}" if where else ""), Verdict.RAISED))
-        return False, None
+    call = _caller("TwoLayerNet", context, results)
 
     weights = initial_weights(seed, x.shape[1], 50, 10, weight_init_std=0.1, dtype=dtype)
     try:
@@ -235,17 +224,7 @@ def check_network_methods(impl, name, dtype, seed, batch, mnist, reproduce=None)
         return Context(layer=name, tensor=tensor, oracle=Oracle.TWIN, dtype=dtype, seed=seed,
                        phase=tensor if phase is None else phase, call=call, case=f"{name} methods", reproduce=command)
 
-    def call(tensor, function, *args, labels_form="", **kwargs):
-        try:
-            with calling(f"{name}.{tensor}"):
-                return True, function(*args, **kwargs)
-        except CheckTimeout as error:
-            results.append(NotRun(context(tensor, call=labels_form), str(error), Verdict.TIMEOUT))
-        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
-            where = raised_where(error)
-            results.append(NotRun(context(tensor, call=labels_form), f"raised {type(error).__name__}: {error}"
-                                  + (f"\n  at {where}" if where else ""), Verdict.RAISED))
-        return False, None
+    call = _caller(name, context, results)
 
     with torch.no_grad():
         scores = twin.logits(x).numpy()
@@ -280,6 +259,25 @@ def check_network_methods(impl, name, dtype, seed, batch, mnist, reproduce=None)
                 results.append(compare(np.float64(accuracy) if np.ndim(accuracy) == 0 else accuracy,
                                        np.float64(right), tolerance.EXACT, context("accuracy", call=what)))
     return results
+
+
+def _caller(network, context, results):
+    """call(tensor, method, *args, labels_form="", **kwargs) -> (done, value): a method of the implementation's
+    network under its time limit; where it raises or overstays, a NotRun for it goes into `results` instead."""
+
+    def call(tensor, function, *args, labels_form="", **kwargs):
+        try:
+            with calling(f"{network}.{tensor}"):
+                return True, function(*args, **kwargs)
+        except CheckTimeout as error:
+            results.append(NotRun(context(tensor, call=labels_form), str(error), Verdict.TIMEOUT))
+        except Exception as error:  # noqa: BLE001 - the implementation under test may raise anything
+            where = raised_where(error)
+            results.append(NotRun(context(tensor, call=labels_form), f"raised {type(error).__name__}: {error}"
+                                  + (f"\n  at {where}" if where else ""), Verdict.RAISED))
+        return False, None
+
+    return call
 
 
 def _parameters(function):
