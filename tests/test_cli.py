@@ -13,12 +13,40 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBSET = str(ROOT / "fixtures" / "mnist-subset")
 
 
-def test_check_passes_on_impl_and_prints_a_row_per_layer_tensor_dtype_and_oracle(capsys):
+def test_a_clean_check_fits_a_screen_one_row_per_piece(capsys):
+    """The short answer by default: one row per piece (checks, dtypes, oracles, worst allowance used, verdict) and
+    the totals; a screen of 50 lines holds all of it."""
+    from reference.cli.check import checked_pieces
+
     assert main(["check", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) <= 50, out
+    assert lines[0].split() == ["piece", "checks", "dtypes", "oracles", "worst", "allowance", "used", "verdict"]
+    rows = {line.split()[0]: line.split() for line in lines[2:2 + len(checked_pieces())]}
+    assert sorted(rows) == sorted(checked_pieces())  # every piece, once
+    assert rows["Affine"][1:4] == [rows["Affine"][1], "float64,", "float32"] and int(rows["Affine"][1]) > 100
+    assert all(row[-1] == "ok" for row in rows.values())
+    assert "twin, args, repeat, fd" in next(line for line in lines if line.startswith("Affine "))
+    assert "0 failed or not run" in out
+
+
+def test_check_table_prints_a_row_per_case_tensor_dtype_and_oracle(capsys):
+    assert main(["check", "--seed", "7", "--layer", "Affine", "--table"]) == 0
     out = capsys.readouterr().out
     rows = [line.split()[:4] for line in out.splitlines()]
     assert ["Affine-4d", "dW", "float32", "twin"] in rows
-    assert "0 failed or not run" in out
+    assert main(["check", "--seed", "7", "--layer", "Affine", "--verbose"]) == 0
+    assert capsys.readouterr().out.splitlines()[:-2] == out.splitlines()[:-2]  # --verbose is the same table
+
+
+def test_a_failing_piece_gets_its_row_and_every_failure_in_full(capsys):
+    broken = ROOT / "fixtures" / "mutants" / "affine_db_averaged.py"
+    assert main(["check", "--impl", str(broken), "--seed", "7", "--layer", "Affine", "--layer", "Relu"]) == 1
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()[2:4]}
+    assert rows["Relu"].rstrip().endswith(" ok") and "MISMATCH (28 of 195 checks)" in rows["Affine"]
+    assert "MISMATCH: Affine db -- twin, float64, seed 7" in out and "reproduce: python -m reference check" in out
 
 
 def test_check_lists_missing_names_once_and_reports_their_checks_not_run(tmp_path, capsys):
@@ -28,7 +56,8 @@ def test_check_lists_missing_names_once_and_reports_their_checks_not_run(tmp_pat
     out = capsys.readouterr().out
     assert out.startswith("note: implementation")
     assert "protocol names:\n  MulLayer: class: forward(x, y)" in out and "NOT RUN (" in out
-    assert "Relu-2d" in out
+    relu = next(line for line in out.splitlines() if line.startswith("Relu "))
+    assert relu.rstrip().endswith(" ok") and "NOT RUN (" in next(l for l in out.splitlines() if l.startswith("MulLayer "))
 
 
 def test_an_unknown_implementation_is_one_clear_error(capsys):
@@ -36,12 +65,27 @@ def test_an_unknown_implementation_is_one_clear_error(capsys):
     assert "cannot import implementation 'no_such_module_here'" in capsys.readouterr().err
 
 
-def test_trace_finds_no_divergence_in_any_network(capsys):
+def test_trace_finds_no_divergence_in_any_network_one_row_each(capsys):
     assert main(["trace", "--seed", "7", "--batch", "8"]) == 0
     out = capsys.readouterr().out
-    for network in ("Relu network", "Sigmoid network", "TwoLayerNet"):
-        assert network in out
-    assert "no divergence" in out
+    networks = [line.split("  ")[0] for line in out.splitlines()[2:6]]
+    assert networks == ["Relu network", "Sigmoid network", "TwoLayerNet", "TwoLayerNet methods"]
+    assert len(out.splitlines()) <= 12 and "no divergence" in out
+    assert main(["trace", "--seed", "7", "--batch", "8", "--table"]) == 0  # every row
+    rows = [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()]
+    assert rows.count("Relu network") == 12
+
+
+def test_trace_prints_the_rows_of_a_network_that_fails(capsys):
+    broken = ROOT / "fixtures" / "mutants" / "affine_db_averaged.py"
+    assert main(["trace", "--impl", str(broken), "--seed", "7", "--batch", "8"]) == 1
+    out = capsys.readouterr().out
+    summary = {line.split("  ")[0]: line for line in out.splitlines()[2:6]}
+    assert "MISMATCH (2 of 12 rows)" in summary["Relu network"] and summary["TwoLayerNet"].rstrip().endswith("ok")
+    rows = [line.split() for line in out.splitlines()[7:]]
+    assert ["Relu", "network", "Affine2", "Affine", "backward", "db"] in [r[:6] for r in rows]
+    assert not any(r[:2] == ["TwoLayerNet", "methods"] for r in rows[2:])  # the passing networks' rows are not shown
+    assert "Relu network: first divergence at Affine2 backward db (blame: Affine)" in out
 
 
 def test_train_parity_writes_history_and_plot(tmp_path, capsys):

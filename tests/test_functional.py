@@ -13,7 +13,7 @@ EXAMPLE = ROOT / "examples" / "cs231n_style" / "layers.py"
 
 
 def test_the_cs231n_style_example_passes_with_no_adapter_and_says_what_it_detected(capsys):
-    assert main(["check", "--impl", str(EXAMPLE), "--only-present", "--seed", "7"]) == 0
+    assert main(["check", "--impl", str(EXAMPLE), "--only-present", "--seed", "7", "--table"]) == 0
     out = capsys.readouterr().out
     # in the registry's order (the families': elementwise, affine and the losses, normalization, convolution, optimizers)
     assert out.startswith("protocol detected: functional (CS231n style): relu_forward + relu_backward as Relu; "

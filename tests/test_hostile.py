@@ -41,7 +41,7 @@ PIECES = ["--layer", "Relu", "--layer", "Affine", "--layer", "Sigmoid", "--seed"
 def _check(module, *options, timeout=180):
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "reference", "check", "--impl", str(HOSTILE / f"{module}.py"),
-                           *options], capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+                           "--table", *options], capture_output=True, text=True, cwd=ROOT, timeout=timeout,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     return done, time.monotonic() - started
 

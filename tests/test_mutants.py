@@ -54,7 +54,8 @@ def test_every_mutant_says_what_is_wrong_and_where_to_blame():
 
 def test_raised_names_the_phase_and_the_implementations_line_and_the_forward_is_still_judged(capsys):
     mutant = next(p for p in MUTANTS if p.stem == "sigmoid_backward_raises")
-    assert main(["check", "--impl", str(mutant), "--case", "Sigmoid-2d", "--dtype", "float64", "--seed", str(SEED)]) == 1
+    assert main(["check", "--impl", str(mutant), "--case", "Sigmoid-2d", "--dtype", "float64", "--seed", str(SEED),
+                 "--table"]) == 1
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines()]
     assert ["Sigmoid-2d", "forward", "float64", "twin"] == next(r[:4] for r in rows if r[:2] == ["Sigmoid-2d", "forward"])

@@ -21,7 +21,7 @@ LAYOUT_DEFINES = ("Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "sigmoid", "so
 
 
 def _check(*args, cwd=ROOT):
-    command = [sys.executable, "-m", "reference", "check", *args]
+    command = [sys.executable, "-m", "reference", "check", "--table", *args]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -102,7 +102,7 @@ def test_map_files_in_toml_and_json_read_the_same(tmp_path):
 def test_only_present_skips_what_is_missing_instead_of_failing(tmp_path, capsys):
     partial = tmp_path / "partial_two.py"
     partial.write_text("from impl import Relu, Affine\n")
-    assert main(["check", "--impl", str(partial), "--seed", "7", "--only-present"]) == 0
+    assert main(["check", "--impl", str(partial), "--seed", "7", "--only-present", "--table"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"SKIPPED ({len(registry.names()) - 2} pieces") and "\n  MulLayer: class: forward(x, y)" in out
     assert "Relu-2d" in out and "NOT RUN" not in out

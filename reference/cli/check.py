@@ -133,6 +133,7 @@ def _run(args, out, pool, tasks):
                   "alone (float64), its forward by nothing\n", file=out)
     started = time.perf_counter()
     rows = {}  # (case, tensor, dtype, oracle) -> results over the seeds
+    pieces = {}  # the same key -> the piece whose unit it came from (the short answer's row)
 
     def add(key_piece, key_case, result):
         c = result.context
@@ -142,6 +143,7 @@ def _run(args, out, pool, tasks):
         key = (key_piece, "*", c.dtype, oracle) if args.summary else (key_case, c.shown if not c.call and c.step is None
                                                                        else c.tensor, c.dtype, oracle)
         rows.setdefault(key, []).append(result)
+        pieces.setdefault(key, key_piece)
 
     drawn = [d for seed in seeds for d in drawn_cases(args, seed)] if args.drawn else []
     units = _plan(args, impl, [u for u in planned if not args.dtype or u.dtype in args.dtype], drawn)
@@ -168,7 +170,7 @@ def _run(args, out, pool, tasks):
     elapsed = time.perf_counter() - started
     if not rows:
         raise ValueError("no check matches the filters as given (--case, --layer, --tensor and --dtype together)")
-    failures = report(rows, out, args.dump_dir)
+    failures = report(rows, out, args.dump_dir, None if args.table or args.summary else pieces)
     made = sum(len(r) for r in rows.values())
     skipped = sum(r.skipped for results in rows.values() for r in results)
     passed = sum(r.passed for results in rows.values() for r in results)

@@ -81,6 +81,14 @@ def only_present_argument(parser):
                         "RUN, which fails the run)")
 
 
+def table_argument(parser):
+    """--table (--verbose): every row, where the default is the short answer (one row per piece or network, then
+    every failure in full)."""
+    parser.add_argument("--table", "--verbose", dest="table", action="store_true",
+                        help="the whole table: one row per case, tensor, dtype and oracle (default: one row per "
+                        "piece, then every failure in full)")
+
+
 def filter_parent(case_ids, piece_names, golden=False):
     """--case, --layer, --tensor, --dtype, --seed/--seeds: the filters of check (and golden)."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -98,6 +106,7 @@ def filter_parent(case_ids, piece_names, golden=False):
     if not golden:
         seeds.add_argument("--seeds", type=int, help="N seeds of the sweep (fixtures/seeds.json) instead of the fixed ones")
     parent.add_argument("--dump-dir", help="write an .npz of both sides and the inputs for every mismatch")
+    table_argument(parent)
     parent.add_argument("--summary", action="store_true",
                         help="one row per piece, dtype and oracle (the worst over cases, tensors and seeds)")
     return parent

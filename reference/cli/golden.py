@@ -34,7 +34,7 @@ def _run(args, out, pool, recorded, started):
     made = recorded.manifest["made_by"]
     print(f"golden fixtures recorded with torch {made['torch']}, numpy {made['numpy']}, python {made['python']} "
           f"on {made['platform']}\n", file=out)
-    rows = {}
+    rows, pieces = {}, {}  # (case, tensor, dtype, oracle) -> results; the same key -> its piece
 
     def wanted(case_id, context, dtype, seed):
         return ((not args.case or case_id in args.case) and (not args.tensor or context.is_tensor(args.tensor)
@@ -78,8 +78,9 @@ def _run(args, out, pool, recorded, started):
             key = (piece if args.summary else case_id, shown, dtype, "golden" if piece == "TwoLayerNet"
                    and c.oracle != Oracle.HARNESS else c.oracle)
             rows.setdefault(key, []).append(result)
+            pieces.setdefault(key, piece)
     print_skipped(absent, out)
-    failures = report(rows, out, args.dump_dir)
+    failures = report(rows, out, args.dump_dir, None if args.table or args.summary else pieces)
     checks = sum(len(r) for r in rows.values())
     skipped = sum(r.skipped for results in rows.values() for r in results)
     passed = sum(r.passed for results in rows.values() for r in results)

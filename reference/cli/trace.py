@@ -5,11 +5,12 @@ the implementation's layers, its TwoLayerNet, and every public method of that ne
 MNIST subset.  With --net NAME: that network of the implementation (reference.run.trace.build_network), of
 any depth, built from layers the registry knows."""
 
+import numpy as np
 
 from reference.base import cases
-from reference.cli.common import supervised
+from reference.cli.common import supervised, table_argument
 from reference.report.compare import Location, Oracle, Verdict
-from reference.report.tables import num, print_table, summary_line
+from reference.report.tables import num, pct, print_table, summary_line
 from reference.run import tasks
 from reference.run.trace import Trace
 
@@ -25,12 +26,7 @@ def add_arguments(parser):
     parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--data-dir", help="MNIST folder (default: the subset in fixtures/mnist-subset)")
     parser.add_argument("--dump-dir", help="write an .npz of both sides for every mismatch")
-
-
-
-
-
-
+    table_argument(parser)
 
 
 def run(args, out):
@@ -58,14 +54,29 @@ def _run(args, out, pool):
             traces.append(Trace(f"{name} (the harness's global state)", extra))
     else:
         traces = [Trace(name, tasks.results_of(outcome, where))]
+    failed = [trace for trace in traces if not trace.passed]
+    if not args.table:  # the short answer: one row per network, then the rows of every network that failed
+        summary = [("network", "rows", "layers", "worst allowance used", "verdict")]
+        for trace in traces:
+            rows = trace.results
+            bad = sum(not r.passed and not r.skipped for r in rows)
+            skipped = sum(r.skipped for r in rows)
+            verdict = (f"{trace.first_divergence.verdict} ({bad} of {len(rows)} rows)" if not trace.passed
+                       else Verdict.SKIPPED if rows and skipped == len(rows)
+                       else Verdict.OK + (f" ({skipped} skipped)" if skipped else ""))
+            used = max((r.used for r in rows if r.compared and not np.isnan(r.used)), default=float("nan"))
+            summary.append((trace.network, len(rows), len({r.context.layer for r in rows}), pct(used), verdict))
+        print_table(summary, out)
     table = [("network", "layer", "piece", "tensor", "max abs err", "max rel err", "verdict")]
-    for trace in traces:
+    for trace in traces if args.table else failed:
         for r in trace.results:
             c = r.context
             table.append((trace.network, c.layer, c.piece if c.piece != c.layer else "", c.shown,
                           num(r.max_abs) if r.compared else "-", num(r.max_rel) if r.compared else "-", r.verdict))
-    print_table(table, out)
-    failed = [trace for trace in traces if not trace.passed]
+    if len(table) > 1:
+        if not args.table:
+            print("", file=out)
+        print_table(table, out)
     for trace in failed:
         first = trace.first_divergence
         if args.dump_dir:
@@ -78,11 +89,11 @@ def _run(args, out, pool):
         for reason in dict.fromkeys(reasons):
             count = reasons.count(reason)
             print(f"\n{trace.network}: {count} row{'s' if count != 1 else ''} SKIPPED: {reason}", file=out)
-    if not failed:
+    results = [r for trace in traces for r in trace.results]
+    if not failed and any(r.passed for r in results):
         dtype = traces[0].results[0].context.dtype if traces and traces[0].results else args.dtype
         print(f"\nno divergence: every layer the registry knows agrees with its twin ({dtype}, seed {args.seed})",
               file=out)
-    results = [r for trace in traces for r in trace.results]
     print(summary_line(1, int(outcome.done), {} if outcome.done else {outcome.verdict: 1},
                        sum(r.passed for r in results), sum(not r.passed and not r.skipped for r in results),
                        sum(r.skipped for r in results), pool.started), file=out)

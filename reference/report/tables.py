@@ -1,7 +1,7 @@
 """Tables and grouped failure reports for the command line: how results are shown, apart from parsing."""
 
 import numpy as np
-from reference.report.compare import Verdict
+from reference.report.compare import Oracle, Verdict
 
 
 def num(value):
@@ -20,27 +20,71 @@ def print_table(table, out):
             print("  ".join("-" * w for w in widths), file=out)
 
 
-def report(rows, out, dump_dir=None):
-    """Print one row per key of `rows` (the worst over its results), then every failure; return the failures.
+# the oracles as the piece table names them, short enough for one row per piece
+SHORT_ORACLE = {"finite differences": "fd", "arguments": "args", "the same call before": "repeat",
+                "twin, 100 steps": "twin 100 steps"}
 
-    rows: {(case, tensor, dtype, oracle): [results]}."""
-    header = ("case", "tensor", "dtype", "oracle", "max abs err", "max rel err", "allowance used", "tolerance", "verdict")
-    table = [header]
-    failures = []
-    for (case_id, tensor, dtype, oracle), results in rows.items():
-        bad = [r for r in results if not r.passed and not r.skipped]
-        failures.extend(bad)
-        compared = [r for r in results if r.compared]
-        max_abs = max((r.max_abs for r in compared), default=float("nan"))
-        max_rel = max((r.max_rel for r in compared), default=float("nan"))
-        used = max((r.used for r in compared if not np.isnan(r.used)), default=float("nan"))
-        tol = compared[0].tolerance.describe() if compared else "-"
-        skipped = [r for r in results if r.skipped]
-        verdict = bad[0].verdict if bad else Verdict.SKIPPED if skipped else Verdict.OK
-        if len(results) > 1 and (bad or skipped):
-            verdict += f" ({len(bad or skipped)} of {len(results)} results)"
-        table.append((case_id, tensor, dtype, oracle, num(max_abs), num(max_rel), pct(used), tol, verdict))
-    print_table(table, out)
+
+def _worst_used(results):
+    return max((r.used for r in results if r.compared and not np.isnan(r.used)), default=float("nan"))
+
+
+def _verdict(results):
+    """A row's verdict: the first failure's, else SKIPPED if any was skipped, else ok; with how many of the
+    results when there are several."""
+    bad = [r for r in results if not r.passed and not r.skipped]
+    skipped = [r for r in results if r.skipped]
+    verdict = bad[0].verdict if bad else Verdict.SKIPPED if skipped else Verdict.OK
+    if len(results) > 1 and (bad or skipped):
+        verdict += f" ({len(bad or skipped)} of {len(results)} results)"
+    return verdict
+
+
+def _piece_verdict(results):
+    """A piece's verdict: the first failure's with how many checks failed, SKIPPED when every check was, else ok
+    (with how many were skipped)."""
+    bad = [r for r in results if not r.passed and not r.skipped]
+    skipped = sum(r.skipped for r in results)
+    if bad:
+        return f"{bad[0].verdict} ({len(bad)} of {len(results)} checks)"
+    if skipped == len(results):
+        return str(Verdict.SKIPPED)
+    return str(Verdict.OK) + (f" ({skipped} skipped)" if skipped else "")
+
+
+def report(rows, out, dump_dir=None, pieces=None):
+    """Print the table of `rows`, then every failure in full; return the failures.
+
+    rows: {(case, tensor, dtype, oracle): [results]}.  Without `pieces`: one row per key (the worst over its
+    results).  With `pieces` ({key: piece}): one row per piece, the short answer (checks, dtypes, oracles, the
+    worst allowance used, the verdict); the failures below are the same either way."""
+    failures = [r for results in rows.values() for r in results if not r.passed and not r.skipped]
+    if pieces is not None:
+        grouped, oracles_of = {}, {}
+        for key, results in rows.items():
+            grouped.setdefault(pieces[key], []).extend(results)
+            if key[3] != Oracle.HARNESS:
+                oracles_of.setdefault(pieces[key], {})[str(key[3])] = None
+        table = [("piece", "checks", "dtypes", "oracles", "worst allowance used", "verdict")]
+        for piece, results in grouped.items():
+            dtypes = sorted({r.context.dtype for r in results if r.context.dtype}, reverse=True)
+            oracles = oracles_of.get(piece, {})
+            table.append((piece, len(results), ", ".join(dtypes) or "-",
+                          ", ".join(SHORT_ORACLE.get(o, o) for o in oracles) or "-", pct(_worst_used(results)),
+                          _piece_verdict(results)))
+        print_table(table, out)
+    else:
+        header = ("case", "tensor", "dtype", "oracle", "max abs err", "max rel err", "allowance used", "tolerance",
+                  "verdict")
+        table = [header]
+        for (case_id, tensor, dtype, oracle), results in rows.items():
+            compared = [r for r in results if r.compared]
+            max_abs = max((r.max_abs for r in compared), default=float("nan"))
+            max_rel = max((r.max_rel for r in compared), default=float("nan"))
+            tol = compared[0].tolerance.describe() if compared else "-"
+            table.append((case_id, tensor, dtype, oracle, num(max_abs), num(max_rel), pct(_worst_used(results)), tol,
+                          _verdict(results)))
+        print_table(table, out)
     notes = {}
     for results in rows.values():
         for r in results:
