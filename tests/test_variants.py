@@ -53,12 +53,29 @@ def test_a_network_without_dtype_gets_its_float32_checks_skipped_with_the_reason
     assert {row[-1] for row in rows if "float64" in row} == {"ok"}
     assert {row[-1] for row in rows if "float32" in row} == {"SKIPPED"} and len(rows) == 12
     assert "takes no dtype= argument" in out and "0 failed, 6 skipped" in out
-    assert main(["trace", "--impl", str(variant), "--dtype", "float32"]) == 0
-    out = capsys.readouterr().out
-    assert "TwoLayerNet: 1 row SKIPPED: " in out and "takes no dtype= argument" in out
-    assert "Relu network: first divergence" not in out and "Sigmoid network: first divergence" not in out
     assert main(["check", "--impl", str(variant), "--layer", "TwoLayerNet", "--seed", "7"]) == 0
     assert "takes no dtype= argument" in capsys.readouterr().out
+    assert main(["trace", "--impl", str(variant)]) == 0  # float64, the dtype it was built in
+
+
+ASKED = "asked for --dtype float32: TwoLayerNet cannot be built in float32 (the SKIPPED line above says why); exit 1"
+
+
+@pytest.mark.parametrize("argv", [["check", "--layer", "TwoLayerNet", "--seed", "7"], ["trace"],
+                                  ["golden", "--case", "TwoLayerNet"]], ids=lambda argv: argv[0])
+def test_a_dtype_asked_for_that_a_network_cannot_be_built_in_is_said_and_exits_1(argv, capsys):
+    """One rule in every command: the float32 checks of a network without dtype= are SKIPPED with the reason (the
+    run passes on what it could check) -- but a run whose --dtype asked for float32 says that the network cannot be
+    had in it and exits 1; asked for float64, it passes; no row of another dtype than asked is printed."""
+    variant = str(cases.FIXTURES / "variants" / "two_layer_net_without_dtype.py")
+    assert main([*argv, "--impl", variant, "--dtype", "float32", "--table"]) == 1
+    out = capsys.readouterr().out
+    assert ASKED in out and "takes no dtype= argument" in out
+    table = out.split("\n\n")[0 if argv[0] != "golden" else 1]  # golden's first paragraph says what recorded it
+    assert "float64" not in table and ("float32" in table if argv[0] != "trace" else "(float32, seed" in out)
+    assert main([*argv, "--impl", variant, "--dtype", "float64", "--table"]) == 0
+    out = capsys.readouterr().out
+    assert "asked for" not in out and "float32" not in out.split("\n\n")[0 if argv[0] != "golden" else 1]
 
 
 def test_an_epsilon_free_network_passes_golden_and_its_loss_names_the_convention(capsys):

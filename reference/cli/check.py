@@ -12,7 +12,7 @@ from reference.pieces import protocol, registry
 from reference.plan import checks
 from reference.report.compare import Location, NotRun, Oracle, Verdict
 from reference.report.progress import Progress
-from reference.report.tables import report, summary_line
+from reference.report.tables import report, summary_line, unavailable
 from reference.run import tasks
 
 HELP = "check every piece of an implementation against the twins"
@@ -177,7 +177,10 @@ def _run(args, out, pool, tasks):
     print(f"\n{made} checks over {len(seeds)} seed(s): {len(failures)} failed or not run"
           + (f", {skipped} skipped (not in the implementation's form)" if skipped else "")
           + f" ({elapsed:.1f} s, implementation {args.impl!r})", file=out)
+    asked = unavailable([r for results in rows.values() for r in results], args.dtype or ())
+    if asked:
+        print(asked, file=out)
     print(summary_line(len(units), ran, ended, passed, len(failures), skipped, pool.started), file=out)
-    return 0 if ran == len(units) and not failures and passed else 1
+    return 0 if ran == len(units) and not failures and passed and not asked else 1
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from reference.base import cases
 from reference.cli.common import supervised, table_argument
 from reference.report.compare import Location, Oracle, Verdict
-from reference.report.tables import num, pct, print_table, summary_line
+from reference.report.tables import num, pct, print_table, summary_line, unavailable
 from reference.run import tasks
 from reference.run.trace import Trace
 
@@ -94,7 +94,10 @@ def _run(args, out, pool):
         dtype = traces[0].results[0].context.dtype if traces and traces[0].results else args.dtype
         print(f"\nno divergence: every layer the registry knows agrees with its twin ({dtype}, seed {args.seed})",
               file=out)
+    asked = unavailable(results, (args.dtype,) if args.dtype else ())
+    if asked:
+        print(asked, file=out)
     print(summary_line(1, int(outcome.done), {} if outcome.done else {outcome.verdict: 1},
                        sum(r.passed for r in results), sum(not r.passed and not r.skipped for r in results),
                        sum(r.skipped for r in results), pool.started), file=out)
-    return 1 if failed or not outcome.done or not results else 0
+    return 1 if failed or not outcome.done or not any(r.passed for r in results) or asked else 0

@@ -176,6 +176,9 @@ class NotRun(Result):
     passed: bool = False
     output: str = field(default="", repr=False)  # what the implementation printed during the check (its last lines)
     output_bytes: int = 0  # how much it printed in all
+    # SKIPPED because the piece cannot be had in the check's dtype (a constructor without dtype=): beyond the
+    # protocol, never a failure by itself, but a run whose --dtype asked for exactly that says so and exits 1
+    unavailable_dtype: bool = False
 
     def __post_init__(self):
         self.verdict = Verdict(self.verdict)  # a word outside the vocabulary is the harness's own bug: ValueError

@@ -130,6 +130,22 @@ def print_failures(failures, out, dump_dir=None):
         print(f"\nNOT RUN ({len(skipped)} checks of {', '.join(pieces)}): {reason}", file=out)
 
 
+def unavailable(results, asked):
+    """The line a run prints when a dtype it was asked for (--dtype) cannot be had by some piece, or None.
+
+    Such checks are SKIPPED with the reason (beyond the protocol, never a failure by itself); asked for explicitly,
+    a dtype a piece cannot be checked in is not an answer for that piece, and the run exits 1 after this line."""
+    missed = {}
+    for r in results:
+        if getattr(r, "unavailable_dtype", False) and r.context.dtype in asked:
+            missed.setdefault(r.context.dtype, set()).add(r.context.blamed)
+    if not missed:
+        return None
+    return ("\nasked for --dtype " + ", ".join(missed) + ": "
+            + "; ".join(f"{', '.join(sorted(pieces))} cannot be built in {dtype}" for dtype, pieces in missed.items())
+            + " (the SKIPPED line above says why); exit 1, as nothing of theirs was checked in the dtype asked for")
+
+
 def summary_line(planned, ran, ended, passed, failed, skipped, workers):
     """The last line of a run: planned / ran units, and the checks passed / failed / skipped."""
     lost = ", ".join(f"{count} {verdict}" for verdict, count in sorted(ended.items()))

@@ -281,7 +281,8 @@ def check_network_entry(impl, golden, entry):
         network = make_impl_network(impl, x.shape[1], found["weight"]["W1"].shape[1], 10, dtype)
         load_into_impl(network, found["weight"])
     except NetworkDtypeUnsupported as error:  # a dtype its constructor cannot take: beyond the protocol
-        results.extend(NotRun(context(tensor), str(error), Verdict.SKIPPED) for tensor in tensors)
+        results.extend(NotRun(context(tensor), str(error), Verdict.SKIPPED, unavailable_dtype=True)
+                       for tensor in tensors)
         return results
     except MissingProtocol as error:
         results.extend(NotRun(context(tensor), str(error)) for tensor in tensors)

@@ -69,7 +69,7 @@ def check_methods(impl, x, t, *, seed, dtype):
         network = make_impl_network(impl, x.shape[1], 50, 10, dtype)
         load_into_impl(network, weights)
     except NetworkDtypeUnsupported as error:  # a dtype its constructor cannot take: beyond the protocol
-        return [NotRun(context("construction"), str(error), Verdict.SKIPPED)]
+        return [NotRun(context("construction"), str(error), Verdict.SKIPPED, unavailable_dtype=True)]
     except MissingProtocol as error:
         return [NotRun(context("construction"), str(error))]
     twin = NetworkTwin.of("TwoLayerNet", weights)

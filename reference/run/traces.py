@@ -54,7 +54,7 @@ def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None):
                           phase="construction")
         return Trace(name, [NotRun(context, f"{impl.spec}: {name}(...) takes no dtype= argument and makes {made} "
                                             f"parameters, so its {dtype} checks cannot run (its {made} checks still "
-                                            "run)", Verdict.SKIPPED)])
+                                            "run)", Verdict.SKIPPED, unavailable_dtype=True)])
     command = reproduce or (f"python -m reference trace {arguments(impl)} --net {name} --seed {seed} --batch {batch}"
                             + (f" --dtype {dtype}" if dtype else ""))
     return trace_network(network, x, t, seed=seed, dtype=made, impl=impl, reproduce=command, name=name)
@@ -80,7 +80,7 @@ def trace_all(impl, x, t, *, seed, dtype, reproduce=None):
         load_into_impl(network, weights)
     except NetworkDtypeUnsupported as error:  # a dtype its constructor cannot take: beyond the protocol
         traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error),
-                                                   Verdict.SKIPPED)]))
+                                                   Verdict.SKIPPED, unavailable_dtype=True)]))
         return traces
     except (MissingProtocol, ValueError, TypeError) as error:
         traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error))]))
