@@ -272,3 +272,15 @@ def test_the_console_script_is_the_same_command_line():
     failed = subprocess.run([str(script), "check", "--impl", str(broken), "--case", "Affine-2d", "--seed", "7"],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert failed.returncode == 1 and "MISMATCH: Affine" in failed.stdout, failed.stdout + failed.stderr
+
+
+def test_trace_only_present_skips_the_networks_the_implementation_does_not_define(capsys):
+    """A CS231n solution has layers and no TwoLayerNet: trace reports that NOT RUN (exit 1), and with --only-present,
+    as check does, SKIPPED with the reason, the networks built of its layers still traced and judged."""
+    example = str(ROOT / "examples" / "cs231n_style" / "layers.py")
+    assert main(["trace", "--impl", example, "--seed", "7", "--batch", "8"]) == 1
+    assert "NOT RUN (1 of 1 rows)" in capsys.readouterr().out
+    assert main(["trace", "--impl", example, "--seed", "7", "--batch", "8", "--only-present"]) == 0
+    out = capsys.readouterr().out
+    assert "TwoLayerNet: 1 row SKIPPED: not defined by the implementation (--only-present): TwoLayerNet" in out
+    assert "Relu network     12" in out and "no divergence" in out

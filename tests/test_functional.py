@@ -4,6 +4,8 @@ import shutil
 import types
 from pathlib import Path
 
+import pytest
+
 from reference.pieces import functional, protocol, registry
 from reference.run import case as layer_checks
 from reference.cli.main import main
@@ -350,3 +352,42 @@ def test_the_older_form_where_p_is_the_drop_probability_is_read_from_its_docstri
     assert "dropout_forward + dropout_backward as Dropout (p the drop probability, as its docstring says)" in \
         protocol.load(str(older)).detected
     assert "(p the drop probability" not in _example().detected
+
+
+OPTIM = '''import numpy as np
+
+
+def sgd(w, dw, config=None):
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    w {sign}= config["learning_rate"] * dw
+    return w, config
+
+
+def sgd_momentum(w, dw, config=None):
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    v = config["momentum"] * config.get("velocity", np.zeros_like(w)) - config["learning_rate"] * dw
+    config["velocity"] = v
+    return w + v, config
+'''
+
+
+@pytest.mark.parametrize("sign, status", [("-", 0), ("+", 1)], ids=["right", "ascends"])
+def test_an_update_rule_mapped_by_name_is_checked_in_its_form(sign, status, tmp_path, capsys):
+    """--map SGD=optim:sgd binds the family's rule(w, dw, config), which is no class: the harness adapts it as it
+    adapts a module's own sgd (it used to call it as the textbook's SGD(lr=...) and report the implementation's
+    TypeError), so one run checks a solution's layers and its optim.py together; a rule that ascends is caught."""
+    (tmp_path / "optim.py").write_text(OPTIM.replace("{sign}", sign))
+    (tmp_path / "layers.py").write_text("from impl import Relu\n")
+    assert main(["check", "--impl", str(tmp_path / "layers.py"), "--path", str(tmp_path), "--map", "SGD=optim:sgd",
+                 "--map", "Momentum=optim:sgd_momentum", "--layer", "Relu", "--layer", "SGD", "--layer", "Momentum",
+                 "--seed", "7"]) == status
+    out = capsys.readouterr().out
+    assert out.startswith("protocol detected: functional (CS231n style): optim:sgd as SGD; optim:sgd_momentum as "
+                          "Momentum")
+    rows = {line.split()[0]: line.rstrip() for line in out.splitlines() if line.startswith(("Relu ", "SGD ",
+                                                                                           "Momentum "))}
+    assert rows["Relu"].endswith(" ok") and rows["Momentum"].endswith(" ok")
+    assert rows["SGD"].endswith(" ok") if status == 0 else "MISMATCH" in rows["SGD"] and "unexpected keyword" not in out

@@ -75,10 +75,9 @@ def print_skipped(names, out):
               file=out)
 
 
-def only_present_argument(parser):
-    parser.add_argument("--only-present", action="store_true",
-                        help="check the pieces the implementation defines and report the others SKIPPED (not NOT "
-                        "RUN, which fails the run)")
+def only_present_argument(parser, text="check the pieces the implementation defines and report the others SKIPPED "
+                          "(not NOT RUN, which fails the run)"):
+    parser.add_argument("--only-present", action="store_true", help=text)
 
 
 def table_argument(parser):

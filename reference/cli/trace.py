@@ -8,8 +8,8 @@ any depth, built from layers the registry knows."""
 import numpy as np
 
 from reference.base import cases
-from reference.cli.common import supervised, table_argument
-from reference.report.compare import Location, Oracle, Verdict
+from reference.cli.common import only_present_argument, supervised, table_argument
+from reference.report.compare import Location, NotRun, Oracle, Verdict
 from reference.report.tables import num, pct, print_table, summary_line, unavailable
 from reference.run import tasks
 from reference.run.trace import Trace
@@ -27,6 +27,8 @@ def add_arguments(parser):
     parser.add_argument("--data-dir", help="MNIST folder (default: the subset in fixtures/mnist-subset)")
     parser.add_argument("--dump-dir", help="write an .npz of both sides for every mismatch")
     table_argument(parser)
+    only_present_argument(parser, "trace the networks whose pieces the implementation defines and report the others "
+                          "SKIPPED (not NOT RUN, which fails the run)")
 
 
 def run(args, out):
@@ -54,6 +56,12 @@ def _run(args, out, pool):
             traces.append(Trace(f"{name} (the harness's global state)", extra))
     else:
         traces = [Trace(name, tasks.results_of(outcome, where))]
+    if args.only_present:  # a network whose pieces the implementation does not define: SKIPPED, not NOT RUN
+        for trace in traces:
+            trace.results = [NotRun(r.context, f"not defined by the implementation (--only-present): "
+                                    f"{', '.join(r.missing)}", Verdict.SKIPPED)
+                             if getattr(r, "missing", None) and r.verdict == Verdict.NOT_RUN else r
+                             for r in trace.results]
     failed = [trace for trace in traces if not trace.passed]
     if not args.table:  # the short answer: one row per network, then the rows of every network that failed
         summary = [("network", "rows", "layers", "worst allowance used", "verdict")]

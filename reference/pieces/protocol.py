@@ -20,8 +20,10 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from reference.pieces import functional, registry
+from reference.pieces.spec import takes
 
 
 def protocol_names():
@@ -178,13 +180,28 @@ def load(spec="impl", paths=(), names=None):
     if unknown:
         raise ValueError(f"--map: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a protocol "
                          f"name; the protocol names: {', '.join(sorted(known))}")
-    implementation.bound.update({n: _resolve(n, t, implementation.module) for n, t in names.items()})
+    for name, target in names.items():
+        implementation.bound[name] = _adapted(implementation, name, target, _resolve(name, target,
+                                                                                     implementation.module))
     for piece, attributes in aliases.items():
         if implementation.missing([piece]):
             raise ValueError(f"--map {piece}.{next(iter(attributes))}=...: the implementation has no {piece}; bind "
                              f"it too ({piece}=module:attribute)")
         implementation.bound[piece] = _aliased(piece, implementation.require(piece), attributes)
     return implementation
+
+
+def _adapted(implementation, piece, target, value):
+    """What --map binds `piece` to: `value` itself, or where `value` is a function in the piece's one-function form
+    (an update rule rule(w, dw, config) -> (next_w, config) mapped as SGD), that form's adapter, as when the module
+    defines it under the family's name: `--map SGD=optim:sgd` checks the family's sgd, not a class that is none."""
+    record = registry.REGISTRY.get(piece)
+    form = record.form if record is not None else None
+    if form is None or len(form.functions) != 1 or isinstance(value, type) or not callable(value) \
+            or (form.takes and not takes(value, form.takes)):
+        return value
+    implementation.functional[piece] = (target,)
+    return form.adapter(SimpleNamespace(**{form.functions[0]: value}))
 
 
 def _aliased(piece, cls, attributes):

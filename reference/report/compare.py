@@ -179,6 +179,8 @@ class NotRun(Result):
     # SKIPPED because the piece cannot be had in the check's dtype (a constructor without dtype=): beyond the
     # protocol, never a failure by itself, but a run whose --dtype asked for exactly that says so and exits 1
     unavailable_dtype: bool = False
+    # NOT RUN because the implementation does not define these protocol names: what --only-present reports SKIPPED
+    missing: list = field(default_factory=list)
 
     def __post_init__(self):
         self.verdict = Verdict(self.verdict)  # a word outside the vocabulary is the harness's own bug: ValueError

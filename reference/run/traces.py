@@ -48,7 +48,7 @@ def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None):
         x, t = net_problem(network, seed, batch, made, mnist, shape)
     except (NotANetwork, protocol.MissingProtocol) as error:
         context = Context(layer=name, tensor="construction", oracle=Oracle.TWIN, dtype=dtype or "-", seed=seed, case=name)
-        return Trace(name, [NotRun(context, str(error))])
+        return Trace(name, [NotRun(context, str(error), missing=getattr(error, "names", []))])
     if dtype and made != np.dtype(dtype).name:  # a dtype its constructor cannot take: beyond the protocol
         context = Context(layer=name, tensor="construction", oracle=Oracle.TWIN, dtype=dtype, seed=seed, case=name,
                           phase="construction")
@@ -71,7 +71,8 @@ def trace_all(impl, x, t, *, seed, dtype, reproduce=None):
         try:
             network = ComposedNetwork(impl, activation, {k: v.copy() for k, v in weights.items()})
         except MissingProtocol as missing:
-            traces.append(Trace(label, [NotRun(_bare_context(label, seed, dtype), str(missing))]))
+            traces.append(Trace(label, [NotRun(_bare_context(label, seed, dtype), str(missing),
+                                               missing=missing.names)]))
             continue
         traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl=impl, reproduce=reproduce,
                                     name=label, end_to_end=False))
@@ -83,7 +84,8 @@ def trace_all(impl, x, t, *, seed, dtype, reproduce=None):
                                                    Verdict.SKIPPED, unavailable_dtype=True)]))
         return traces
     except (MissingProtocol, ValueError, TypeError) as error:
-        traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error))]))
+        traces.append(Trace("TwoLayerNet", [NotRun(_bare_context("TwoLayerNet", seed, dtype), str(error),
+                                                   missing=getattr(error, "names", []))]))
         return traces
     traces.append(trace_network(network, x, t, seed=seed, dtype=dtype, impl=impl, reproduce=reproduce,
                                 name="TwoLayerNet"))
