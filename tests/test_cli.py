@@ -1,6 +1,7 @@
 """python -m reference: every command runs, prints its table, writes its files, and exits as it says."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,6 +154,12 @@ def test_zoo_scores_the_mutants_it_is_given(capsys):
     assert main(["zoo", "--mutant", "affine_db_averaged", "--mutant", "sgd_rebinds_params"]) == 0
     out = capsys.readouterr().out
     assert "score: caught 2/2, blamed correctly 2/2" in out and "wall time" in out
+    ran = re.search(r"units run: (\d+) of (\d+) \(on each mutant", out)
+    assert ran and 0 < int(ran.group(1)) < int(ran.group(2)) / 4, out
+    assert main(["zoo", "--mutant", "affine_db_averaged", "--whole"]) == 0
+    out = capsys.readouterr().out
+    ran = re.search(r"units run: (\d+) of (\d+) \(every unit", out)
+    assert ran and ran.group(1) == ran.group(2) and "score: caught 1/1, blamed correctly 1/1" in out
 
 
 def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):

@@ -107,3 +107,60 @@ def test_optimizer_mutant_is_blamed_at_the_step_where_the_trajectories_part(name
     failure = next(r for r in run.results if not r.passed)
     assert failure.context.layer == piece
     assert failure.context.step == PARTING_STEP[name], failure.render()
+
+
+def _failures(result):
+    return sorted((f.context.blamed, f.context.layer, f.context.shown, str(f.context.oracle), f.context.dtype,
+                   str(f.verdict)) for f in result.failures)
+
+
+# one of each kind: a layer, a loss, a network's own method, an optimizer, a model's routine, a function of the
+# CS231n form (which runs every unit), a layer that never returns (TIMEOUT)
+SAMPLE = ["affine_db_averaged", "softmax_with_loss_without_max_shift", "simple_convnet_accuracy_drops_the_last_batch",
+          "adam_step_counter_not_advanced", "pmf_gd_steps_with_the_mean_gradient", "functional_affine_db_averaged",
+          "relu_backward_never_returns"]
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_running_a_mutant_only_where_it_differs_loses_nothing(name, trace_data):
+    """The zoo runs each mutant only on the units that read a protocol name it binds otherwise than impl
+    (reference.run.unchanged): on one mutant of each kind, the failures are those of the whole plan, one for one."""
+    path = zoo.MUTANTS / f"{name}.py"
+    restricted = zoo.run_mutant(path, SEED, trace_data)
+    whole = zoo.run_mutant(path, SEED, trace_data, whole=True)
+    assert _failures(restricted) == _failures(whole) and restricted.failures
+    assert whole.ran[0] == whole.ran[1]
+    if name.startswith("functional_"):  # a functional form: every unit runs
+        assert restricted.ran == whole.ran
+    else:
+        assert restricted.ran[0] < whole.ran[1] / 2, restricted.ran
+
+
+PATCHES = {
+    "patches_impl": "import impl.net_layer\n\n\ndef _backward(self, dout):\n    return dout\n\n\n"
+                    "impl.net_layer.Relu.backward = _backward\n",
+    "seeds_numpy": "import numpy as np\n\nnp.random.seed(1234)\n",
+    "sets_errors": "import numpy as np\n\nnp.seterr(all='ignore')\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PATCHES))
+def test_a_mutant_that_changes_impl_itself_or_the_global_state_runs_every_unit(kind, tmp_path, trace_data):
+    """A mutant whose objects are impl's but which changes impl's code (a method patched in place), NumPy's global
+    random state or its error handling at import: the units that read impl's own names do not run as on impl, so
+    every unit runs; the patched Relu is caught and blamed."""
+    path = tmp_path / f"{kind}.py"
+    path.write_text('"""' + kind + '"""\n\n' + PATCHES[kind] + "\nfrom impl import *  # noqa: F403\n\n"
+                    "BLAME = ('Relu', 'dx')\n")
+    with zoo.supervised(path) as pool:
+        assert zoo.needed(zoo.clean_run(SEED, trace_data), pool) is None
+    if kind == "patches_impl":
+        result = zoo.run_mutant(path, SEED, trace_data)
+        assert result.ran[0] == result.ran[1] and result.caught and result.blamed == ["Relu"]
+
+
+def test_an_unchanged_copy_of_impl_runs_no_unit(tmp_path, trace_data):
+    path = tmp_path / "same.py"
+    path.write_text('"""impl itself."""\n\nfrom impl import *  # noqa: F403\n\nBLAME = ("Relu", "dx")\n')
+    result = zoo.run_mutant(path, SEED, trace_data)
+    assert result.ran == (0, result.ran[1]) and not result.caught

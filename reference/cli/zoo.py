@@ -15,6 +15,9 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=cases.layer_seeds()[0])
     parser.add_argument("--mutant", action="append", help="only this mutant (file stem; repeatable)")
     parser.add_argument("--verbose", action="store_true", help="print the report of each mutant's first failure")
+    parser.add_argument("--whole", action="store_true",
+                        help="run every unit of the plan on each mutant (default: only the units that read a protocol "
+                        "name the mutant binds otherwise than impl, reference.run.unchanged)")
 
 
 def run(args, out):
@@ -27,12 +30,13 @@ def run(args, out):
             raise ValueError(f"no such mutant: {', '.join(sorted(unknown))} (see fixtures/mutants/)")
 
     progress = Progress(len(paths), "zoo")
-    clean, results = zoo.run_zoo(args.seed, paths, on_mutant=lambda index, result: progress.update(index))
+    clean, results = zoo.run_zoo(args.seed, paths, on_mutant=lambda index, result: progress.update(index),
+                                 whole=args.whole)
     progress.clear()
-    table = [("mutant", "must blame", "caught", "blamed", "correct", "s")]
+    table = [("mutant", "must blame", "caught", "blamed", "correct", "units", "s")]
     for r in results:
         table.append((r.name, " ".join(r.expected), "yes" if r.caught else "MISSED", ", ".join(r.blamed) or "-",
-                      "yes" if r.blamed_correctly else "NO", f"{r.seconds:.2f}"))
+                      "yes" if r.blamed_correctly else "NO", f"{r.ran[0]}/{r.ran[1]}", f"{r.seconds:.2f}"))
     print_table(table, out)
     if args.verbose:
         for r in results:
@@ -45,6 +49,10 @@ def run(args, out):
     print(f"\nimpl itself: {'passes every check' if not clean else f'{len(clean)} FAILURES'}", file=out)
     for failure in clean[:3]:
         print(failure.render(), file=out)
+    ran = sum(r.ran[0] for r in results)
+    print(f"units run: {ran} of {sum(r.ran[1] for r in results)} "
+          + ("(every unit on every mutant, --whole)" if args.whole else "(on each mutant, those that read what it "
+             "changes; --whole runs them all)"), file=out)
     print(f"score: caught {caught}/{len(results)}, blamed correctly {correct}/{len(results)} "
           f"(seed {args.seed}, wall time {elapsed:.1f} s)", file=out)
     return 0 if not clean and caught == correct == len(results) else 1

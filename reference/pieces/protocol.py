@@ -52,6 +52,7 @@ class Implementation:
         self.bound = dict(bound or {})
         self.functional = {}  # piece -> the functions it stands for (reference.pieces.functional)
         self.target = None  # the Target it was loaded from (reference.plan.target), which names it on command lines
+        self.reads = None  # a set while recording: every protocol name looked up (reference.run.unchanged)
 
     @property
     def detected(self):
@@ -69,9 +70,13 @@ class Implementation:
         return f"Implementation({self.spec!r})"
 
     def _has(self, name):
+        if self.reads is not None:
+            self.reads.add(name)
         return name in self.bound or hasattr(self.module, name)
 
     def _get(self, name):
+        if self.reads is not None:
+            self.reads.add(name)
         return self.bound[name] if name in self.bound else getattr(self.module, name)
 
     def missing(self, names=None):

@@ -98,6 +98,24 @@ def zoo_network(impl, name, dtype, seed):
     return _first_divergences(network_traces(impl, name, dtype, seed, batch=16))
 
 
+def zoo_fingerprint(impl):
+    """How the implementation binds each protocol name, and impl's code and state in this worker
+    (reference.run.unchanged), before any other unit."""
+    from reference.run import unchanged
+
+    return unchanged.fingerprint(impl)
+
+
+def reading(impl, task, *args):
+    """{"value": task(impl, *args), "reads": the protocol names it looked up}: the zoo's clean run on impl."""
+    impl.reads = set()
+    try:
+        value = task(impl, *args)
+    finally:
+        reads, impl.reads = sorted(impl.reads), None
+    return {"value": value, "reads": reads}
+
+
 def zoo_routines(impl, seed, blamed):
     """The failing checks of the routines around the models (reference.run.pipeline_checks.routine_failures)."""
 

@@ -16,6 +16,8 @@ in the CS231n style (reference.pieces.functional): the same checks reach it thro
 """
 
 import ast
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,7 @@ class MutantResult:
     expected: tuple
     failures: list = field(default_factory=list, repr=False)
     seconds: float = 0.0
+    ran: tuple = (0, 0)  # (units run, units in the plan): a mutant runs the units that read what it changes
 
     @property
     def caught(self):
@@ -92,16 +95,78 @@ def units(seed, trace_data):
     return planned
 
 
-def harness_failures(pool, seed, trace_data):
+@dataclass
+class Clean:
+    """impl's own run of the zoo's plan at one seed: its failures (none), the protocol names each unit read, and
+    impl's fingerprint (reference.run.unchanged)."""
+
+    failures: list
+    reads: list
+    fingerprint: dict
+
+
+_CLEAN = {}
+
+
+BASELINE = '"""The zoo\'s baseline: the package impl, as a mutant imports it, with nothing changed."""\n\n' \
+           'from impl import *  # noqa: F403\n'
+
+
+def clean_run(seed, trace_data):
+    """impl's run of the plan, recording what each unit reads; once per seed and process.  It runs on a module that
+    star-imports the package impl as every mutant does (BASELINE), so that its worker and a mutant's hold the same
+    package (the one this process imported: under pytest, with its asserts rewritten) and bind the same objects."""
+    if seed not in _CLEAN:
+        folder = Path(tempfile.mkdtemp(prefix="bp-parity-zoo-"))
+        baseline = folder / "zoo_baseline.py"
+        baseline.write_text(BASELINE)
+        try:
+            with supervised(baseline) as pool:
+                fingerprint = pool.run(tasks.zoo_fingerprint).value
+                reads = []
+                failures = harness_failures(pool, seed, trace_data, reads=reads)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        _CLEAN[seed] = Clean(failures, reads, fingerprint)
+    return _CLEAN[seed]
+
+
+def needed(clean, pool):
+    """The indices of the plan's units the implementation of `pool` must run: those that read a protocol name it
+    binds otherwise than impl; all of them where its worker differs from impl's beyond the bindings (unchanged.
+    differing) or the clean run failed anywhere."""
+    from reference.run import unchanged
+
+    outcome = pool.run(tasks.zoo_fingerprint)
+    differs = unchanged.differing(clean.fingerprint, outcome.value) if outcome.done and not clean.failures else None
+    if differs is None:
+        return None
+    return {index for index, names in enumerate(clean.reads) if names is None or differs & set(names)}
+
+
+def harness_failures(pool, seed, trace_data, reads=None, only=None):
     """Every failing layer check, the first divergence of every trace, and the failing checks of the routines, for
-    the implementation of `pool` (reference.run.worker: a Pool, or InProcess); a SKIPPED check is no failure."""
+    the implementation of `pool` (reference.run.worker: a Pool, or InProcess); a SKIPPED check is no failure.
+
+    reads: a list to append, unit by unit, the protocol names each read (None where the unit did not come back);
+    only: the indices of the units to run (needed()), None for all; the routines always run."""
 
     failures = []
     hung = set()  # after a time-out, the piece's other units are not waited on again
-    for piece, task, arguments in units(seed, trace_data):
-        if piece in hung:
+    for index, (piece, task, arguments) in enumerate(units(seed, trace_data)):
+        if only is not None and index not in only:
             continue
-        outcome = pool.run(task, *arguments)
+        if piece in hung:
+            if reads is not None:
+                reads.append(None)
+            continue
+        if reads is not None:
+            outcome = pool.run(tasks.reading, task, *arguments)
+            reads.append(outcome.value["reads"] if outcome.done else None)
+            if outcome.done:
+                outcome.value = outcome.value["value"]
+        else:
+            outcome = pool.run(task, *arguments)
         where = Location(layer=piece, tensor="every check", oracle=Oracle.HARNESS, dtype=arguments[-2], seed=seed,
                          piece=piece)
         results = [r for r in tasks.results_of(outcome, where) if not r.passed and not r.skipped]  # a skip: no blame
@@ -130,24 +195,29 @@ def supervised(path):
     return worker.Pool(Target(str(path)))
 
 
-def run_mutant(path, seed, data):
+def run_mutant(path, seed, data, whole=False):
+    """The mutant's MutantResult: the units of the plan that read what it changes (needed()), or with `whole` every
+    unit; ran: how many units it ran of how many."""
     started = time.perf_counter()
     result = MutantResult(name=Path(path).stem, bug=bug_of(path), expected=declared_blame(path))
+    clean = None if whole else clean_run(seed, data)
     with supervised(path) as pool:  # a mutant that fails to import is the zoo's own bug: LoadFailed ends the zoo
-        result.failures = harness_failures(pool, seed, data)
+        only = None if whole else needed(clean, pool)
+        result.failures = harness_failures(pool, seed, data, only=only)
+        total = len(units(seed, data))
+        result.ran = (total if only is None else len(only), total)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def run_zoo(seed=None, paths=None, on_mutant=None):
+def run_zoo(seed=None, paths=None, on_mutant=None, whole=False):
     """(clean failures of impl itself, [MutantResult per mutant]); on_mutant(index, result) after each."""
     seed = cases.layer_seeds()[0] if seed is None else seed
     data = trace_batch(seed)
-    with supervised("impl") as pool:
-        clean = harness_failures(pool, seed, data)
+    clean = clean_run(seed, data).failures
     results = []
     for index, path in enumerate(paths or mutant_paths()):
-        results.append(run_mutant(path, seed, data))
+        results.append(run_mutant(path, seed, data, whole=whole))
         if on_mutant is not None:
             on_mutant(index, results[-1])
     return clean, results
