@@ -177,3 +177,11 @@ def test_the_counts_the_readme_states_are_the_registrys():
     conv = [c for c in registry.cases() if c.layer in ("im2col", "col2im", "Convolution", "Pooling")]
     assert f"at {len(conv)} cases built for the classic bugs" in README
     assert f"holds {len(zoo.mutant_paths())} broken implementations" in README
+
+
+def test_the_diagnosis_counts_are_the_mutants_declarations():
+    """The zoo's diagnosis counts in the README are the mutants' own `Diagnosis:` lines (tests/test_mutants.py
+    proves each line on every run)."""
+    declared = [zoo.declared_diagnosis(p) for p in zoo.mutant_paths()]
+    some = sum(d != "none" for d in declared)
+    assert f"{some} of the {len(declared)} get a right diagnosis, {len(declared) - some} get none" in README

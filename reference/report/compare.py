@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from reference.base.vocabulary import Vocabulary
+from reference.report import diagnosis
 from reference.report.tolerance import Tolerance, tensor_scale
 
 
@@ -33,6 +34,12 @@ class Oracle(Vocabulary):
     STEP_1_L = "the step 1/L theorem"  # gradient descent with step 1/L
     STEP_2_MU_L = "the step 2/(mu+L) theorem"  # gradient descent with step 2/(mu+L)
     HARNESS = "harness"  # the harness's own result for a unit: it ended, hung, changed global state
+
+
+# the oracles whose expected value is computed (a formula, a twin, a difference quotient, an earlier answer of the
+# same call): a mismatch there may have a diagnosis; beside an argument as given, "zero" or "scaled" would mean
+# something else
+DIAGNOSED_ORACLES = (Oracle.TWIN, Oracle.GOLDEN, Oracle.FINITE_DIFFERENCES, Oracle.SAME_CALL_BEFORE)
 
 
 class Phase(Vocabulary):
@@ -222,6 +229,8 @@ class Comparison(Result):
     scale_of: str = ""  # where the scaled atol's scale is not the tensor's own: what it is the size of
     output: str = field(default="", repr=False)  # what the implementation printed during the check (its last lines)
     output_bytes: int = 0  # how much it printed in all
+    # [name, sentence] of every hypothesis that fits the two arrays exactly (reference.report.diagnosis)
+    diagnosis: list = field(default_factory=list)
 
     @property
     def used(self):
@@ -275,6 +284,7 @@ class Comparison(Result):
             lines.append(f"  reproduce: {c.reproduce}")
         if self.dumped_to:
             lines.append(f"  both sides and the inputs: {self.dumped_to}")
+        lines.extend(f"  likely cause: {text}" for _, text in self.diagnosis)
         return "\n".join(lines) + captured(self.output, self.output_bytes)
 
     def _shape(self):
@@ -395,6 +405,7 @@ def compare(actual, expected, tolerance, context, extra_atol=0.0, scale=None, sc
         result.worst_abs = float(diff[index])
         result.worst_rel = float(rel[index])
     result.problem = "" if result.passed else "values"
+    _diagnose(result)
     return result
 
 
@@ -420,7 +431,18 @@ def _fail(result, problem, detail):
     result.problem = problem
     result.detail = detail
     result.passed = False
+    _diagnose(result)
     return result
+
+
+def _diagnose(result):
+    """The hypotheses that fit a failed comparison (reference.report.diagnosis), kept on it as [name, sentence]."""
+    if result.passed or result.problem not in ("values", "dtype", "shape") \
+            or result.context.oracle not in DIAGNOSED_ORACLES:
+        return
+    result.diagnosis = [[f.name, f.text] for f in diagnosis.diagnose(result.actual, result.expected, result.tolerance,
+                                                                     result.context, result.problem,
+                                                                     result.extra_atol)]
 
 
 class ParityError(AssertionError):

@@ -46,6 +46,17 @@ def declared_blame(path):
     raise ValueError(f"{path}: no BLAME = (piece, tensor)")
 
 
+def declared_diagnosis(path):
+    """The hypothesis (reference.report.diagnosis.NAMES) the mutant's docstring says describes it ("none": none
+    does), or None where its docstring has no `Diagnosis: NAME` line (tests/test_mutants.py requires one of every
+    mutant of the zoo)."""
+    import re
+
+    doc = ast.get_docstring(ast.parse(Path(path).read_text(encoding="utf-8"))) or ""
+    found = re.findall(r"^Diagnosis: (\w+)$", doc, flags=re.M)
+    return found[0] if len(found) == 1 else None
+
+
 def bug_of(path):
     doc = ast.get_docstring(ast.parse(Path(path).read_text(encoding="utf-8"))) or ""
     return doc.split("\n\n")[0].replace("\n", " ")
@@ -64,6 +75,17 @@ class MutantResult:
     failures: list = field(default_factory=list, repr=False)
     seconds: float = 0.0
     ran: tuple = (0, 0)  # (units run, units in the plan): a mutant runs the units that read what it changes
+    declared: str = None  # the diagnosis its docstring declares ("none": none describes it)
+
+    @property
+    def diagnoses(self):
+        """The names of every hypothesis that fit one of its failures (reference.report.diagnosis)."""
+        return sorted({name for f in self.failures for name, _ in getattr(f, "diagnosis", None) or ()})
+
+    @property
+    def diagnosed_correctly(self):
+        """No hint but the declared one, and the declared one given (none declared: none given)."""
+        return self.diagnoses == ([] if self.declared == "none" else [self.declared])
 
     @property
     def caught(self):
@@ -199,7 +221,8 @@ def run_mutant(path, seed, data, whole=False):
     """The mutant's MutantResult: the units of the plan that read what it changes (needed()), or with `whole` every
     unit; ran: how many units it ran of how many."""
     started = time.perf_counter()
-    result = MutantResult(name=Path(path).stem, bug=bug_of(path), expected=declared_blame(path))
+    result = MutantResult(name=Path(path).stem, bug=bug_of(path), expected=declared_blame(path),
+                          declared=declared_diagnosis(path))
     clean = None if whole else clean_run(seed, data)
     with supervised(path) as pool:  # a mutant that fails to import is the zoo's own bug: LoadFailed ends the zoo
         only = None if whole else needed(clean, pool)
