@@ -177,6 +177,7 @@ class ParityItem(pytest.Item):
             self._skip_if_absent((name,))
             results = self._results(self.check, tasks.network, _where(name, name, dtype, seed))
         failed = [r for r in results if not r.passed and not r.skipped]
+        self._properties(results, failed)
         if not failed:
             if results and all(r.skipped for r in results):  # a call the implementation's form does not have
                 pytest.skip(results[0].reason)
@@ -186,6 +187,23 @@ class ParityItem(pytest.Item):
             raise ParityFailure(first.render())
         assert isinstance(first, Comparison)
         assert_parity(first)
+
+    def _properties(self, results, failed):
+        """The figures of the item as its user properties, which --junitxml writes as <property> elements (CI
+        dashboards show them): the worst errors, the tolerance, how much of it was used, and every diagnosis."""
+        import math
+
+        compared = [r for r in results if getattr(r, "compared", False)]
+        if compared:
+            worst = max(compared, key=lambda r: -1.0 if math.isnan(r.used) else r.used)
+            self.user_properties += [("bp_parity_max_abs_err", f"{worst.max_abs:.3e}"),
+                                     ("bp_parity_max_rel_err", f"{worst.max_rel:.3e}"),
+                                     ("bp_parity_tolerance", worst.tolerance.describe()),
+                                     ("bp_parity_allowance_used", "-" if math.isnan(worst.used)
+                                      else f"{100 * worst.used:.3g}%")]
+        if failed:
+            self.user_properties.append(("bp_parity_verdict", str(failed[0].verdict)))
+            self.user_properties += [("bp_parity_diagnosis", text) for _, text in getattr(failed[0], "diagnosis", ())]
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (ParityFailure, AssertionError)):

@@ -75,6 +75,26 @@ def test_a_broken_implementation_fails_the_projects_run_with_the_report(tmp_path
     out = done.stdout
     assert "FAILED bp-parity::test_twin_parity[Affine-2d-backward-dW-float" in out
     assert "MISMATCH: Affine dW" in out and "reproduce: python -m reference check --impl mylayers --case Affine-2d" in out
+    assert "likely cause: dW is 2 times the expected, on every element" in out  # the diagnosis is in the message
+
+
+def test_the_junit_xml_carries_each_items_figures_and_diagnosis(tmp_path):
+    """--junitxml: every parity item has its worst errors, tolerance and allowance used as <property> elements, a
+    failing one its verdict and diagnosis too (CI dashboards read them)."""
+    import xml.etree.ElementTree as ElementTree
+
+    broken = LAYERS.replace("self.dW = self.x.T @ dout", "self.dW = 2 * self.x.T @ dout")
+    report = tmp_path / "junit.xml"
+    done = _pytest(_project(tmp_path, broken), "-k", "Affine-2d and backward", f"--junitxml={report}")
+    assert done.returncode == 1, done.stdout[-3000:]
+    cases = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+             for case in ElementTree.parse(report).getroot().iter("testcase")}
+    failing = cases["test_twin_parity[Affine-2d-backward-dW-float64-seed7]"]
+    assert failing["bp_parity_verdict"] == "MISMATCH" and failing["bp_parity_tolerance"] == "rtol 1e-10, atol 1e-10*scale"
+    assert failing["bp_parity_diagnosis"] == "dW is 2 times the expected, on every element"
+    passing = cases["test_twin_parity[Affine-2d-backward-dx-float64-seed7]"]
+    assert "bp_parity_verdict" not in passing and float(passing["bp_parity_max_abs_err"]) < 1e-12
+    assert passing["bp_parity_allowance_used"].endswith("%")
 
 
 def test_without_an_implementation_named_the_plugin_adds_nothing(tmp_path):
