@@ -291,3 +291,34 @@ def test_trace_only_present_skips_the_networks_the_implementation_does_not_defin
     out = capsys.readouterr().out
     assert "TwoLayerNet: 1 row SKIPPED: not defined by the implementation (--only-present): TwoLayerNet" in out
     assert "Relu network     12" in out and "no divergence" in out
+
+
+UPCASTS = '''"""Two pieces whose forward returns float64 for float32 input."""
+import numpy as np
+
+from impl import *  # noqa: F403
+from impl import net_layer
+
+
+class Affine(net_layer.Affine):
+    def forward(self, x):
+        return super().forward(x).astype(np.float64)
+
+
+class Sigmoid(net_layer.Sigmoid):
+    def forward(self, x):
+        return super().forward(x).astype(np.float64)
+'''
+
+
+def test_one_cause_in_several_pieces_is_one_finding_with_one_report_a_piece(tmp_path, capsys):
+    """The same diagnosis, word for word, in checks of several pieces (float32 in, float64 out) is said once, with
+    the pieces and the count, and each piece gets one report instead of one per case."""
+    module = tmp_path / "upcasts.py"
+    module.write_text(UPCASTS)
+    assert main(["check", "--impl", str(module), "--layer", "Affine", "--layer", "Sigmoid", "--seed", "7"]) == 1
+    out = capsys.readouterr().out
+    findings = [line for line in out.splitlines() if line.startswith("finding: ")]
+    assert len(findings) == 1 and "the dtype is float64 where float32 belongs" in findings[0]
+    assert "-- in 14 checks of 2 pieces: Affine, Sigmoid; one report of each piece follows" in findings[0]
+    assert out.count("\nMISMATCH: ") == 2 and "MISMATCH: Affine forward" in out and "MISMATCH: Sigmoid forward" in out

@@ -108,11 +108,29 @@ def print_failures(failures, out, dump_dir=None):
     """One full report per cause (piece, tensor, dtype, oracle, verdict), then the other cases and seeds
     where the same cause failed on one line; checks NOT RUN grouped by their reason."""
     not_run, causes = {}, {}
+    findings = {}  # one diagnosis, word for word, in checks of several pieces: said once, with one report a piece
+    for failure in failures:
+        for name, text in getattr(failure, "diagnosis", None) or ():
+            findings.setdefault(text, []).append(failure)
+    shared = {text: group for text, group in findings.items() if len({f.context.blamed for f in group}) > 1}
+    covered = {}  # id(failure) -> its finding's text
+    for text, group in shared.items():
+        pieces = sorted({f.context.blamed for f in group})
+        print(f"\nfinding: {text} -- in {len(group)} checks of {len(pieces)} pieces: {', '.join(pieces)}; one "
+              "report of each piece follows", file=out)
+        for failure in group:
+            covered.setdefault(id(failure), text)
+    shown = set()  # (finding, piece) whose one report is printed
     for failure in failures:
         if failure.verdict == Verdict.NOT_RUN:
             not_run.setdefault(failure.reason, []).append(failure)
             continue
         c = failure.context  # dx, dx (second call), dx (second backward), dx at step 3: one cause
+        if id(failure) in covered:
+            key = (covered[id(failure)], c.blamed)
+            if key in shown:
+                continue
+            shown.add(key)
         causes.setdefault((c.blamed, c.tensor, c.dtype, c.oracle, failure.verdict), []).append(failure)
     for group in causes.values():
         first = group[0]
