@@ -85,3 +85,14 @@ def test_one_number_gets_only_a_whole_offset_and_nothing_beside_an_argument():
     # beside the inputs as given, zero or scaled would mean something else: nothing is said
     expected = X.copy()
     assert _names(np.zeros_like(expected), expected, _where("x", oracle="arguments"), tolerance.EXACT)[0] == []
+
+
+def test_an_upstream_gradient_left_out_or_passed_straight_through():
+    x = RNG.normal(size=(6, 7))
+    dout = RNG.normal(size=(6, 7))
+    local = np.where(x > 0, 1.0, 0.0) + 0.5
+    where = _where("dx", x=x, dout=dout)
+    assert _names(local, local * dout, where)[0] == ["without_dout"]
+    assert _names(dout.copy(), local * dout, where)[0] == ["passed_through"]
+    ones = _where("dx", x=x, dout=np.ones((6, 7)))  # a dout of ones changes nothing: neither is said
+    assert _names(dout.copy(), local * dout, ones)[0] == []

@@ -20,7 +20,8 @@ from fractions import Fraction
 import numpy as np
 
 # the hypotheses by name, in the order they are tried; the names are what a mutant's docstring declares
-NAMES = ("zero", "sign", "scaled", "offset", "transposed", "permuted", "kink", "upcast", "reshaped")
+NAMES = ("zero", "sign", "scaled", "offset", "transposed", "permuted", "kink", "upcast", "reshaped", "without_dout",
+         "passed_through")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,37 @@ def _kink(a, e, tolerance, context, extra):
             "elements): the convention at the kink (> where >= belongs, or the reverse)")
 
 
+def _dout(context, e):
+    """The case's upstream gradient `dout` where it is not all ones (else it would change nothing), as float64."""
+    dout = getattr(context, "inputs", {}).get("dout")
+    if dout is None:
+        return None
+    try:
+        dout = np.asarray(dout, dtype=np.float64)
+        np.broadcast_shapes(dout.shape, e.shape)
+    except (TypeError, ValueError):
+        return None
+    return None if np.all(dout == 1) else dout
+
+
+def _without_dout(a, e, tolerance, context, extra):
+    """The implementation's array times dout is the expected: the local derivative, dout never multiplied in."""
+    dout = _dout(context, e)
+    if dout is None or np.broadcast_shapes(dout.shape, a.shape) != a.shape or not _fits(a * dout, e, tolerance, extra):
+        return None
+    return (f"{context.tensor} times dout is the expected, on every element: the local derivative alone, the incoming "
+            "gradient dout never multiplied in")
+
+
+def _passed_through(a, e, tolerance, context, extra):
+    """dx is dout itself: the incoming gradient passed back unchanged, the local derivative (a mask) left out."""
+    dout = _dout(context, e)
+    if context.tensor != "dx" or dout is None or dout.shape != a.shape or not _fits(a, dout, tolerance, extra):
+        return None
+    return "dx is dout itself, on every element: the incoming gradient passed back unchanged (the mask or the local " \
+           "derivative left out)"
+
+
 def diagnose(actual, expected, tolerance, context, problem, extra_atol=0.0):
     """Every Finding that fits a failed comparison (problem: "values", "dtype" or "shape"; any other says nothing)."""
     try:
@@ -158,7 +190,8 @@ def diagnose(actual, expected, tolerance, context, problem, extra_atol=0.0):
         found.append(Finding("sign", f"{context.tensor} is the expected negated, on every element: a sign flipped"))
         return found
     for name, hypothesis in (("scaled", _scaled), ("offset", _offset), ("transposed", _transposed),
-                             ("permuted", _permuted), ("kink", _kink)):
+                             ("permuted", _permuted), ("kink", _kink), ("without_dout", _without_dout),
+                             ("passed_through", _passed_through)):
         if name == "permuted" and any(f.name == "transposed" for f in found):
             continue  # a transpose is another order too: the narrower finding is said
         text = hypothesis(a, e, tolerance, context, extra_atol)

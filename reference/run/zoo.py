@@ -47,14 +47,17 @@ def declared_blame(path):
 
 
 def declared_diagnosis(path):
-    """The hypothesis (reference.report.diagnosis.NAMES) the mutant's docstring says describes it ("none": none
-    does), or None where its docstring has no `Diagnosis: NAME` line (tests/test_mutants.py requires one of every
-    mutant of the zoo)."""
+    """The hypotheses (reference.report.diagnosis.NAMES) the mutant's docstring says describe it, a sorted list
+    ([] for `Diagnosis: none`), or None where its docstring has no `Diagnosis: NAME[, NAME]` line (tests/
+    test_mutants.py requires one of every mutant of the zoo)."""
     import re
 
     doc = ast.get_docstring(ast.parse(Path(path).read_text(encoding="utf-8"))) or ""
-    found = re.findall(r"^Diagnosis: (\w+)$", doc, flags=re.M)
-    return found[0] if len(found) == 1 else None
+    found = re.findall(r"^Diagnosis: ([\w, ]+)$", doc, flags=re.M)
+    if len(found) != 1:
+        return None
+    names = sorted(n.strip() for n in found[0].split(","))
+    return [] if names == ["none"] else names
 
 
 def bug_of(path):
@@ -75,7 +78,7 @@ class MutantResult:
     failures: list = field(default_factory=list, repr=False)
     seconds: float = 0.0
     ran: tuple = (0, 0)  # (units run, units in the plan): a mutant runs the units that read what it changes
-    declared: str = None  # the diagnosis its docstring declares ("none": none describes it)
+    declared: list = None  # the diagnoses its docstring declares ([]: none describes it)
 
     @property
     def diagnoses(self):
@@ -84,8 +87,8 @@ class MutantResult:
 
     @property
     def diagnosed_correctly(self):
-        """No hint but the declared one, and the declared one given (none declared: none given)."""
-        return self.diagnoses == ([] if self.declared == "none" else [self.declared])
+        """No hint but the declared ones, and every declared one given (none declared: none given)."""
+        return self.diagnoses == self.declared
 
     @property
     def caught(self):
