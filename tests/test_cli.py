@@ -322,3 +322,13 @@ def test_one_cause_in_several_pieces_is_one_finding_with_one_report_a_piece(tmp_
     assert len(findings) == 1 and "the dtype is float64 where float32 belongs" in findings[0]
     assert "-- in 14 checks of 2 pieces: Affine, Sigmoid; one report of each piece follows" in findings[0]
     assert out.count("\nMISMATCH: ") == 2 and "MISMATCH: Affine forward" in out and "MISMATCH: Sigmoid forward" in out
+
+
+def test_a_networks_failures_that_follow_from_a_failing_piece_are_inherited(capsys):
+    """The Relu and Sigmoid networks built of a broken Affine diverge at Affine's db: the TwoLayerNet row says they
+    are inherited from Affine (which fails its own checks), not a finding of the network's."""
+    broken = ROOT / "fixtures" / "mutants" / "affine_db_averaged.py"
+    assert main(["check", "--impl", str(broken), "--seed", "7", "--layer", "Affine", "--layer", "TwoLayerNet"]) == 1
+    rows = {line.split()[0]: line.rstrip() for line in capsys.readouterr().out.splitlines()[2:4]}
+    assert rows["Affine"].endswith("MISMATCH (28 of 195 checks)")
+    assert rows["TwoLayerNet"].endswith("inherited from Affine (8 of 168 checks)")

@@ -40,13 +40,18 @@ def _verdict(results):
     return verdict
 
 
-def _piece_verdict(results):
+def _piece_verdict(results, piece=None, failing=()):
     """A piece's verdict: the first failure's with how many checks failed, SKIPPED when every check was, else ok
-    (with how many were skipped)."""
+    (with how many were skipped).  A network's failures that blame another piece which fails its own checks
+    (`failing`) are inherited from it, not findings of the network's: said so, with the pieces they follow from."""
     bad = [r for r in results if not r.passed and not r.skipped]
     skipped = sum(r.skipped for r in results)
+    own = [r for r in bad if r.context.blamed == piece or r.context.blamed not in failing]
+    if bad and not own:
+        sources = sorted({r.context.blamed for r in bad})
+        return f"inherited from {', '.join(sources)} ({len(bad)} of {len(results)} checks)"
     if bad:
-        return f"{bad[0].verdict} ({len(bad)} of {len(results)} checks)"
+        return f"{own[0].verdict} ({len(bad)} of {len(results)} checks)"
     if skipped == len(results):
         return str(Verdict.SKIPPED)
     return str(Verdict.OK) + (f" ({skipped} skipped)" if skipped else "")
@@ -66,12 +71,15 @@ def report(rows, out, dump_dir=None, pieces=None):
             if key[3] != Oracle.HARNESS:
                 oracles_of.setdefault(pieces[key], {})[str(key[3])] = None
         table = [("piece", "checks", "dtypes", "oracles", "worst allowance used", "verdict")]
+        # the pieces that fail checks of their own (a piece's own unit blames it)
+        failing = {piece for piece, results in grouped.items()
+                   if any(not r.passed and not r.skipped and r.context.blamed == piece for r in results)}
         for piece, results in grouped.items():
             dtypes = sorted({r.context.dtype for r in results if r.context.dtype}, reverse=True)
             oracles = oracles_of.get(piece, {})
             table.append((piece, len(results), ", ".join(dtypes) or "-",
                           ", ".join(SHORT_ORACLE.get(o, o) for o in oracles) or "-", pct(_worst_used(results)),
-                          _piece_verdict(results)))
+                          _piece_verdict(results, piece, failing)))
         print_table(table, out)
     else:
         header = ("case", "tensor", "dtype", "oracle", "max abs err", "max rel err", "allowance used", "tolerance",
