@@ -135,3 +135,32 @@ def test_finite_differences_step_away_from_a_kink_and_refuse_one_they_sit_on():
     assert abs(plain - 4.0) > 0.1 and abs(careful - 4.0) < 1e-6 and step < 1e-7
     with pytest.raises(finite_diff.OnAKink):  # exactly on the kink: no derivative to find
         finite_diff.directional_away_from_kinks(f, np.array([0.0, 0.5]), np.ones(2), lambda g: 1e-6 * (1 + abs(g)))
+
+
+IN_PLACE = '''"""A Sigmoid whose backward multiplies into dout in place: the right dx, handed back in the caller's array."""
+from impl import *  # noqa: F403
+from impl import net_layer
+
+
+class Sigmoid(net_layer.Sigmoid):
+    def backward(self, dout):
+        dout *= (1.0 - self.out) * self.out
+        return dout
+'''
+
+
+def test_the_trace_feeds_each_twin_what_the_layer_was_given_before_it_ran(tmp_path, capsys):
+    """A layer that writes into its argument cannot change its own oracle: the twin of each layer gets a copy of the
+    x (forward) and dout (backward) taken before the layer ran.  This Sigmoid's dx is right and the trace says so
+    (the write into dout is the case checks' to report, under the oracle 'arguments'); fed the dout after the call,
+    the twin would have differentiated a dout already multiplied, and blamed a right dx."""
+    from reference.cli.main import main
+
+    module = tmp_path / "in_place.py"
+    module.write_text(IN_PLACE)
+    assert main(["trace", "--impl", str(module), "--seed", "7", "--batch", "8", "--table"]) == 0
+    out = capsys.readouterr().out
+    assert any(line.split()[:6] == ["Sigmoid", "network", "Sigmoid1", "Sigmoid", "backward", "dx"]
+               and line.rstrip().endswith(" ok") for line in out.splitlines()), out
+    assert main(["check", "--impl", str(module), "--layer", "Sigmoid", "--seed", "7"]) == 1
+    assert "MISMATCH: Sigmoid dout -- arguments" in capsys.readouterr().out

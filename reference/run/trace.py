@@ -116,6 +116,11 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
         except (TypeError, ValueError):
             raise _Stop from None
 
+    def given(value):
+        """A copy of what a layer is handed, taken before it runs: the twin's input, which a layer that writes into
+        its argument (x in forward, dout in backward) cannot change under it."""
+        return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+
     def unknown(position, kind, phase):
         return NotRun(context(position, phase, kind, phase), f"a layer of class {kind}, which the registry does not "
                       "know: passed through unchecked here (register it to check it; gradient() is still checked "
@@ -125,7 +130,7 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
     activation = x
     for position, layer in layers:
         kind = type(layer).__name__
-        inputs[position] = activation
+        inputs[position] = given(activation)
         state = np.random.get_state()  # what a layer that draws from NumPy's global generator (Dropout) draws from
         output = call(context(position, "forward", kind, "forward"), layer.forward, activation)
         piece, spec = layer_piece(layer)
@@ -135,7 +140,7 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
             twins_of[position] = lambda spec=spec, layer=layer, state=state: spec.trace_twin(layer, streams.generator_in_state(state))
             params = [_as_run(getattr(layer, p)) for p in spec.params]
             with torch.no_grad():
-                expected = twins_of[position]()(_as_run(activation), *params).numpy()
+                expected = twins_of[position]()(_as_run(inputs[position]), *params).numpy()
             results.append(compare(output, expected, tol, context(position, "forward", piece.name, "forward")))
         activation = output
 
@@ -147,7 +152,9 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
         raise _Stop
     spec = found.spec
     index = label_indices(t)
+    scores_given = given(activation)
     loss = call(context(last_name, "forward", kind, "forward"), last.forward, activation, t)
+    activation = scores_given
     with torch.no_grad():
         expected_loss = spec.twin(_as_run(activation), _tensor(index)).numpy()
         conventions = [(spec.backward_twin(_as_run(activation), _tensor(index)).numpy(), note)
@@ -162,6 +169,7 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
 
     for position, layer in reversed(layers):
         kind = type(layer).__name__
+        dout_given = given(dout)
         dx = call(context(position, "dx", kind, "backward"), layer.backward, dout)
         piece, spec = layer_piece(layer)
         if piece is None:
@@ -170,7 +178,7 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
             continue
         x_in = _as_run(inputs[position], grad=True)
         params = [_as_run(getattr(layer, p), grad=True) for p in spec.params]
-        twins_of[position]()(x_in, *params).backward(_as_run(dout))
+        twins_of[position]()(x_in, *params).backward(_as_run(dout_given))
         # one scale for the layer's whole backward: its tensors are summed from the same products of the incoming
         # gradient, and one may cancel to nothing by construction (a bias before batch normalization)
         expected = [x_in.grad.numpy()] + [leaf.grad.numpy() for leaf in params]
