@@ -96,3 +96,24 @@ def test_an_upstream_gradient_left_out_or_passed_straight_through():
     assert _names(dout.copy(), local * dout, where)[0] == ["passed_through"]
     ones = _where("dx", x=x, dout=np.ones((6, 7)))  # a dout of ones changes nothing: neither is said
     assert _names(dout.copy(), local * dout, ones)[0] == []
+
+
+def test_another_tensors_expected_value_and_an_earlier_calls():
+    from reference.report import diagnosis
+
+    dy = RNG.normal(size=(4, 3))
+    dx = RNG.normal(size=(4, 3))
+    result = compare(dy.copy(), dx, tolerance.TWIN["float64"], _where("dx"))
+    diagnosis.add(result, diagnosis.other_tensor(result, "dy", dy))
+    assert [n for n, _ in result.diagnosis] == ["swapped"] and "dx equals the expected dy" in result.render()
+    first, second = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 3))
+    summed = compare(first + second, second, tolerance.TWIN["float64"], _where("dW"))
+    diagnosis.add(summed, diagnosis.earlier_call(summed, first))
+    assert [n for n, _ in summed.diagnosis] == ["accumulated"]
+    kept = compare(first.copy(), second, tolerance.TWIN["float64"], _where("dW"))
+    diagnosis.add(kept, diagnosis.earlier_call(kept, first))
+    assert [n for n, _ in kept.diagnosis] == ["stale"]
+    noise = compare(second + 0.1, second, tolerance.TWIN["float64"], _where("dW"))
+    diagnosis.add(noise, diagnosis.earlier_call(noise, first))
+    diagnosis.add(noise, diagnosis.other_tensor(noise, "db", first))
+    assert noise.diagnosis == [] or [n for n, _ in noise.diagnosis] == ["offset"]

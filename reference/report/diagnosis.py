@@ -21,7 +21,7 @@ import numpy as np
 
 # the hypotheses by name, in the order they are tried; the names are what a mutant's docstring declares
 NAMES = ("zero", "sign", "scaled", "offset", "transposed", "permuted", "kink", "upcast", "reshaped", "without_dout",
-         "passed_through")
+         "passed_through", "swapped", "accumulated", "stale")
 
 
 @dataclass(frozen=True)
@@ -198,3 +198,47 @@ def diagnose(actual, expected, tolerance, context, problem, extra_atol=0.0):
         if text:
             found.append(Finding(name, text))
     return found
+
+
+# hypotheses that need more than the two arrays: another tensor's expected value, or an earlier call's (the case's
+# checks, reference.run.case, offer them where they have them)
+
+def _plain(value):
+    try:
+        array = np.asarray(value).astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if np.all(np.isfinite(array)) else None
+
+
+def add(result, finding):
+    """Add `finding` (or None) to a failed comparison's diagnosis, unless a hypothesis already fits there."""
+    if finding is not None and not result.passed and not result.diagnosis:
+        result.diagnosis.append([finding.name, finding.text])
+
+
+def other_tensor(result, other, expected_other):
+    """The implementation's tensor is the expected value of another tensor of the same call (dx for dy)."""
+    a, e = _plain(result.actual), _plain(expected_other)
+    if a is None or e is None or a.shape != e.shape or a.size < 2 or not np.any(e) \
+            or not _fits(a, e, result.tolerance, result.extra_atol):
+        return None
+    tensor = result.context.tensor
+    return Finding("swapped", f"{tensor} equals the expected {other}, on every element: computed with {other}'s "
+                              f"formula (two gradients exchanged, or one computed as the other)")
+
+
+def earlier_call(result, earlier):
+    """A call after the first: the value equals the earlier call's expected one (state kept from it), or the sum of
+    that and this call's (the gradient accumulated across calls)."""
+    a, before, now = _plain(result.actual), _plain(earlier), _plain(result.expected)
+    if a is None or before is None or now is None or a.shape != before.shape or a.shape != now.shape or a.size < 2:
+        return None
+    tensor = result.context.tensor
+    if np.any(before) and _fits(a, before + now, result.tolerance, result.extra_atol):
+        return Finding("accumulated", f"{tensor} is this call's expected plus the earlier call's, on every element: "
+                                      "it accumulates across calls (+= where = belongs)")
+    if _fits(a, before, result.tolerance, result.extra_atol) and not _fits(before, now, result.tolerance):
+        return Finding("stale", f"{tensor} is the earlier call's expected value, on every element: state kept from "
+                                "an earlier call (an input, mask or output cached once)")
+    return None

@@ -141,7 +141,8 @@ def print_failures(failures, out, dump_dir=None):
             shown.add(key)
         causes.setdefault((c.blamed, c.tensor, c.dtype, c.oracle, failure.verdict), []).append(failure)
     for group in causes.values():
-        first = group[0]
+        # the report shown is the first with a diagnosis, where one has (one number, a scalar case, may show none)
+        first = next((f for f in group if getattr(f, "diagnosis", None)), group[0])
         if dump_dir:
             for failure in group:
                 failure.dump(dump_dir)
@@ -149,7 +150,7 @@ def print_failures(failures, out, dump_dir=None):
         if len(group) > 1:
             others = ", ".join(f"{f.context.case or f.context.layer}"
                                + (f" {f.context.shown}" if f.context.shown != first.context.shown else "")
-                               + f" seed {f.context.seed}" for f in group[1:])
+                               + f" seed {f.context.seed}" for f in group if f is not first)
             print(f"  the same failure ({len(group) - 1} more): {others}", file=out)
     for reason, skipped in not_run.items():
         pieces = sorted({f.context.layer for f in skipped})

@@ -22,7 +22,7 @@ from reference.pieces import registry
 from reference.pieces.protocol import MissingProtocol
 from reference.pieces.spec import ImplRaised, NotInForm, phase, raised_where
 from reference.plan.checks import reproduce_command
-from reference.report import tolerance
+from reference.report import diagnosis, tolerance
 from reference.report.compare import (compare, compare_conventions, Context, NotRun,  # noqa: F401 - NotRun re-exported
                                       Oracle, Verdict)
 from reference.run import finite_diff
@@ -188,6 +188,9 @@ def run_case(impl, case, dtype, seed, recorded=None):
         candidates = [(expected[tensor], "")] + [(expected[key], what) for key, what in
                                                  spec.conventions.get(tensor, ()) if key in expected]
         result = compare_conventions(run.impl_outputs.get(tensor), candidates, tol, context(tensor, twin_oracle))
+        for other in spec.tensors:  # the expected value of another tensor of the call (dx for dy)
+            if other != tensor and other in expected and not result.passed:
+                diagnosis.add(result, diagnosis.other_tensor(result, other, expected[other]))
         run.results.append(result)
 
     for name, value in pristine.items():
@@ -243,6 +246,7 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
     tol = tolerance.twin(dtype)
     results = []
     outputs = {}
+    earlier = spec.run_twin(copy_inputs(pristine))  # the first call's expected values, then each step's
     steps = (("second call", lambda layer: {**spec.forward(layer, second), **spec.backward(layer, second)}, second),
              ("second backward", lambda layer: spec.backward(layer, again), again))
     try:
@@ -259,7 +263,11 @@ def _sequence(spec, impl, case, dtype, seed, pristine, context):
                 for tensor, value in got.items():
                     candidates = [(expected[tensor], "")] + [(expected[key], what) for key, what in
                                                              spec.conventions.get(tensor, ()) if key in expected]
-                    results.append(compare_conventions(value, candidates, tol, context(tensor, Oracle.TWIN, label)))
+                    result = compare_conventions(value, candidates, tol, context(tensor, Oracle.TWIN, label))
+                    if tensor in earlier and not result.passed:
+                        diagnosis.add(result, diagnosis.earlier_call(result, earlier[tensor]))
+                    results.append(result)
+                earlier = expected
             # backward again with the same upstream gradient: the same answer, to the bit (a backward that moves
             # state, or accumulates, differs from itself)
             with phase("backward repeated", outputs):
