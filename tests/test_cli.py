@@ -332,3 +332,17 @@ def test_a_networks_failures_that_follow_from_a_failing_piece_are_inherited(caps
     rows = {line.split()[0]: line.rstrip() for line in capsys.readouterr().out.splitlines()[2:4]}
     assert rows["Affine"].endswith("MISMATCH (28 of 195 checks)")
     assert rows["TwoLayerNet"].endswith("inherited from Affine (8 of 168 checks)")
+
+
+def test_optimizers_check_only_present_skips_the_rules_a_solution_does_not_have(capsys):
+    """A CS231n solution has sgd, sgd_momentum, rmsprop and adam: without --only-present its missing Nesterov and
+    AdaGrad fail the run (NOT RUN); with it they are SKIPPED, said with what is expected, and the four are judged."""
+    example = str(ROOT / "examples" / "cs231n_style" / "layers.py")
+    assert main(["optimizers", "--check", "--impl", example]) == 1
+    capsys.readouterr()
+    assert main(["optimizers", "--check", "--impl", example, "--only-present"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SKIPPED (2 pieces the implementation does not define, --only-present):")
+    assert "\n  AdaGrad: class AdaGrad" in out and "\n  Nesterov: class Nesterov" in out
+    assert out.rstrip().endswith("planned 4 units of work, ran 4; checks: 16 passed, 0 failed, 0 skipped; "
+                                 "1 worker started")

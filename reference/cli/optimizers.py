@@ -7,7 +7,7 @@ import numpy as np
 
 
 from reference.base import cases
-from reference.cli.common import supervised, target
+from reference.cli.common import only_present_argument, print_skipped, supervised, target
 from reference.report.compare import Location, Oracle, Verdict
 from reference.report.tables import print_table, summary_line
 from reference.run import tasks, worker
@@ -19,6 +19,12 @@ def _check(args, out, pool):
     """The 100-step check of each --optimizer (all without one), each a unit of work in a worker."""
     from reference.run import optimizer_checks
     names = args.optimizer or optimizer_checks.optimizers()
+    if args.only_present:
+        absent = [n for n in names if pool.described.missing((n,))]
+        print_skipped(absent, out)
+        names = [n for n in names if n not in absent]
+        if not names:
+            raise ValueError(f"implementation {args.impl!r} defines none of the optimizers chosen: nothing to check")
     ran, ended, results = 0, {}, []
     for name in names:
         where = Location(layer=name, tensor="every check", oracle=Oracle.HARNESS, dtype=args.dtype, seed=args.seed,
@@ -50,6 +56,8 @@ def add_arguments(parser):
     parser.add_argument("--data-dir", help="MNIST folder (default: BP_PARITY_DATA, then the cache)")
     parser.add_argument("--check", action="store_true", help="only the 100-step check of --optimizer against its twin")
     parser.add_argument("--optimizer", action="append", help="with --check: this optimizer (repeatable)")
+    only_present_argument(parser, "with --check: check the optimizers the implementation defines and report the "
+                          "others SKIPPED (not NOT RUN, which fails the run)")
 
 
 def run(args, out):
