@@ -21,12 +21,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl.mnist import load_mnist  # noqa: E402
-from reference.run import training_parity  # noqa: E402
-from reference.run.network import NetworkTwin  # noqa: E402
-from reference.pieces import protocol, registry
-from reference.base import streams
-from reference.base.threads import one_thread_each  # noqa: E402
+from bp_parity.impl.mnist import load_mnist  # noqa: E402
+from bp_parity.reference.run import training_parity  # noqa: E402
+from bp_parity.reference.run.network import NetworkTwin  # noqa: E402
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.threads import one_thread_each  # noqa: E402
 
 TARGET = 1.0
 

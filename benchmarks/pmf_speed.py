@@ -23,11 +23,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl import movielens  # noqa: E402
-from impl.pmf import PMF, gd, sgd  # noqa: E402
-from reference.run import pmf_parity  # noqa: E402
-from reference.pieces import models
-from reference.base.threads import one_thread_each  # noqa: E402
+from bp_parity.impl import movielens  # noqa: E402
+from bp_parity.impl.pmf import PMF, gd, sgd  # noqa: E402
+from bp_parity.reference.run import pmf_parity  # noqa: E402
+from bp_parity.reference.pieces import models
+from bp_parity.reference.base.threads import one_thread_each  # noqa: E402
 
 
 def numpy_loop(model, X, y, lr, order):

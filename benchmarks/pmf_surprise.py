@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl import movielens  # noqa: E402
-from impl.pmf import PMF, sgd  # noqa: E402
-from impl.train_pmf import SURPRISE_SVD_RMSE, TARGET_RMSE, init_rng, order_rng  # noqa: E402
-from reference.base.threads import one_thread_each  # noqa: E402
+from bp_parity.impl import movielens  # noqa: E402
+from bp_parity.impl.pmf import PMF, sgd  # noqa: E402
+from bp_parity.impl.train_pmf import SURPRISE_SVD_RMSE, TARGET_RMSE, init_rng, order_rng  # noqa: E402
+from bp_parity.reference.base.threads import one_thread_each  # noqa: E402
 
 SETTINGS = {"defaults": {"factors": 100, "epochs": 20, "lr": 0.005, "reg": 0.02},
             "tuned": {"factors": 100, "epochs": 60, "lr": 0.007, "reg": 0.1}}

@@ -24,12 +24,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from impl.mnist import load_mnist  # noqa: E402
-from reference.pieces import protocol  # noqa: E402
-from reference.report import tolerance
-from reference.run import training_parity
-from reference.pieces.networks import initial_weights  # noqa: E402
-from reference.base.threads import one_thread_each  # noqa: E402
+from bp_parity.impl.mnist import load_mnist  # noqa: E402
+from bp_parity.reference.pieces import protocol  # noqa: E402
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.run import training_parity
+from bp_parity.reference.pieces.networks import initial_weights  # noqa: E402
+from bp_parity.reference.base.threads import one_thread_each  # noqa: E402
 from train_speed import blas_kernels, train_impl, train_twin  # noqa: E402
 
 TARGET = 2.0

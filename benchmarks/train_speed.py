@@ -25,11 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl.bp_two_layer_net import PARAMS, TwoLayerNet  # noqa: E402
-from impl.mnist import load_mnist  # noqa: E402
-from reference.pieces.networks import initial_weights, load_into_impl  # noqa: E402
-from reference.run.network import NetworkTwin  # noqa: E402
-from reference.run.training_parity import batch_indices  # noqa: E402
+from bp_parity.impl.bp_two_layer_net import PARAMS, TwoLayerNet  # noqa: E402
+from bp_parity.impl.mnist import load_mnist  # noqa: E402
+from bp_parity.reference.pieces.networks import initial_weights, load_into_impl  # noqa: E402
+from bp_parity.reference.run.network import NetworkTwin  # noqa: E402
+from bp_parity.reference.run.training_parity import batch_indices  # noqa: E402
 
 TARGET = 0.6
 

@@ -16,7 +16,7 @@ import numpy as np
 if not __package__:  # run as `python impl/gradient_check.py`: make the package importable, once
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl.gradient import numerical_gradient  # noqa: E402
+from bp_parity.impl.gradient import numerical_gradient  # noqa: E402
 
 __all__ = ["numerical_gradient", "THRESHOLD"]
 
@@ -31,8 +31,8 @@ THRESHOLD = 1e-5
 def _gradient_check(argv=None):
     import argparse
 
-    from impl.bp_two_layer_net import PARAMS, TwoLayerNet
-    from impl.mnist import MnistError, load_mnist
+    from bp_parity.impl.bp_two_layer_net import PARAMS, TwoLayerNet
+    from bp_parity.impl.mnist import MnistError, load_mnist
 
     parser = argparse.ArgumentParser(description="numerical against backprop gradients of TwoLayerNet")
     parser.add_argument("--seed", type=int, default=0)

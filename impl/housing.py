@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from impl.download import cache_dir as user_cache
-from impl.download import fetch_verified, folder_made
+from bp_parity.impl.download import cache_dir as user_cache
+from bp_parity.impl.download import fetch_verified, folder_made
 
 FILE = "housing.csv"
 SHA256 = "8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from impl.download import cache_dir, fetch_verified, folder_made
+from bp_parity.impl.download import cache_dir, fetch_verified, folder_made
 
 FILES = {
     "train_img": "train-images-idx3-ubyte",

@@ -20,8 +20,8 @@ import numpy as np
 if not __package__:  # run as `python impl/overfit_weight_decay.py`: make the package importable, once
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl.mnist import MnistError, load_mnist  # noqa: E402
-from impl.multi_layer_net import MultiLayerNet  # noqa: E402
+from bp_parity.impl.mnist import MnistError, load_mnist  # noqa: E402
+from bp_parity.impl.multi_layer_net import MultiLayerNet  # noqa: E402
 
 
 def run(data, decay, epochs, seed, dtype, every, log=print, batch_size=100, lr=0.01):

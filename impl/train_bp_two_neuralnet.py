@@ -26,8 +26,8 @@ import numpy as np
 if not __package__:  # run as `python impl/train_bp_two_neuralnet.py`: make the package importable, once
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl.bp_two_layer_net import PARAMS, TwoLayerNet  # noqa: E402
-from impl.mnist import MnistError, load_mnist  # noqa: E402
+from bp_parity.impl.bp_two_layer_net import PARAMS, TwoLayerNet  # noqa: E402
+from bp_parity.impl.mnist import MnistError, load_mnist  # noqa: E402
 
 
 def batch_sequence(seed, train_size, iters, batch_size):

@@ -23,10 +23,10 @@ import numpy as np
 if not __package__:  # run as `python impl/train_convnet.py`: make the package importable, once
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl.mnist import MnistError, load_mnist  # noqa: E402
-from impl.optimizer import Adam  # noqa: E402
-from impl.simple_convnet import SimpleConvNet  # noqa: E402
-from impl.train_bp_two_neuralnet import batch_sequence, blas_threads, iterations_per_epoch  # noqa: E402
+from bp_parity.impl.mnist import MnistError, load_mnist  # noqa: E402
+from bp_parity.impl.optimizer import Adam  # noqa: E402
+from bp_parity.impl.simple_convnet import SimpleConvNet  # noqa: E402
+from bp_parity.impl.train_bp_two_neuralnet import batch_sequence, blas_threads, iterations_per_epoch  # noqa: E402
 
 
 def _parser():

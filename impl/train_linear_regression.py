@@ -18,8 +18,8 @@ import numpy as np
 if not __package__:  # run as `python impl/train_linear_regression.py`: make the package importable, once
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl import housing  # noqa: E402
-from impl.linear_regression import LinearRegression, sgd  # noqa: E402
+from bp_parity.impl import housing  # noqa: E402
+from bp_parity.impl.linear_regression import LinearRegression, sgd  # noqa: E402
 
 
 def closed_form(X, y, l2=0.0):

@@ -22,8 +22,8 @@ import numpy as np
 if not __package__:  # run as `python impl/train_pmf.py`: make the package importable, once
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from impl import movielens  # noqa: E402
-from impl.pmf import PMF, gd, sgd  # noqa: E402
+from bp_parity.impl import movielens  # noqa: E402
+from bp_parity.impl.pmf import PMF, gd, sgd  # noqa: E402
 
 SURPRISE_SVD_RMSE = 0.934  # the Surprise library's published 5-fold cross-validated RMSE of SVD on ml-100k
 TARGET_RMSE = 0.925

@@ -20,7 +20,7 @@ bp_parity_only_present.
 from pathlib import Path
 
 import pytest
-from reference.report.compare import Oracle, Verdict
+from bp_parity.reference.report.compare import Oracle, Verdict
 
 def pytest_addoption(parser):
     group = parser.getgroup("bp-parity", "parity checks of a hand-written implementation (bp-parity)")
@@ -74,7 +74,7 @@ def pytest_sessionfinish(session):
 
 
 def _where(piece, case, dtype, seed, reproduce=""):
-    from reference.report.compare import Location
+    from bp_parity.reference.report.compare import Location
 
     return Location(layer=piece, tensor="every check", oracle=Oracle.HARNESS, dtype=dtype, seed=seed, case=case,
                     piece=piece, reproduce=reproduce)
@@ -87,10 +87,10 @@ class ParityCollector(pytest.Collector):
     def collect(self):
         from types import SimpleNamespace
 
-        from reference.base import cases
-        from reference.plan import checks
-        from reference.plan.target import Target
-        from reference.run import worker
+        from bp_parity.reference.base import cases
+        from bp_parity.reference.plan import checks
+        from bp_parity.reference.plan.target import Target
+        from bp_parity.reference.run import worker
 
         s = self.settings
         try:  # the implementation is loaded, and every check run, in a supervised worker (reference.run.worker)
@@ -135,7 +135,7 @@ class ParityItem(pytest.Item):
 
     def _results(self, key, task, where):
         """The results of one unit of work, run once in the collector's pool and shared by its items."""
-        from reference.run import tasks
+        from bp_parity.reference.run import tasks
 
         collector = self.parent
         if key not in collector.outcomes:
@@ -143,8 +143,8 @@ class ParityItem(pytest.Item):
         return collector.outcomes[key]
 
     def runtest(self):
-        from reference.report.compare import Comparison, NotRun, assert_parity
-        from reference.run import tasks
+        from bp_parity.reference.report.compare import Comparison, NotRun, assert_parity
+        from bp_parity.reference.run import tasks
 
         kind = self.check[0]
         if kind == "load":
@@ -152,8 +152,8 @@ class ParityItem(pytest.Item):
         results = []
         if kind == "case":
             (case, dtype, seed), tensor, oracles = self.check[1:]
-            from reference.pieces import registry
-            from reference.plan import checks
+            from bp_parity.reference.pieces import registry
+            from bp_parity.reference.plan import checks
 
             self._skip_if_absent(registry.spec_of(case.layer).requires)
             unit = self._results(("case", case, dtype, seed), tasks.case,

@@ -1,7 +1,7 @@
 """The harness from your own pytest suite: check one piece, or trace one network, and fail with the reports.
 
-    from reference.pieces.registry import layer, registered
-    from reference.testing import assert_network, assert_piece
+    from bp_parity.reference.pieces.registry import layer, registered
+    from bp_parity.reference.testing import assert_network, assert_piece
 
     def test_my_leaky_relu():
         with registered(layer("LeakyRelu", twin=lambda x: torch.nn.functional.leaky_relu(x, 0.01), kinks=(0.0,))):
@@ -20,12 +20,12 @@ ParityError with every failing report, each naming its reproduce command.
 
 import types
 
-from reference.base import cases
-from reference.pieces import protocol, registry
-from reference.plan.target import Target
-from reference.report.compare import Location, Oracle, ParityError
-from reference.run import tasks, worker
-from reference.run.trace import Trace
+from bp_parity.reference.base import cases
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.plan.target import Target
+from bp_parity.reference.report.compare import Location, Oracle, ParityError
+from bp_parity.reference.run import tasks, worker
+from bp_parity.reference.run.trace import Trace
 
 
 def implementation(impl):

@@ -16,10 +16,10 @@ import threading
 
 import pytest
 
-from reference.base import cases
-from reference.plan import checks
-from reference.run import case as layer_checks
-from reference.report.compare import assert_parity
+from bp_parity.reference.base import cases
+from bp_parity.reference.plan import checks
+from bp_parity.reference.run import case as layer_checks
+from bp_parity.reference.report.compare import assert_parity
 
 
 def pytest_addoption(parser):
@@ -96,7 +96,7 @@ def pytest_generate_tests(metafunc):
 def full_mnist():
     """full_mnist(dtype): the full MNIST, loaded once per dtype; where it is missing the test fails (never
     skips) with the places searched and how to point at the data, and no traceback through the loader."""
-    from impl.mnist import MnistError, load_mnist
+    from bp_parity.impl.mnist import MnistError, load_mnist
 
     loaded = {}
 
@@ -120,7 +120,7 @@ def full_mnist():
 def housing_data():
     """California housing (impl.housing); where it is missing the test fails (never skips) with the places
     searched and how to point at the data."""
-    from impl.housing import HousingError, load_housing
+    from bp_parity.impl.housing import HousingError, load_housing
 
     try:
         return load_housing(download=False)
@@ -133,7 +133,7 @@ def housing_data():
 def impl_under_test(request):
     from types import SimpleNamespace
 
-    from reference.cli.common import load_impl
+    from bp_parity.reference.cli.common import load_impl
 
     option = request.config.getoption
     return load_impl(SimpleNamespace(impl=option("--impl"), path=option("--path"), map=option("--map"),

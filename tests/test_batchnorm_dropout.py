@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference.base import cases, streams
-from reference.run import case as layer_checks
-from reference.pieces import normalization, protocol, registry
+from bp_parity.reference.base import cases, streams
+from bp_parity.reference.run import case as layer_checks
+from bp_parity.reference.pieces import normalization, protocol, registry
 
 SEED = cases.layer_seeds()[0]
 MUTANTS = cases.FIXTURES / "mutants"
@@ -22,7 +22,7 @@ def _inputs(case_id, dtype="float64", seed=SEED):
 def test_a_backward_without_the_variance_path_passes_an_all_ones_gradient_and_fails_the_drawn_one():
     """With dout all ones a correct dx is zero, and so is the mutant's: the harness draws dout."""
     _, spec, inputs = _inputs("BatchNormalization-2d")
-    right, wrong = protocol.load("impl"), protocol.load(str(MUTANTS / "batchnorm_backward_drops_variance_path.py"))
+    right, wrong = protocol.load(), protocol.load(str(MUTANTS / "batchnorm_backward_drops_variance_path.py"))
     results = {}
     for label, impl in (("right", right), ("wrong", wrong)):
         for dout in ("ones", "drawn"):
@@ -39,14 +39,14 @@ def test_a_backward_without_the_variance_path_passes_an_all_ones_gradient_and_fa
 def test_finite_differences_of_dropout_see_one_mask_and_give_the_generator_back():
     _, spec, inputs = _inputs("Dropout-2d")
     before = np.random.get_state()[1].copy()
-    f, point = spec.fd_losses(protocol.load("impl"), inputs)["dx"]
+    f, point = spec.fd_losses(protocol.load(), inputs)["dx"]
     assert f(point) == f(point) == f(point)  # the same mask at every evaluation, not a fresh draw
     assert np.array_equal(np.random.get_state()[1], before)
 
 
 def test_finite_differences_of_batch_norm_leave_the_running_statistics_alone():
     _, spec, inputs = _inputs("BatchNormalization-2d")
-    impl = protocol.load("impl")
+    impl = protocol.load()
     layer = spec.make(impl, inputs)
     spec.forward(layer, inputs)
     kept = layer.running_mean.copy()
@@ -60,7 +60,7 @@ def test_finite_differences_of_batch_norm_leave_the_running_statistics_alone():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_running_statistics_after_many_training_forwards_equal_the_rule_written_out(dtype):
     rng = np.random.default_rng(3)
-    impl = protocol.load("impl")
+    impl = protocol.load()
     gamma, beta = rng.normal(size=4).astype(dtype), rng.normal(size=4).astype(dtype)
     layer = impl.require("BatchNormalization")(gamma, beta, momentum=0.8)
     mean, var = torch.zeros(4, dtype=getattr(torch, dtype)), torch.zeros(4, dtype=getattr(torch, dtype))
@@ -81,13 +81,13 @@ def test_running_statistics_after_many_training_forwards_equal_the_rule_written_
 
 def test_the_dropout_mask_is_the_textbooks_draw_and_keeps_about_one_minus_the_ratio():
     case, spec, inputs = _inputs("Dropout-ratio0.8")
-    run = layer_checks.run_case(protocol.load("impl"), case, "float64", SEED)
+    run = layer_checks.run_case(protocol.load(), case, "float64", SEED)
     mask = run.impl_outputs["mask"]
     assert abs(mask.mean() - 0.2) < 0.15 and run.find("mask", "twin").passed
 
 
-TRAINING_ONLY_BACKWARD = '''from impl import *  # noqa: F403
-from impl import net_layer
+TRAINING_ONLY_BACKWARD = '''from bp_parity.impl import *  # noqa: F403
+from bp_parity.impl import net_layer
 
 
 class BatchNormalization(net_layer.BatchNormalization):
@@ -128,19 +128,19 @@ def test_a_backward_after_a_test_mode_forward_that_the_book_never_makes_is_skipp
     assert all("beyond the textbook's protocol" in r.reason for r in skipped)
     assert not [r for r in run.results if not r.passed and not r.skipped], [r.render() for r in run.results]
     assert run.find("forward", "twin").passed
-    textbook = layer_checks.run_case(protocol.load("impl"), registry.case(case_id), "float64", SEED)
+    textbook = layer_checks.run_case(protocol.load(), registry.case(case_id), "float64", SEED)
     assert not [r for r in textbook.results if r.skipped]  # impl answers it: judged, not skipped
 
 
 def test_a_wrong_answer_to_the_call_beyond_the_protocol_is_still_judged():
     """Beyond the protocol is no blank cheque: an implementation that answers a test-mode backward, wrongly, fails."""
-    from impl import net_layer
+    from bp_parity.impl import net_layer
 
     class Wrong(net_layer.Dropout):
         def backward(self, dout):
             return dout * 2.0
 
-    impl = protocol.load("impl")
+    impl = protocol.load()
     impl.bound["Dropout"] = Wrong
     run = layer_checks.run_case(impl, registry.case("Dropout-test"), "float64", SEED)
     assert not run.find("dx", "twin").passed

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reference.cli.main import main
+from bp_parity.reference.base.program import arguments_of, program
+from bp_parity.reference.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSET = str(ROOT / "fixtures" / "mnist-subset")
@@ -17,7 +18,7 @@ SUBSET = str(ROOT / "fixtures" / "mnist-subset")
 def test_a_clean_check_fits_a_screen_one_row_per_piece(capsys):
     """The short answer by default: one row per piece (checks, dtypes, oracles, worst allowance used, verdict) and
     the totals; a screen of 50 lines holds all of it."""
-    from reference.cli.check import checked_pieces
+    from bp_parity.reference.cli.check import checked_pieces
 
     assert main(["check", "--seed", "7"]) == 0
     out = capsys.readouterr().out
@@ -47,12 +48,12 @@ def test_a_failing_piece_gets_its_row_and_every_failure_in_full(capsys):
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines()[2:4]}
     assert rows["Relu"].rstrip().endswith(" ok") and "MISMATCH (28 of 195 checks)" in rows["Affine"]
-    assert "MISMATCH: Affine db -- twin, float64, seed 7" in out and "reproduce: python -m reference check" in out
+    assert "MISMATCH: Affine db -- twin, float64, seed 7" in out and f"reproduce: {program()} check" in out
 
 
 def test_check_lists_missing_names_once_and_reports_their_checks_not_run(tmp_path, capsys):
     partial = tmp_path / "partial.py"
-    partial.write_text("from impl import Relu, Affine\n")
+    partial.write_text("from bp_parity.impl import Relu, Affine\n")
     assert main(["check", "--impl", str(partial), "--seed", "7"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("note: implementation")
@@ -103,7 +104,7 @@ def test_train_parity_writes_history_and_plot(tmp_path, capsys):
 def test_train_parity_prints_each_row_as_it_is_made(tmp_path, capsys, monkeypatch):
     """Rows reach stdout during the run, not at its end: each evaluation row crosses from the worker that trains as
     an event, and the command prints and flushes it when it comes."""
-    from reference.run import worker
+    from bp_parity.reference.run import worker
 
     seen = []
     original = worker.Pool.run
@@ -124,12 +125,12 @@ def test_train_parity_prints_each_row_as_it_is_made(tmp_path, capsys, monkeypatc
 
 
 def test_train_parity_reproduce_line_names_the_optimizer_and_sizes(tmp_path, monkeypatch):
-    from reference.run import training_parity
-    from impl.mnist import load_mnist
-    from reference.pieces import protocol
+    from bp_parity.reference.run import training_parity
+    from bp_parity.impl.mnist import load_mnist
+    from bp_parity.reference.pieces import protocol
 
     data = load_mnist(dtype="float64", data_dir=SUBSET, download=False)
-    result = training_parity.run(protocol.load("impl"), data, steps=3, batch_size=20, hidden=7, optimizer="Momentum",
+    result = training_parity.run(protocol.load(), data, steps=3, batch_size=20, hidden=7, optimizer="Momentum",
                                  checkpoint_every=1)
     command = result.checkpoints[0][1][0].context.reproduce
     for part in ("--optimizer Momentum", "--batch-size 20", "--hidden 7", "--steps 1", "--dtype float64"):
@@ -166,15 +167,15 @@ def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):
     """The command a report prints, run as printed, fails on the same case, tensor, dtype and seed."""
     import shlex
 
-    from reference.run import case as layer_checks
-    from reference.pieces import protocol, registry
+    from bp_parity.reference.run import case as layer_checks
+    from bp_parity.reference.pieces import protocol, registry
 
     mutant = ROOT / "fixtures" / "mutants" / "affine_db_averaged.py"
     run = layer_checks.run_case(protocol.load(str(mutant)), registry.case("Affine-4d"), "float32", 42)
     failure = next(r for r in run.results if not r.passed)
     argv = shlex.split(failure.context.reproduce)
-    assert argv[:3] == ["python", "-m", "reference"]
-    assert main(argv[3:]) == 1
+    assert argv[:len(program().split())] == program().split()
+    assert main(arguments_of(failure.context.reproduce)) == 1
     out = capsys.readouterr().out
     assert "Affine-4d" in out and "db" in out and "float32" in out and "seed 42" in out
     assert out.count("MISMATCH:") == 1
@@ -185,32 +186,26 @@ def test_a_failures_reproduce_command_reruns_exactly_that_check(capsys):
     ("relu_mask_strictly_negative", "Relu-zeros", "float32", 42),
 ])
 def test_a_sample_of_reproduce_lines_rerun_exactly_their_check(mutant, case, dtype, seed, capsys):
-    import shlex
-
-    from reference.run import case as layer_checks
-    from reference.pieces import protocol, registry
+    from bp_parity.reference.run import case as layer_checks
+    from bp_parity.reference.pieces import protocol, registry
 
     path = ROOT / "fixtures" / "mutants" / f"{mutant}.py"
     run = layer_checks.run_case(protocol.load(str(path)), registry.case(case), dtype, seed)
     for failure in [r for r in run.results if not r.passed]:
-        argv = shlex.split(failure.context.reproduce)
-        assert main(argv[3:]) == 1, failure.context.reproduce
+        assert main(arguments_of(failure.context.reproduce)) == 1, failure.context.reproduce
         out = capsys.readouterr().out
         head = f"{failure.context.layer} {failure.context.shown} -- {failure.context.oracle}, {dtype}, seed {seed}"
         assert out.count(head) == 1 and out.count("MISMATCH:") + out.count("RAISED:") == 1, out
 
 
 def test_an_optimizer_failures_reproduce_line_reruns_it(capsys):
-    import shlex
-
-    from reference.run import optimizer_checks
-    from reference.pieces import protocol
+    from bp_parity.reference.run import optimizer_checks
+    from bp_parity.reference.pieces import protocol
 
     path = ROOT / "fixtures" / "mutants" / "momentum_literal_momentum.py"
     run = optimizer_checks.run_optimizer(protocol.load(str(path)), "Momentum", "float32", 42)
     failure = next(r for r in run.results if not r.passed)
-    argv = shlex.split(failure.context.reproduce)
-    assert main(argv[3:]) == 1
+    assert main(arguments_of(failure.context.reproduce)) == 1
     assert failure.context.shown in capsys.readouterr().out
 
 
@@ -220,9 +215,9 @@ def test_reproduce_lines_keep_a_path_with_spaces_one_argument(tmp_path, capsys):
     import shlex
     import shutil
 
-    from reference.run import case as layer_checks, optimizer_checks
-    from reference.pieces import protocol, registry
-    from reference.run.traces import network_traces
+    from bp_parity.reference.run import case as layer_checks, optimizer_checks
+    from bp_parity.reference.pieces import protocol, registry
+    from bp_parity.reference.run.traces import network_traces
 
     folder = tmp_path / "my mutants"
     folder.mkdir()
@@ -238,7 +233,7 @@ def test_reproduce_lines_keep_a_path_with_spaces_one_argument(tmp_path, capsys):
     for failure in failures:
         argv = shlex.split(failure.context.reproduce)
         assert argv[argv.index("--impl") + 1] in (str(layer), str(rule)), failure.context.reproduce
-        assert main(argv[3:]) == 1, failure.context.reproduce
+        assert main(arguments_of(failure.context.reproduce)) == 1, failure.context.reproduce
         assert failure.context.shown in capsys.readouterr().out
 
 
@@ -259,7 +254,7 @@ def test_a_typo_in_a_filter_is_an_error_that_lists_the_valid_values(argv, listed
 
 def test_a_wrong_impl_is_reported_before_torch_is_imported():
     done = subprocess.run([sys.executable, "-c", (
-        "import sys; from reference.cli.main import main; code = main(['check', '--impl', 'no/such/file.py']); "
+        "import sys; from bp_parity.reference.cli.main import main; code = main(['check', '--impl', 'no/such/file.py']); "
         "print(code, 'torch' in sys.modules)")], capture_output=True, text=True, cwd=ROOT)
     assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr
     assert "implementation path" in done.stderr and "does not exist" in done.stderr
@@ -296,8 +291,8 @@ def test_trace_only_present_skips_the_networks_the_implementation_does_not_defin
 UPCASTS = '''"""Two pieces whose forward returns float64 for float32 input."""
 import numpy as np
 
-from impl import *  # noqa: F403
-from impl import net_layer
+from bp_parity.impl import *  # noqa: F403
+from bp_parity.impl import net_layer
 
 
 class Affine(net_layer.Affine):

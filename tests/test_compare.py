@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from reference.report import tolerance
-from reference.report.compare import Context, Oracle, ParityError, Phase, assert_parity, compare
-from reference.run import wire
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import Context, Oracle, ParityError, Phase, assert_parity, compare
+from bp_parity.reference.run import wire
 
 
 def _context(**overrides):

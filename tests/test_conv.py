@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reference.base import cases
-from reference.run import case as layer_checks, training_parity
-from reference.pieces import protocol, registry
-from reference.report import tolerance
-from reference.run.traces import network_traces
-from reference.pieces.convolution import distinct, gather_windows
+from bp_parity.reference.base import cases
+from bp_parity.reference.run import case as layer_checks, training_parity
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.run.traces import network_traces
+from bp_parity.reference.pieces.convolution import distinct, gather_windows
 
 SEED = cases.layer_seeds()[0]
 MUTANTS = cases.FIXTURES / "mutants"
@@ -54,7 +54,7 @@ def test_torch_gives_a_tied_windows_gradient_to_its_first_maximum_in_row_major_o
 
 
 def test_impl_ties_go_to_the_first_maximum_too():
-    impl = protocol.load("impl").module
+    impl = protocol.load().module
     x = np.zeros((1, 1, 4, 4))
     layer = impl.Pooling(2, 2, 2)
     layer.forward(x)
@@ -67,7 +67,7 @@ def test_impl_ties_go_to_the_first_maximum_too():
 def test_col2im_is_the_adjoint_of_im2col(shape, settings):
     """<im2col(x), c> = <x, col2im(c)> for any x and c: the identity a backward through windows rests on, checked on
     the implementation with no twin at all."""
-    impl = protocol.load("impl").module
+    impl = protocol.load().module
     rng = np.random.default_rng(SEED)
     x = rng.normal(size=shape)
     col = impl.im2col(x, *settings)
@@ -103,7 +103,7 @@ def test_pooling_inputs_are_drawn_without_ties_far_beyond_a_difference_step():
 
 
 def test_a_correct_layer_is_differentiated_at_16_sampled_elements_per_tensor():
-    run = layer_checks.run_case(protocol.load("impl"), registry.case("Convolution-mnist"), "float64", SEED)
+    run = layer_checks.run_case(protocol.load(), registry.case("Convolution-mnist"), "float64", SEED)
     for tensor in ("dx", "dW", "db"):
         result = run.find(tensor, "finite differences")
         assert result.passed and result.total == min(layer_checks.FD_SAMPLES, run.impl_outputs[tensor].size)
@@ -120,7 +120,7 @@ def test_a_failing_sampled_check_is_followed_by_a_full_one_that_names_the_elemen
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_simple_convnet_traced_layer_by_layer_and_end_to_end(check, dtype):
-    traces = network_traces(protocol.load("impl"), "SimpleConvNet", dtype, SEED, batch=16)
+    traces = network_traces(protocol.load(), "SimpleConvNet", dtype, SEED, batch=16)
     trace = traces[0]
     pieces = [r.context.piece for r in trace.results if r.context.phase == "forward"]
     assert pieces == ["Convolution", "Relu", "Pooling", "Affine", "Relu", "Affine", "SoftmaxWithLoss"]
@@ -132,7 +132,7 @@ def test_simple_convnet_traced_layer_by_layer_and_end_to_end(check, dtype):
 
 
 def test_the_layers_refuse_shapes_they_cannot_take_with_a_sentence():
-    impl = protocol.load("impl").module
+    impl = protocol.load().module
     conv = impl.Convolution(np.zeros((2, 3, 3, 3)), np.zeros(2))
     with pytest.raises(ValueError, match=r"not \(N, 3, H, W\)"):
         conv.forward(np.zeros((1, 2, 5, 5)))
@@ -145,7 +145,7 @@ def test_the_layers_refuse_shapes_they_cannot_take_with_a_sentence():
 
 
 def test_simple_convnet_builds_odd_sizes_and_counts_every_sample_in_accuracy():
-    impl = protocol.load("impl").module
+    impl = protocol.load().module
     net = impl.SimpleConvNet(input_dim=(1, 11, 11), conv_param={"filter_num": 3, "filter_size": 4}, hidden_size=5,
                              seed=0)
     x = np.random.default_rng(0).normal(size=(7, 1, 11, 11))
@@ -160,7 +160,7 @@ def _assert_parity(result):
 
 
 def test_convnet_float64_step_exact_from_the_same_weights_and_batches(full_mnist):
-    result = training_parity.run(protocol.load("impl"), full_mnist("float64"), net="SimpleConvNet", dtype="float64",
+    result = training_parity.run(protocol.load(), full_mnist("float64"), net="SimpleConvNet", dtype="float64",
                                  steps=40, checkpoint_every=20)
     _assert_parity(result)
     assert result.exact_steps == 40 and [step for step, _ in result.checkpoints] == [19, 39]
@@ -168,7 +168,7 @@ def test_convnet_float64_step_exact_from_the_same_weights_and_batches(full_mnist
 
 
 def test_convnet_float32_step_exact_over_its_horizon_then_window_means(full_mnist):
-    result = training_parity.run(protocol.load("impl"), full_mnist("float32"), net="SimpleConvNet", dtype="float32",
+    result = training_parity.run(protocol.load(), full_mnist("float32"), net="SimpleConvNet", dtype="float32",
                                  steps=110)
     _assert_parity(result)
     assert result.exact_steps == tolerance.training_claim("SimpleConvNet").horizon["float32"] == 10
@@ -189,7 +189,7 @@ def test_a_network_that_skips_the_convolutions_backward_parts_at_the_second_step
 @pytest.mark.mnist_full
 @pytest.mark.parametrize("dtype,steps", [("float64", 200), ("float32", 1000)])
 def test_convnet_training_parity_at_length(full_mnist, dtype, steps):
-    result = training_parity.run(protocol.load("impl"), full_mnist(dtype), net="SimpleConvNet", dtype=dtype,
+    result = training_parity.run(protocol.load(), full_mnist(dtype), net="SimpleConvNet", dtype=dtype,
                                  steps=steps, checkpoint_every=50)
     _assert_parity(result)
     assert result.exact_steps == (steps if dtype == "float64" else 10)
@@ -197,7 +197,7 @@ def test_convnet_training_parity_at_length(full_mnist, dtype, steps):
 
 
 def test_the_training_script_prints_every_epoch_and_the_test_accuracy(capsys):
-    from impl import train_convnet
+    from bp_parity.impl import train_convnet
 
     assert train_convnet.main(["--train-size", "400", "--epochs", "2", "--eval-samples", "100",
                                "--data-dir", str(cases.FIXTURES / "mnist-subset")]) == 0
@@ -207,7 +207,7 @@ def test_the_training_script_prints_every_epoch_and_the_test_accuracy(capsys):
 
 
 def test_the_training_script_rejects_bad_options_with_one_line(capsys):
-    from impl import train_convnet
+    from bp_parity.impl import train_convnet
 
     assert train_convnet.main(["--epochs", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1

@@ -4,9 +4,9 @@ with a twin composed from its own layers' twins, from the same weights, batches 
 import numpy as np
 import pytest
 
-from reference.run import training_parity
-from reference.pieces import protocol
-from reference.report import tolerance
+from bp_parity.reference.run import training_parity
+from bp_parity.reference.pieces import protocol
+from bp_parity.reference.report import tolerance
 
 
 def _assert_parity(result):
@@ -32,8 +32,8 @@ def test_float32_step_exact_over_its_horizon_then_window_means(impl_under_test, 
 
 def test_a_gradient_that_forgets_one_layers_weight_decay_is_caught_at_the_first_step(tmp_path, full_mnist):
     module = tmp_path / "decay_forgotten.py"
-    module.write_text("from impl import *  # noqa\n"
-                      "from impl import multi_layer_net_extend\n"
+    module.write_text("from bp_parity.impl import *  # noqa\n"
+                      "from bp_parity.impl import multi_layer_net_extend\n"
                       "class MultiLayerNetExtend(multi_layer_net_extend.MultiLayerNetExtend):\n"
                       "    def gradient(self, x, t):\n"
                       "        grads = super().gradient(x, t)\n"

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reference.report import deviations, tolerance
-from reference.pieces import affine, elementwise, normalization
+from bp_parity.reference.report import deviations, tolerance
+from bp_parity.reference.pieces import affine, elementwise, normalization
 
 RNG_SEED = 11
 
@@ -105,7 +105,7 @@ def test_tanh_float64_the_twin_differs_by_one_ulp_of_y_carried_into_dx_as_predic
     apart, never more, and dx = dout (1 - y^2) carries that ulp exactly as the algebra says, dout (y'^2 - y^2), so
     its relative size is |y' - y| 2|y| / (1 - y^2): past rtol 1e-10 once 1 - y^2 is below ~2e-6 (|x| beyond ~7).
     Measured on one seed's 200,000 inputs."""
-    from impl import Tanh
+    from bp_parity.impl import Tanh
 
     rng = np.random.default_rng(20261203)
     x = rng.normal(size=200_000) * 4.0

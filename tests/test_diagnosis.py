@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from reference.report import tolerance
-from reference.report.compare import Location, compare
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import Location, compare
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(8, 5))
@@ -99,7 +99,7 @@ def test_an_upstream_gradient_left_out_or_passed_straight_through():
 
 
 def test_another_tensors_expected_value_and_an_earlier_calls():
-    from reference.report import diagnosis
+    from bp_parity.reference.report import diagnosis
 
     dy = RNG.normal(size=(4, 3))
     dx = RNG.normal(size=(4, 3))

@@ -2,7 +2,7 @@
 
 import filecmp
 
-from reference.run import golden
+from bp_parity.reference.run import golden
 
 
 def test_the_recorded_twin_outputs_still_match_the_live_twins():

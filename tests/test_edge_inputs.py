@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference.report import tolerance
-from reference.pieces import affine
-from reference.report.compare import Context, assert_parity, compare
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.pieces import affine
+from bp_parity.reference.report.compare import Context, assert_parity, compare
 
 SEED = 5  # see fixtures/seeds.json "layer"; a fixed draw for these one-off checks
 

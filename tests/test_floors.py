@@ -15,14 +15,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "reference"
 FLOORS = ("base", "report", "pieces", "plan", "run", "cli")
-FRONT_DOORS = {"reference.pytest_plugin": len(FLOORS), "reference.testing": len(FLOORS),
-               "reference.__main__": len(FLOORS) + 1}
+PACKAGE = "bp_parity.reference"  # the name the harness is imported by, in a checkout and installed alike
+FRONT_DOORS = {f"{PACKAGE}.pytest_plugin": len(FLOORS), f"{PACKAGE}.testing": len(FLOORS),
+               f"{PACKAGE}.__main__": len(FLOORS) + 1}
 
 
 def _modules():
     found = {}
     for path in sorted(ROOT.rglob("*.py")):
-        name = ".".join(path.relative_to(ROOT.parent).with_suffix("").parts)
+        name = ".".join(("bp_parity", *path.relative_to(ROOT.parent).with_suffix("").parts))
         found[name[: -len(".__init__")] if name.endswith(".__init__") else name] = path
     return found
 
@@ -42,28 +43,28 @@ def _imports(modules):
                 raise AssertionError(f"{name}:{node.lineno}: a relative import (the floors are written out)")
             else:
                 continue
-            edges[name].update((t, node.lineno) for t in targets if t in modules and t not in (name, "reference"))
+            edges[name].update((t, node.lineno) for t in targets if t in modules and t not in (name, PACKAGE))
     return edges
 
 
 def _floor(name):
     if name in FRONT_DOORS:
         return FRONT_DOORS[name]
-    return FLOORS.index(name.split(".")[1])
+    return FLOORS.index(name.split(".")[2])
 
 
 def test_every_module_of_reference_lives_on_a_floor():
-    loose = [n for n in _modules() if n != "reference" and n not in FRONT_DOORS and n.split(".")[1] not in FLOORS]
+    loose = [n for n in _modules() if n != PACKAGE and n not in FRONT_DOORS and n.split(".")[2] not in FLOORS]
     assert not loose
 
 
 def test_imports_run_only_downward_and_nothing_imports_the_command_line():
     modules = _modules()
-    up = [f"{name}:{line} imports {target}" for name, targets in _imports(modules).items() if name != "reference"
+    up = [f"{name}:{line} imports {target}" for name, targets in _imports(modules).items() if name != PACKAGE
           for target, line in targets if _floor(target) > _floor(name)]
     assert not up
     into_cli = [f"{name}:{line}" for name, targets in _imports(modules).items() for target, line in targets
-                if target.startswith("reference.cli") and not name.startswith(("reference.cli", "reference.__main__"))]
+                if target.startswith(f"{PACKAGE}.cli") and not name.startswith((f"{PACKAGE}.cli", f"{PACKAGE}.__main__"))]
     assert not into_cli
 
 

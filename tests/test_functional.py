@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reference.pieces import functional, protocol, registry
-from reference.run import case as layer_checks
-from reference.cli.main import main
+from bp_parity.reference.pieces import functional, protocol, registry
+from bp_parity.reference.run import case as layer_checks
+from bp_parity.reference.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "cs231n_style" / "layers.py"
@@ -47,14 +47,14 @@ def test_classes_win_over_functions_and_half_a_form_is_no_form():
     assert functional.detect(module) == {"Affine": ("affine_forward", "affine_backward")}
     half = types.SimpleNamespace(affine_forward=lambda x, w, b: (x, None))
     assert functional.detect(half) == {}
-    from impl.linear_regression import sgd  # sgd(model, X, y, lr, epochs, batch_size, rng, ...): no update rule
+    from bp_parity.impl.linear_regression import sgd  # sgd(model, X, y, lr, epochs, batch_size, rng, ...): no update rule
 
     assert functional.detect(types.SimpleNamespace(sgd=sgd)) == {}
     assert functional.detect(types.SimpleNamespace(sgd=lambda w, dw, config=None: (w, config))) == {"SGD": ("sgd",)}
 
 
 def test_the_textbooks_own_implementation_is_detected_as_such():
-    impl = protocol.load("impl")
+    impl = protocol.load()
     assert impl.functional == {} and impl.detected == "the textbook's classes"
 
 
@@ -63,7 +63,7 @@ def _example():
 
 
 def test_the_familys_update_rules_hold_parity_with_their_twins_at_drawn_hyper_parameters():
-    from reference.run import optimizer_checks
+    from bp_parity.reference.run import optimizer_checks
 
     impl = _example()
     assert impl.require("Adam").family == "cs231n"
@@ -79,7 +79,7 @@ def test_the_family_parts_from_the_textbook_by_the_predicted_first_step():
     updates is that difference, to the rounding of w."""
     import numpy as np
 
-    from impl import Adam, RMSprop
+    from bp_parity.impl import Adam, RMSprop
 
     rng = np.random.default_rng(0)
     w, g = rng.normal(size=200), rng.normal(size=200) * np.geomspace(1e-6, 1, 200)  # small gradients show epsilon
@@ -100,7 +100,7 @@ def test_the_family_parts_from_the_textbook_by_the_predicted_first_step():
 
 
 def test_an_adam_with_the_textbooks_epsilon_is_caught_against_the_familys_twin(tmp_path):
-    from reference.run import optimizer_checks
+    from bp_parity.reference.run import optimizer_checks
 
     broken = tmp_path / "adam_textbook_epsilon.py"
     broken.write_text(EXAMPLE.read_text().replace('config.setdefault("epsilon", 1e-8)\n    m = ',
@@ -117,7 +117,7 @@ def test_the_hinge_twin_is_torchs_multi_margin_loss_times_the_classes():
     import torch
     import torch.nn.functional as F
 
-    from reference.pieces import affine
+    from bp_parity.reference.pieces import affine
 
     generator = torch.Generator().manual_seed(0)
     for classes in (2, 5, 10):
@@ -172,7 +172,7 @@ def test_the_familys_dropout_parts_from_the_textbooks_by_the_predicted_reflectio
     measured on the two implementations, the example's functions and impl's class, to the rounding of x / p."""
     import numpy as np
 
-    import impl
+    from bp_parity import impl
 
     module = _example().module
     rng = np.random.default_rng(0)
@@ -205,7 +205,7 @@ def test_the_familys_dropout_twin_is_torchs_dropout_on_the_mask_torch_drew():
     import torch
     import torch.nn.functional as F
 
-    from reference.pieces import normalization
+    from bp_parity.reference.pieces import normalization
 
     generator = torch.Generator().manual_seed(0)
     for ratio in (0.2, 0.5, 0.75):
@@ -254,7 +254,7 @@ def test_dropout_slips_of_the_family_are_caught_and_blamed_on_dropout(tmp_path):
 
 
 def test_the_golden_arrays_skip_the_familys_dropout_they_were_not_recorded_for():
-    from reference.run import golden
+    from bp_parity.reference.run import golden
 
     runs = [run for run in golden.check_layers(_example(), golden.load()) if run.case.layer == "Dropout"]
     results = [r for run in runs for r in run.results]
@@ -289,7 +289,7 @@ def test_the_usual_draws_of_the_mask_are_the_notes_or_the_reflected_one_and_pass
                 results = _dropout_results(path, case.id, dtype)
                 assert all(r.passed for r in results), (name, case.id, dtype)
                 judged[case.id] = judged.get(case.id, set()) | {getattr(r, "note", "") for r in results}
-        from reference.report import deviations
+        from bp_parity.reference.report import deviations
 
         by_convention = {case for case, notes in judged.items() if any(deviations.REFLECTED_MASK in n for n in notes)}
         assert by_convention == expected, name
@@ -326,7 +326,7 @@ def test_a_geometry_the_form_assumes_away_is_skipped_not_failed():
         judged = [r for r in results if r.context.oracle != "arguments"]  # arguments: left unchanged, still checked
         assert judged and all(r.skipped for r in judged) and all(r.passed for r in results if not r.skipped), case_id
         assert "not a multiple of stride" in judged[0].reason
-        textbook = layer_checks.run_case(protocol.load("impl"), registry.case(case_id), "float64", 7).results
+        textbook = layer_checks.run_case(protocol.load(), registry.case(case_id), "float64", 7).results
         assert textbook and all(r.passed for r in textbook), case_id
     tiled = layer_checks.run_case(impl, registry.case("Convolution-overlap"), "float64", 7).results
     assert tiled and all(r.passed for r in tiled)
@@ -380,7 +380,7 @@ def test_an_update_rule_mapped_by_name_is_checked_in_its_form(sign, status, tmp_
     adapts a module's own sgd (it used to call it as the textbook's SGD(lr=...) and report the implementation's
     TypeError), so one run checks a solution's layers and its optim.py together; a rule that ascends is caught."""
     (tmp_path / "optim.py").write_text(OPTIM.replace("{sign}", sign))
-    (tmp_path / "layers.py").write_text("from impl import Relu\n")
+    (tmp_path / "layers.py").write_text("from bp_parity.impl import Relu\n")
     assert main(["check", "--impl", str(tmp_path / "layers.py"), "--path", str(tmp_path), "--map", "SGD=optim:sgd",
                  "--map", "Momentum=optim:sgd_momentum", "--layer", "Relu", "--layer", "SGD", "--layer", "Momentum",
                  "--seed", "7"]) == status

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from reference.run import golden
+from bp_parity.reference.base.program import program
+from bp_parity.reference.run import golden
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,8 @@ def _entries():
 def test_layer_case_matches_the_recorded_twin(impl_under_test, recorded, check, entry):
     if isinstance(entry, Exception):
         raise entry
-    from reference.run import case as layer_checks
-    from reference.pieces import registry
+    from bp_parity.reference.run import case as layer_checks
+    from bp_parity.reference.pieces import registry
 
     found = recorded.case_arrays(entry)
     case = registry.case(entry["case"])
@@ -52,12 +53,12 @@ def test_two_layer_net_matches_the_recorded_twin(impl_under_test, recorded, chec
 
 
 def test_every_case_of_the_table_is_recorded(recorded):
-    from reference.pieces import registry
+    from bp_parity.reference.pieces import registry
 
     recorded_cases = {(e["case"], e["dtype"]) for e in recorded.manifest["cases"]}
     for case in registry.cases():
         for dtype in case.dtypes:
-            assert (case.id, dtype) in recorded_cases, f"{case.id} {dtype} not recorded: run {golden.RECORD_COMMAND}"
+            assert (case.id, dtype) in recorded_cases, f"{case.id} {dtype} not recorded: re-record them (bp-parity record)"
 
 
 def test_the_manifest_names_the_versions_that_made_it(recorded):
@@ -71,7 +72,7 @@ def test_the_golden_mode_runs_with_torch_unimportable():
     import subprocess
     from pathlib import Path
 
-    code = "import sys; sys.modules['torch'] = None; from reference.cli.main import main; sys.exit(main(['golden']))"
+    code = "import sys; sys.modules['torch'] = None; from bp_parity.reference.cli.main import main; sys.exit(main(['golden']))"
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -92,7 +93,7 @@ def _damage_message(folder):
     with pytest.raises(golden.GoldenError) as caught:
         golden.load(folder)
     message = str(caught.value)
-    assert "python -m reference record" in message
+    assert f"{program()} record" in message
     return message
 
 

@@ -129,7 +129,7 @@ def _write(tmp_path, text):
 def test_the_optimizer_figures_report_an_update_that_exits_and_go_on(tmp_path):
     """optimizers (the figures) runs each path and MNIST run in a worker: an Adam.update that calls os._exit(0) is
     EXITED on Adam's units, the other five optimizers are still drawn and judged, and the run exits 1."""
-    impl = _write(tmp_path, "import os\nfrom impl import *  # noqa\nfrom impl.optimizer import Adam as _Adam\n\n\n"
+    impl = _write(tmp_path, "import os\nfrom bp_parity.impl import *  # noqa\nfrom bp_parity.impl.optimizer import Adam as _Adam\n\n\n"
                   "class Adam(_Adam):\n    def update(self, params, grads):\n        os._exit(0)\n")
     done = subprocess.run([sys.executable, "-m", "reference", "optimizers", "--impl", str(impl), "--steps", "5",
                            "--data-dir", str(ROOT / "fixtures" / "mnist-subset"), "--out-dir", str(tmp_path / "out")],
@@ -147,7 +147,7 @@ def test_the_optimizer_figures_report_an_update_that_exits_and_go_on(tmp_path):
 def test_convergence_reports_a_gradient_that_exits(tmp_path):
     """convergence runs gradient descent in a worker: a LinearRegression.gradient that calls sys.exit(0) is EXITED,
     never the 0 a script's exit used to leave."""
-    impl = _write(tmp_path, "import sys\nfrom impl import *  # noqa\nfrom impl.linear_regression import "
+    impl = _write(tmp_path, "import sys\nfrom bp_parity.impl import *  # noqa\nfrom bp_parity.impl.linear_regression import "
                   "LinearRegression as _LR\n\n\nclass LinearRegression(_LR):\n    def gradient(self, X, y):\n"
                   "        sys.exit(0)\n")
     done = subprocess.run([sys.executable, "-m", "reference", "convergence", "--impl", str(impl), "--steps", "20",

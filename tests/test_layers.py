@@ -6,7 +6,7 @@ fixed seeds (or a sweep: --seeds N, BP_PARITY_SEEDS=N, `tox -e sweep`).
 
 import numpy as np
 
-from reference.pieces import registry
+from bp_parity.reference.pieces import registry
 
 
 def test_twin_parity(twin_check, run_case, check):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from impl import mnist
+from bp_parity.impl import mnist
 
 SUBSET = Path(__file__).resolve().parent.parent / "fixtures" / "mnist-subset"
 

@@ -7,11 +7,12 @@ not smeared over pieces that are right (reference.run.zoo).
 
 import pytest
 
-from reference.base import cases
-from reference.pieces import BUILTIN, protocol
-from reference.report import diagnosis
-from reference.run import zoo
-from reference.cli.main import main
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import cases
+from bp_parity.reference.pieces import BUILTIN, protocol
+from bp_parity.reference.report import diagnosis
+from bp_parity.reference.run import zoo
+from bp_parity.reference.cli.main import main
 
 MUTANTS = zoo.mutant_paths()
 SEED = cases.layer_seeds()[0]
@@ -38,7 +39,7 @@ def test_mutant_is_caught_and_blamed_on_its_piece(path, trace_data):
 
 
 def test_impl_itself_passes_everything_the_zoo_runs(trace_data):
-    with zoo.supervised("impl") as pool:
+    with zoo.supervised(protocol.OWN) as pool:
         failures = zoo.harness_failures(pool, SEED, trace_data)
     assert not failures, "\n".join(f.render() for f in failures[:3])
 
@@ -78,7 +79,7 @@ def test_the_command_line_exits_1_on_a_mutant_and_0_on_impl(capsys):
     mutant = next(p for p in MUTANTS if p.stem == "sigmoid_backward_from_input")
     assert main(["check", "--impl", str(mutant), "--layer", "Sigmoid", "--seed", str(SEED)]) == 1
     out = capsys.readouterr().out
-    assert "MISMATCH: Sigmoid dx" in out and "reproduce: python -m reference check" in out
+    assert "MISMATCH: Sigmoid dx" in out and f"reproduce: {program()} check" in out
 
 
 def test_the_trace_blames_sigmoid_backward_not_the_w1_gradient(capsys):
@@ -107,7 +108,7 @@ PARTING_STEP = {
 
 @pytest.mark.parametrize("name", sorted(PARTING_STEP))
 def test_optimizer_mutant_is_blamed_at_the_step_where_the_trajectories_part(name):
-    from reference.run import optimizer_checks
+    from bp_parity.reference.run import optimizer_checks
 
     path = next(p for p in MUTANTS if p.stem == name)
     impl = protocol.load(str(path))
@@ -145,8 +146,8 @@ def test_running_a_mutant_only_where_it_differs_loses_nothing(name, trace_data):
 
 
 PATCHES = {
-    "patches_impl": "import impl.net_layer\n\n\ndef _backward(self, dout):\n    return dout\n\n\n"
-                    "impl.net_layer.Relu.backward = _backward\n",
+    "patches_impl": "import bp_parity.impl.net_layer\n\n\ndef _backward(self, dout):\n    return dout\n\n\n"
+                    "bp_parity.impl.net_layer.Relu.backward = _backward\n",
     "seeds_numpy": "import numpy as np\n\nnp.random.seed(1234)\n",
     "sets_errors": "import numpy as np\n\nnp.seterr(all='ignore')\n",
 }
@@ -158,7 +159,7 @@ def test_a_mutant_that_changes_impl_itself_or_the_global_state_runs_every_unit(k
     random state or its error handling at import: the units that read impl's own names do not run as on impl, so
     every unit runs; the patched Relu is caught and blamed."""
     path = tmp_path / f"{kind}.py"
-    path.write_text('"""' + kind + '"""\n\n' + PATCHES[kind] + "\nfrom impl import *  # noqa: F403\n\n"
+    path.write_text('"""' + kind + '"""\n\n' + PATCHES[kind] + "\nfrom bp_parity.impl import *  # noqa: F403\n\n"
                     "BLAME = ('Relu', 'dx')\n")
     with zoo.supervised(path) as pool:
         assert zoo.needed(zoo.clean_run(SEED, trace_data), pool) is None
@@ -169,6 +170,6 @@ def test_a_mutant_that_changes_impl_itself_or_the_global_state_runs_every_unit(k
 
 def test_an_unchanged_copy_of_impl_runs_no_unit(tmp_path, trace_data):
     path = tmp_path / "same.py"
-    path.write_text('"""impl itself."""\n\nfrom impl import *  # noqa: F403\n\nBLAME = ("Relu", "dx")\n')
+    path.write_text('"""impl itself."""\n\nfrom bp_parity.impl import *  # noqa: F403\n\nBLAME = ("Relu", "dx")\n')
     result = zoo.run_mutant(path, SEED, trace_data)
     assert result.ran == (0, result.ran[1]) and not result.caught

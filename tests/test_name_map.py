@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference.pieces import protocol, registry
-from reference.cli.main import main
+from bp_parity.reference.base.program import program
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYOUT = ROOT / "examples" / "textbook_layout"
@@ -54,7 +55,7 @@ def test_a_bug_in_the_layout_is_blamed_and_its_reproduce_line_carries_the_map(tm
                   "--seed", "7")
     assert done.returncode == 1
     assert "MISMATCH: Affine dW" in done.stdout
-    assert (f"reproduce: python -m reference check --impl common.layers --map-file {copy / 'bp-parity.toml'} "
+    assert (f"reproduce: {program()} check --impl common.layers --map-file {copy / 'bp-parity.toml'} "
             "--case Affine-") in done.stdout
 
 
@@ -101,7 +102,7 @@ def test_map_files_in_toml_and_json_read_the_same(tmp_path):
 
 def test_only_present_skips_what_is_missing_instead_of_failing(tmp_path, capsys):
     partial = tmp_path / "partial_two.py"
-    partial.write_text("from impl import Relu, Affine\n")
+    partial.write_text("from bp_parity.impl import Relu, Affine\n")
     assert main(["check", "--impl", str(partial), "--seed", "7", "--only-present", "--table"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"SKIPPED ({len(registry.names()) - 2} pieces") and "\n  MulLayer: class: forward(x, y)" in out
@@ -136,8 +137,8 @@ def test_a_homework_slip_behind_the_map_is_blamed_on_its_piece(tmp_path):
     nn.write_text(nn.read_text().replace("return (grad / len(grad)).reshape(self.shape)",
                                          "return grad.reshape(self.shape)"))
     impl = protocol.load(str(nn), names=protocol.read_map_file(copy / "bp-parity.toml")[1])
-    from reference.run import case as layer_checks
-    from reference.pieces import registry
+    from bp_parity.reference.run import case as layer_checks
+    from bp_parity.reference.pieces import registry
 
     failed = [r for r in layer_checks.run_case(impl, registry.case("SoftmaxWithLoss-index"), "float64",
                                                7).results if not r.passed]

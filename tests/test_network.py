@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from impl.mnist import load_mnist
-from reference.base import cases, streams
-from reference.run import finite_diff, network_checks
-from reference.report import tolerance
-from reference.pieces import affine
-from reference.report.compare import Context, compare
-from reference.pieces.networks import PARAMS, initial_weights, load_into_impl
-from reference.run.network import NetworkTwin
-from reference.run.trace import trace_network
-from reference.pieces.networks import make_impl_network
+from bp_parity.impl.mnist import load_mnist
+from bp_parity.reference.base import cases, streams
+from bp_parity.reference.run import finite_diff, network_checks
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.pieces import affine
+from bp_parity.reference.report.compare import Context, compare
+from bp_parity.reference.pieces.networks import PARAMS, initial_weights, load_into_impl
+from bp_parity.reference.run.network import NetworkTwin
+from bp_parity.reference.run.trace import trace_network
+from bp_parity.reference.pieces.networks import make_impl_network
 
 SUBSET = Path(__file__).resolve().parent.parent / "fixtures" / "mnist-subset"
 SEEDS = cases.layer_seeds()

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference.report import deviations, tolerance
-from reference.run import optimizer_checks, training_parity
-from reference.pieces import optimizer_rules, registry
+from bp_parity.reference.report import deviations, tolerance
+from bp_parity.reference.run import optimizer_checks, training_parity
+from bp_parity.reference.pieces import optimizer_rules, registry
 
 OPTIMIZERS = optimizer_checks.OPTIMIZERS
 

@@ -6,14 +6,15 @@ import shlex
 import numpy as np
 import pytest
 
-from reference.base import cases
-from reference.run import golden, zoo
-from reference.pieces import protocol, registry
-from reference.cli.main import main
-from reference.report.compare import ParityError
-from reference.pieces.registry import RegistryError, layer, registered
-from reference.testing import assert_network, assert_piece
-from reference.run.trace import net_problem, trace_network
+from bp_parity.reference.base.program import arguments_of
+from bp_parity.reference.base import cases
+from bp_parity.reference.run import golden, zoo
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.cli.main import main
+from bp_parity.reference.report.compare import ParityError
+from bp_parity.reference.pieces.registry import RegistryError, layer, registered
+from bp_parity.reference.testing import assert_network, assert_piece
+from bp_parity.reference.run.trace import net_problem, trace_network
 
 PIECES = cases.FIXTURES / "pieces"
 LAYERS, REGISTERS = PIECES / "my_layers.py", PIECES / "my_pieces.py"
@@ -29,7 +30,7 @@ def _leaky_relu_twin(x):
 LEAKY = layer("LeakyRelu", twin=_leaky_relu_twin, kinks=(0.0,), shapes=[(6, 7)])
 WRONG = """
 import numpy as np
-from impl import *  # noqa
+from bp_parity.impl import *  # noqa
 class LeakyRelu:
     def forward(self, x):
         self.mask = x <= 0
@@ -70,7 +71,7 @@ def test_a_wrong_user_layer_is_blamed_and_its_reproduce_line_carries_the_pieces(
     line = next(text for text in out.splitlines() if "reproduce:" in text)
     argv = shlex.split(line.split("reproduce: ", 1)[1])
     assert "--pieces" in argv and argv[argv.index("--pieces") + 1] == str(REGISTERS)
-    assert main(argv[3:]) == 1
+    assert main(arguments_of(line.split("reproduce: ", 1)[1])) == 1
     assert "MISMATCH: LeakyRelu dx -- twin" in capsys.readouterr().out
 
 
@@ -110,7 +111,7 @@ def test_one_entry_reaches_the_case_table_trace_golden_recording_and_the_zoos_bl
 
 def test_a_layer_with_parameters_draws_them_and_checks_their_gradients(tmp_path):
     path = tmp_path / "scale_layer.py"
-    path.write_text("from impl import *  # noqa\n"
+    path.write_text("from bp_parity.impl import *  # noqa\n"
                     "class Scale:\n"
                     "    def __init__(self, g):\n        self.g = g\n"
                     "    def forward(self, x):\n        self.x = x\n        return x * self.g\n"

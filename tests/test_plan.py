@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from reference.base import cases
-from reference.cli import check
-from reference.cli.main import parse_args
-from reference.pieces import protocol, registry
-from reference.plan import checks
-from reference.plan.target import Described, Target
-from reference.run import tasks, zoo
+from bp_parity.reference.base import cases
+from bp_parity.reference.cli import check
+from bp_parity.reference.cli.main import parse_args
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.plan import checks
+from bp_parity.reference.plan.target import Described, Target
+from bp_parity.reference.run import tasks, zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = cases.layer_seeds()
@@ -26,12 +26,12 @@ class _Recorder:
     started = 0
 
     def __init__(self):
-        self.description = Target.describe(protocol.load("impl"))
+        self.description = Target.describe(protocol.load())
         self.described = Described(self.description, Target())
         self.sent = []
 
     def run(self, task, *arguments):
-        from reference.run.worker import Outcome
+        from bp_parity.reference.run.worker import Outcome
 
         self.sent.append((task.__name__, arguments))
         return Outcome(value=[])
@@ -91,7 +91,7 @@ def _collected(arguments, cwd=ROOT):
 
 def test_the_suite_and_the_plugin_collect_the_same_checks_by_the_same_names(tmp_path):
     suite = _collected(["tests/test_layers.py"])
-    plugin = _collected(["--bp-parity-impl", "impl"], cwd=tmp_path)  # a project with no tests of its own
+    plugin = _collected(["--bp-parity-impl", "bp_parity.impl"], cwd=tmp_path)  # a project with no tests of its own
     for test in ("test_twin_parity", "test_finite_differences"):
         ours = {name for name in suite if name.startswith(test + "[")}
         theirs = {name for name in plugin if name.startswith(test + "[")}

@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 
+from bp_parity.reference.base.program import program
+
 LAYERS = textwrap.dedent('''
     """A project's own layers: ReLU and a fully connected layer, in the textbook's names."""
     import numpy as np
@@ -74,7 +76,7 @@ def test_a_broken_implementation_fails_the_projects_run_with_the_report(tmp_path
     assert done.returncode == 1, done.stdout[-3000:]
     out = done.stdout
     assert "FAILED bp-parity::test_twin_parity[Affine-2d-backward-dW-float" in out
-    assert "MISMATCH: Affine dW" in out and "reproduce: python -m reference check --impl mylayers --case Affine-2d" in out
+    assert "MISMATCH: Affine dW" in out and f"reproduce: {program()} check --impl mylayers --case Affine-2d" in out
     assert "likely cause: dW is 2 times the expected, on every element" in out  # the diagnosis is in the message
 
 
@@ -158,3 +160,34 @@ def test_a_worker_that_exits_is_a_failed_test_with_its_report_and_the_run_goes_o
     assert failed and all("Relu" in line for line in failed), failed
     summary = out.strip().splitlines()[-1]
     assert " passed" in summary and int(summary.split(" passed")[0].split()[-1]) > 10, summary  # Affine's, and own
+
+
+def test_a_project_with_its_own_reference_and_impl_keeps_importing_them_under_the_plugin(tmp_path):
+    """bp-parity installs one top-level package, bp_parity: a project's own module `reference` and package `impl`
+    are what its tests import, with the plugin loaded and checking that very `impl` (its Relu and Affine)."""
+    project = _project(tmp_path, LAYERS)
+    (project / "mylayers.py").unlink()
+    (project / "impl").mkdir()
+    (project / "impl" / "__init__.py").write_text(LAYERS)
+    (project / "reference.py").write_text('WHOSE = "the project\'s own reference module"\n')
+    (project / "pyproject.toml").write_text(PYPROJECT.replace('bp_parity_impl = "mylayers"', 'bp_parity_impl = "impl"'))
+    (project / "test_own.py").write_text(textwrap.dedent('''
+        import impl
+        import reference
+
+
+        def test_the_projects_own_modules_are_imported():
+            assert reference.WHOSE == "the project's own reference module"
+            assert hasattr(impl, "Relu") and not hasattr(impl, "TwoLayerNet")
+            assert impl.__file__.startswith(str(__import__("pathlib").Path(__file__).parent))
+    '''))
+    done = _pytest(project, "-rs")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    summary = done.stdout.strip().splitlines()[-1]
+    assert int(summary.split(" passed")[0].split()[-1]) > 100  # the project's test and the plugin's checks of impl
+    broken = LAYERS.replace("self.dW = self.x.T @ dout", "self.dW = 2 * self.x.T @ dout")
+    (project / "impl" / "__init__.py").write_text(broken)
+    done = _pytest(project, "-rf", "-k", "Affine-2d and dW or own")
+    assert done.returncode == 1 and "MISMATCH: Affine dW" in done.stdout, done.stdout[-3000:]
+    assert "FAILED bp-parity::test_twin_parity[Affine-2d-backward-dW" in done.stdout
+    assert "FAILED test_own.py" not in done.stdout and "passed" in done.stdout.splitlines()[-1]

@@ -7,16 +7,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from impl import movielens
-from impl import pmf as pmf_module
-from impl.pmf import schedule
-from impl.pmf import sgd as pmf_sgd
-from reference.run import finite_diff, pmf_parity
-from reference.pieces import models, protocol
-from reference.base import streams
-from reference.report import tolerance
-from reference.base.cases import FIXTURES
-from reference.report.compare import Context, compare
+from bp_parity.impl import movielens
+from bp_parity.impl import pmf as pmf_module
+from bp_parity.impl.pmf import schedule
+from bp_parity.impl.pmf import sgd as pmf_sgd
+from bp_parity.reference.run import finite_diff, pmf_parity
+from bp_parity.reference.pieces import models, protocol
+from bp_parity.reference.base import streams
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.base.cases import FIXTURES
+from bp_parity.reference.report.compare import Context, compare
 
 MUTANTS = FIXTURES / "mutants"
 
@@ -44,7 +44,7 @@ def test_pmf_gradients_on_ml100k_against_autograd_and_a_directional_difference(u
     rng = streams.rng(0, "layer inputs")
     U = rng.normal(size=(movielens.USERS, 10)) * 0.3
     V = rng.normal(size=(movielens.ITEMS, 10)) * 0.3
-    model = protocol.load("impl").require("PMF")(U, V, 0.05, 0.08)
+    model = protocol.load().require("PMF")(U, V, 0.05, 0.08)
     grads = model.gradient(X, y)
     leaves = [torch.from_numpy(U.copy()).requires_grad_(), torch.from_numpy(V.copy()).requires_grad_()]
     models.pmf_loss(torch.from_numpy(X), torch.from_numpy(y), *leaves, 0.05, 0.08).backward()
@@ -70,11 +70,11 @@ def test_pmf_gradients_on_ml100k_against_autograd_and_a_directional_difference(u
 
 def test_the_grouped_sum_passes_the_case_table_too(monkeypatch, check):
     """The case table's rating matrices are small, so impl/pmf.py takes its dense path on them; here the other."""
-    from reference.run import case as layer_checks
-    from reference.pieces import registry
+    from bp_parity.reference.run import case as layer_checks
+    from bp_parity.reference.pieces import registry
 
     monkeypatch.setattr(pmf_module, "DENSE_LIMIT", 0)
-    impl = protocol.load("impl")
+    impl = protocol.load()
     for case in (c for c in registry.cases() if c.layer == "PMF"):
         for dtype in case.dtypes:
             for result in layer_checks.run_case(impl, case, dtype, 0).results:
@@ -128,7 +128,7 @@ def _sequential_sgd(model, X, y, lr, epochs, rng):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_blocked_sgd_is_the_sequential_rule_to_the_last_bit(dtype):
     problem = pmf_parity.draw_problem(3, users=9, items=11, k=4, ratings=70).astype(dtype)
-    blocked, sequential = (pmf_parity.construct(protocol.load("impl"), problem.params, problem.settings)
+    blocked, sequential = (pmf_parity.construct(protocol.load(), problem.params, problem.settings)
                            for _ in range(2))
     pmf_sgd(blocked, problem.X, problem.y, 0.05, 4, np.random.default_rng(5))
     _sequential_sgd(sequential, problem.X, problem.y, 0.05, 4, np.random.default_rng(5))
@@ -150,7 +150,7 @@ def test_u1_base_needs_about_a_thousand_blocks_an_epoch(u1_base):
 @pytest.mark.parametrize("method", ["gd", "sgd"])
 def test_training_holds_parity_with_its_twin(method, dtype, biased, check):
     problem = pmf_parity.draw_problem(0, biased=biased)
-    run = (pmf_parity.run_gd if method == "gd" else pmf_parity.run_sgd)(protocol.load("impl"), problem, dtype=dtype)
+    run = (pmf_parity.run_gd if method == "gd" else pmf_parity.run_sgd)(protocol.load(), problem, dtype=dtype)
     assert run.steps == (20 if method == "gd" else 5) and run.results
     for result in run.results:
         check(result)
@@ -165,7 +165,7 @@ def test_per_rating_sgd_holds_parity_on_u1_base(u1_base, check):
               "bu": np.zeros(movielens.USERS), "bi": np.zeros(movielens.ITEMS)}
     settings_ = {"lam_u": 0.1, "lam_v": 0.1, "lam_b": 0.1, "mean": float(y.mean())}
     problem = pmf_parity.Problem(X[rows], y[rows], params, settings_, movielens.USERS, movielens.ITEMS)
-    run = pmf_parity.run_sgd(protocol.load("impl"), problem, lr=0.01, epochs=2, case="2,000 ratings of u1.base")
+    run = pmf_parity.run_sgd(protocol.load(), problem, lr=0.01, epochs=2, case="2,000 ratings of u1.base")
     assert run.steps == 2
     for result in run.results:
         check(result)
@@ -178,7 +178,7 @@ def test_gradient_descent_holds_parity_on_all_of_u1_base(u1_base, check):
               "bu": np.zeros(movielens.USERS), "bi": np.zeros(movielens.ITEMS)}
     problem = pmf_parity.Problem(X, y, params, {"lam_u": 0.1, "lam_v": 0.1, "lam_b": 0.1, "mean": float(y.mean())},
                                  movielens.USERS, movielens.ITEMS)
-    run = pmf_parity.run_gd(protocol.load("impl"), problem, lr=5e-4, steps=5, case="u1.base")
+    run = pmf_parity.run_gd(protocol.load(), problem, lr=5e-4, steps=5, case="u1.base")
     assert run.steps == 5
     for result in run.results:
         check(result)
@@ -216,7 +216,7 @@ def test_missing_movielens_says_where_it_looked(tmp_path, monkeypatch):
 
 
 def test_the_training_script_prints_every_epoch_and_the_anchors(capsys):
-    from impl import train_pmf
+    from bp_parity.impl import train_pmf
 
     assert train_pmf.main(["--splits", "u1,u2", "--epochs", "2", "--factors", "5"]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -229,7 +229,7 @@ def test_the_training_script_prints_every_epoch_and_the_anchors(capsys):
 
 
 def test_a_step_too_long_is_reported_once_as_a_divergence(capsys):
-    from impl import train_pmf
+    from bp_parity.impl import train_pmf
 
     assert train_pmf.main(["--method", "gd", "--splits", "u1", "--epochs", "40", "--lr", "0.01"]) == 1
     err = capsys.readouterr().err
@@ -240,7 +240,7 @@ def test_a_step_too_long_is_reported_once_as_a_divergence(capsys):
 def test_sgd_reaches_the_target_rmse_on_all_five_splits(capsys):
     """The README's run: the script's defaults (100 factors, lr 0.007, lam 0.1, 60 epochs, float32) on u1..u5.
     Measured mean 0.9122 (0.9059 to 0.9242); the issue's target is 0.925, the Surprise SVD anchor 0.934."""
-    from impl import train_pmf
+    from bp_parity.impl import train_pmf
 
     assert train_pmf.main([]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
@@ -251,7 +251,7 @@ def test_sgd_reaches_the_target_rmse_on_all_five_splits(capsys):
 def test_a_run_that_stops_early_is_reported_as_such():
     import types
 
-    from impl import pmf as module
+    from bp_parity.impl import pmf as module
 
     def short_sgd(model, X, y, lr, epochs, rng, on_epoch=None):
         return module.sgd(model, X, y, lr, epochs - 1, rng, on_epoch)

@@ -3,7 +3,7 @@ seconds in a log."""
 
 import io
 
-from reference.report import progress
+from bp_parity.reference.report import progress
 
 
 class _Clock:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference.run import case as layer_checks
-from reference.pieces import registry
+from bp_parity.reference.run import case as layer_checks
+from bp_parity.reference.pieces import registry
 
 PROPERTY_SETTINGS = settings(
     max_examples=100,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reference.run import zoo
-from reference.pieces import registry
-from reference.cli.main import main, parse_args
+from bp_parity.reference.run import zoo
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.cli.main import main, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -35,7 +35,14 @@ def _commands():
 
 
 COMMANDS = _commands()
-REFERENCE = [c for c in COMMANDS if c.startswith("python -m reference ")]
+HARNESS = ("bp-parity ", "python -m bp_parity ", "python -m reference ")  # the console script and its two -m forms
+REFERENCE = [c for c in COMMANDS if c.startswith(HARNESS)]
+
+
+def _argv(command):
+    """The words of a harness command after its program (bp-parity, python -m bp_parity or python -m reference)."""
+    words = shlex.split(command)
+    return words[1:] if words[0] == "bp-parity" else words[3:]
 
 
 def _tox_envs():
@@ -51,19 +58,19 @@ def test_the_readme_shows_commands():
 
 @pytest.mark.parametrize("command", REFERENCE)
 def test_every_reference_command_parses_and_names_what_exists(command):
-    argv = shlex.split(command)[3:]
+    argv = _argv(command)
     before = dict(registry.REGISTRY)
     try:
         args = parse_args(argv)  # an option the CLI no longer has fails here
     finally:
         registry.REGISTRY.clear()
         registry.REGISTRY.update(before)
-    impl = getattr(args, "impl", "impl")
+    impl = getattr(args, "impl", protocol.OWN)
     for name in ("map_file", "path"):  # then --impl names a module on that path
         for value in [getattr(args, name, None)] if name == "map_file" else getattr(args, name, None) or ():
             if value:
                 assert (ROOT / value).exists(), f"{command}: {value} does not exist"
-    if impl not in PLACEHOLDERS and impl != "impl" and not (getattr(args, "map_file", None) or getattr(args, "path", None)):
+    if impl not in PLACEHOLDERS and impl != protocol.OWN and not (getattr(args, "map_file", None) or getattr(args, "path", None)):
         assert (ROOT / impl).exists(), f"{command}: {impl} does not exist"
 
 
@@ -79,7 +86,7 @@ def test_every_tox_environment_the_readme_names_exists(command):
 
 
 # the ones that take seconds: golden, the traces, the homework example, your own pieces, the deviations
-CHEAP = [c for c in REFERENCE if c.split()[3] in ("golden", "deviations") or c.startswith("python -m reference trace")
+CHEAP = [c for c in REFERENCE if _argv(c)[0] in ("golden", "deviations", "trace")
          and "my_package" not in c or "examples/homework/" in c or "fixtures/pieces/" in c
          or "examples/textbook_layout" in c or "examples/cs231n_style" in c]
 
@@ -88,7 +95,7 @@ CHEAP = [c for c in REFERENCE if c.split()[3] in ("golden", "deviations") or c.s
 def test_the_cheap_commands_run_as_written_and_pass(command, capsys):
     before = dict(registry.REGISTRY)
     try:
-        assert main(shlex.split(command)[3:]) == 0, capsys.readouterr().out[-2000:]
+        assert main(_argv(command)) == 0, capsys.readouterr().out[-2000:]
     finally:
         registry.REGISTRY.clear()
         registry.REGISTRY.update(before)
@@ -123,13 +130,13 @@ WRITES = {"record": "--golden-dir", "train-parity": "--out-dir", "optimizers": "
           "overfit_weight_decay.py": "--png"}
 OUTPUTS = {"--out-dir", "--dump-dir", "--golden-dir", "--png"}
 SLOW = [c for c in COMMANDS if c not in CHEAP and not any(p in c for p in PLACEHOLDERS | {"my_package"})
-        and c.startswith(("python -m reference ", "python impl/")) and "buy_" not in c]
+        and c.startswith((*HARNESS, "python impl/")) and "buy_" not in c]
 
 
 def _reduced(command, tmp_path):
     """(program, argv) of a README command at its reduced size."""
     words = shlex.split(command)
-    program, args = ("reference", words[3:]) if words[1] == "-m" else (words[1], words[2:])
+    program, args = ("reference", _argv(command)) if command.startswith(HARNESS) else (words[1], words[2:])
     name = args[0] if program == "reference" else Path(program).name
     settings = dict(SHRINK.get(name, {}))
     if name in WRITES:
@@ -159,7 +166,7 @@ def test_the_slow_commands_run_at_reduced_sizes(command, tmp_path, capsys):
     if program == "reference":
         code = main(argv)
     else:
-        from impl import (overfit_weight_decay, train_bp_two_neuralnet, train_convnet, train_linear_regression,
+        from bp_parity.impl import (overfit_weight_decay, train_bp_two_neuralnet, train_convnet, train_linear_regression,
                           train_pmf)
 
         code = {"impl/train_bp_two_neuralnet.py": train_bp_two_neuralnet.main,

@@ -6,11 +6,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from impl import housing
-from reference.base import cases
-from reference.run import convergence
-from reference.pieces import protocol
-from reference.cli.main import main
+from bp_parity.impl import housing
+from bp_parity.reference.base import cases
+from bp_parity.reference.run import convergence
+from bp_parity.reference.pieces import protocol
+from bp_parity.reference.cli.main import main
 
 MUTANTS = cases.FIXTURES / "mutants"
 HEADER = ",".join(housing.COLUMNS)
@@ -85,7 +85,7 @@ def test_the_download_is_checked_against_its_sha256(server, tmp_path, monkeypatc
 
 
 def test_the_data_term_is_twice_the_mean_squared_error_and_sgd_lowers_it(housing_data):
-    from impl import linear_regression
+    from bp_parity.impl import linear_regression
 
     train, test = housing.split(len(housing_data))
     (X, y), _, _ = housing.prepare(housing_data, train, test)
@@ -111,7 +111,7 @@ def test_gradient_descent_keeps_its_guarantee_at_every_step_on_the_real_data(hou
     train, test = housing.split(len(housing_data))
     (X, y), _, _ = housing.prepare(housing_data, train, test)
     c = convergence.constants(X, y)
-    run = convergence.gradient_descent(protocol.load("impl"), X, y, c, rule, steps=2000)
+    run = convergence.gradient_descent(protocol.load(), X, y, c, rule, steps=2000)
     assert run.first_violation is None
     assert run.measured[-1] < run.measured[0] * 0.5  # it converges, not only stays under the bound
     if rule == "2/(mu+L)":  # for a quadratic the slowest direction contracts at exactly (kappa - 1)/(kappa + 1)
@@ -133,7 +133,7 @@ def test_the_step_size_is_the_rule_of_the_computed_constants(housing_data):
     train, test = housing.split(len(housing_data))
     (X, y), _, _ = housing.prepare(housing_data, train, test)
     c = convergence.constants(X, y)
-    step_size = protocol.load("impl").require("step_size")
+    step_size = protocol.load().require("step_size")
     assert np.isclose(step_size(X, "1/L"), 1 / c.L, rtol=1e-12, atol=0)
     assert np.isclose(step_size(X, "2/(mu+L)"), 2 / (c.mu + c.L), rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="rule must be"):
@@ -149,7 +149,7 @@ def test_a_step_from_the_unscaled_gram_matrix_falls_behind_the_guarantee(housing
     run = convergence.gradient_descent(mutant, X, y, convergence.constants(X, y), "2/(mu+L)", steps=5)
     assert run.first_violation == 1
     X, y = convergence.draw_problem(0)
-    assert convergence.check(protocol.load("impl"), X, y, "2/(mu+L)") == []
+    assert convergence.check(protocol.load(), X, y, "2/(mu+L)") == []
     [broken] = convergence.check(mutant, X, y, "2/(mu+L)", seed=0)
     assert broken.verdict == "BOUND BROKEN" and broken.context.blamed == "step_size" and broken.context.step == 1
 
@@ -168,7 +168,7 @@ def test_sgd_with_a_decreasing_step_keeps_its_o_1_over_k_bound_on_the_real_data(
     run = convergence.sgd_expected(X, y, 5000)
     assert run.k0 == 192 and run.bound_violation is None
     assert run.bound[-1] < run.bound[0] / 25 and run.expected[-1] < run.expected[0] / 5000
-    convergence.sgd_runs(protocol.load("impl"), X, y, run, runs=32)
+    convergence.sgd_runs(protocol.load(), X, y, run, runs=32)
     assert run.runs_violation is None and len(run.checkpoints) >= 15
 
 
@@ -196,17 +196,17 @@ def split_features(housing_data):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("l2", [0.0, 0.01])
 def test_sgd_holds_step_parity_with_its_twin(split_features, dtype, l2, check):
-    from reference.run import regression_parity
+    from bp_parity.reference.run import regression_parity
 
     (X, y), _, _ = split_features
-    result = regression_parity.run(protocol.load("impl"), X, y, dtype=dtype, epochs=2, l2=l2)
+    result = regression_parity.run(protocol.load(), X, y, dtype=dtype, epochs=2, l2=l2)
     assert result.steps == 2 * 516 and [r.context.tensor for r in result.results] == ["w", "b"]
     for r in result.results:
         check(r)
 
 
 def test_a_doubled_gradient_parts_from_the_twin_at_the_second_step(split_features):
-    from reference.run import regression_parity
+    from bp_parity.reference.run import regression_parity
 
     (X, y), _, _ = split_features
     mutant = protocol.load(str(MUTANTS / "linear_regression_gradient_doubled.py"))
@@ -220,8 +220,8 @@ def test_sgd_converges_to_the_closed_form_within_the_stated_tolerance(split_feat
     distance in the Gram matrix's metric, 2 (f - f*) = ||theta - theta*||_G^2), every coefficient but the island
     indicator's within 0.05 of the closed form's, and the test RMSE within 0.5%.  The island indicator (4 training
     rows; its direction's curvature is mu = 2.4e-4) moves 1/(lr mu) ~ 400,000 steps slowly: it is not claimed."""
-    from impl import linear_regression
-    from impl.train_linear_regression import batch_rng, closed_form
+    from bp_parity.impl import linear_regression
+    from bp_parity.impl.train_linear_regression import batch_rng, closed_form
 
     (X, y), (X_test, y_test), names = split_features
     model = linear_regression.LinearRegression.zeros(X.shape[1])
@@ -238,8 +238,8 @@ def test_the_closed_form_is_scikit_learns_and_sgd_is_as_good_as_its_sgd_regresso
     from sklearn.linear_model import LinearRegression as SklearnLinear
     from sklearn.linear_model import Ridge, SGDRegressor
 
-    from impl import linear_regression
-    from impl.train_linear_regression import batch_rng, closed_form
+    from bp_parity.impl import linear_regression
+    from bp_parity.impl.train_linear_regression import batch_rng, closed_form
 
     (X, y), (X_test, y_test), _ = split_features
     w, b = closed_form(X, y)
@@ -261,7 +261,7 @@ def test_the_closed_form_is_scikit_learns_and_sgd_is_as_good_as_its_sgd_regresso
 
 
 def test_the_training_script_prints_every_epoch_and_both_rmses(capsys):
-    from impl import train_linear_regression
+    from bp_parity.impl import train_linear_regression
 
     assert train_linear_regression.main(["--epochs", "2"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from impl import bp_two_layer_net, gradient_check, train_bp_two_neuralnet
+from bp_parity.impl import bp_two_layer_net, gradient_check, train_bp_two_neuralnet
 
 SUBSET = str(Path(__file__).resolve().parent.parent / "fixtures" / "mnist-subset")
 
@@ -73,7 +73,7 @@ def test_training_rejects_bad_options_with_one_line(capsys):
 
 def test_the_weight_decay_experiment_prints_both_runs_and_draws_them(capsys, tmp_path):
     """Reduced from 201 epochs (README: the full run's gaps are 0.258 without decay and 0.185 with 0.1)."""
-    from impl import overfit_weight_decay
+    from bp_parity.impl import overfit_weight_decay
 
     png = tmp_path / "curves.png"
     assert overfit_weight_decay.main(["--data-dir", SUBSET, "--epochs", "20", "--every", "10", "--train-size", "200",
@@ -91,7 +91,7 @@ def test_the_weight_decay_experiment_prints_both_runs_and_draws_them(capsys, tmp
 
 
 def test_the_weight_decay_experiment_refuses_bad_options(capsys):
-    from impl import overfit_weight_decay
+    from bp_parity.impl import overfit_weight_decay
 
     assert overfit_weight_decay.main(["--epochs", "0"]) == 2
     assert "--epochs" in capsys.readouterr().err

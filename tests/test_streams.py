@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference.base import streams
+from bp_parity.reference.base import streams
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,4 +40,4 @@ def test_the_harness_draws_only_from_named_streams():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("default_rng", "RandomState", "seed"):
                 offenders.append(f"{path.name}:{node.lineno}")
-    assert not offenders, f"draw from reference.base.streams.rng(seed, name) instead: {offenders}"
+    assert not offenders, f"draw from bp_parity.reference.base.streams.rng(seed, name) instead: {offenders}"

@@ -8,7 +8,7 @@ failure's report still names the case, the tensor, the oracle, the worst element
 
 import numpy as np
 
-from reference.pieces import registry
+from bp_parity.reference.pieces import registry
 
 
 def test_every_check_of_a_case_at_a_seed(sweep_run_key, run_case, check):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reference.report import tolerance
+from bp_parity.reference.report import tolerance
 
 
 def test_float64_twin_parity_is_no_looser_than_1e_10():

@@ -4,10 +4,11 @@ its own position; a layer the registry does not know is SKIPPED and the network 
 import numpy as np
 import pytest
 
-from reference.base import cases
-from reference.pieces import protocol
-from reference.cli.main import main
-from reference.run.trace import NotANetwork, build_network, net_problem, ordered_layers, trace_network
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import cases
+from bp_parity.reference.pieces import protocol
+from bp_parity.reference.cli.main import main
+from bp_parity.reference.run.trace import NotANetwork, build_network, net_problem, ordered_layers, trace_network
 
 DEEP = cases.FIXTURES / "variants" / "deep_net.py"
 SEED = cases.layer_seeds()[0]
@@ -53,16 +54,16 @@ def test_a_mutant_deep_inside_is_blamed_on_its_own_position(deep):
 def test_the_command_line_names_the_first_divergence(tmp_path, capsys):
     module = tmp_path / "deep_with_mutant.py"
     module.write_text(
-        "from reference.pieces import protocol\n"
+        "from bp_parity.reference.pieces import protocol\n"
         f"deep = protocol.load({str(DEEP)!r}).module\n"
         f"mutant = protocol.load({str(cases.FIXTURES / 'mutants' / 'affine_dw_transposed.py')!r}).module\n"
-        "from impl import *  # noqa\n"
+        "from bp_parity.impl import *  # noqa\n"
         "def MutantNet():\n"
         "    return deep.DeepNet(layer_classes={'Affine3': mutant.Affine})\n")
     assert main(["trace", "--impl", str(module), "--net", "MutantNet"]) == 1
     out = capsys.readouterr().out
     assert "MutantNet: first divergence at Affine3 backward dW (blame: Affine)" in out
-    assert f"reproduce: python -m reference trace --impl {module} --net MutantNet --seed {SEED}" in out
+    assert f"reproduce: {program()} trace --impl {module} --net MutantNet --seed {SEED}" in out
 
 
 class Softsign:
@@ -104,7 +105,7 @@ def test_a_wrong_unknown_layer_is_still_caught_end_to_end(deep):
 
 def test_a_network_that_needs_arguments_or_has_no_layers_is_refused_clearly(tmp_path, capsys):
     module = tmp_path / "odd_nets.py"
-    module.write_text("from impl import *  # noqa\n"
+    module.write_text("from bp_parity.impl import *  # noqa\n"
                       "class NeedsArgs:\n    def __init__(self, n):\n        self.n = n\n"
                       "class NoLayers:\n    pass\n")
     impl = protocol.load(str(module))
@@ -117,13 +118,13 @@ def test_a_network_that_needs_arguments_or_has_no_layers_is_refused_clearly(tmp_
 
 
 def test_the_textbook_network_is_built_small_by_its_registry_record():
-    impl = protocol.load("impl")
+    impl = protocol.load()
     network = build_network(impl, "TwoLayerNet", "float32")
     assert network.params["W1"].shape == (784, 50) and network.params["W1"].dtype == np.float32
 
 
 def test_finite_differences_step_away_from_a_kink_and_refuse_one_they_sit_on():
-    from reference.run import finite_diff
+    from bp_parity.reference.run import finite_diff
 
     def f(v):
         return 2.0 * np.maximum(v, 0).sum()
@@ -138,8 +139,8 @@ def test_finite_differences_step_away_from_a_kink_and_refuse_one_they_sit_on():
 
 
 IN_PLACE = '''"""A Sigmoid whose backward multiplies into dout in place: the right dx, handed back in the caller's array."""
-from impl import *  # noqa: F403
-from impl import net_layer
+from bp_parity.impl import *  # noqa: F403
+from bp_parity.impl import net_layer
 
 
 class Sigmoid(net_layer.Sigmoid):
@@ -154,7 +155,7 @@ def test_the_trace_feeds_each_twin_what_the_layer_was_given_before_it_ran(tmp_pa
     x (forward) and dout (backward) taken before the layer ran.  This Sigmoid's dx is right and the trace says so
     (the write into dout is the case checks' to report, under the oracle 'arguments'); fed the dout after the call,
     the twin would have differentiated a dout already multiplied, and blamed a right dx."""
-    from reference.cli.main import main
+    from bp_parity.reference.cli.main import main
 
     module = tmp_path / "in_place.py"
     module.write_text(IN_PLACE)

@@ -7,7 +7,7 @@ these tests fail with the places searched, they do not skip.
 import numpy as np
 import pytest
 
-from reference.run import training_parity
+from bp_parity.reference.run import training_parity
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_float32_1000_steps_step_exact_over_the_horizon_then_within_the_bands(im
 def test_first_divergence_names_the_step(impl_under_test, mnist_float64):
     """A twin trained with another learning rate parts at step 1 (the first update), and the report says so."""
 
-    from reference.run import network
+    from bp_parity.reference.run import network
 
     class FasterTwin(network.NetworkTwin):
         def backward_loss(self, x, t, state=None):
@@ -74,7 +74,7 @@ def test_beyond_the_float32_horizon_a_real_difference_is_still_caught(impl_under
     from step 600 on trains measurably differently, and the window's mean loss says so.  (They are coarse: a
     10% larger gradient moves that window's mean by 0.33%, inside the 1% band; the step-exact horizon is
     what catches small differences, from the first step.)"""
-    from reference.run import network
+    from bp_parity.reference.run import network
 
     calls = []
 
@@ -119,7 +119,7 @@ def test_float64_10000_steps_step_exact_at_every_step(impl_under_test, mnist_flo
 def test_training_script_reaches_the_textbooks_accuracy(tmp_path, capsys):
     import json
 
-    from impl import train_bp_two_neuralnet
+    from bp_parity.impl import train_bp_two_neuralnet
 
     assert train_bp_two_neuralnet.main(["--out-dir", str(tmp_path)]) == 0
     last = capsys.readouterr().out.strip().splitlines()
@@ -135,8 +135,8 @@ def test_training_script_reaches_the_textbooks_accuracy(tmp_path, capsys):
 def test_the_twin_of_a_fixed_architecture_and_the_composed_twin_agree_to_the_bit(impl_under_test, mnist_float64):
     """One twin, two ways to build it: from TwoLayerNet's architecture (its record's data) and composed from the
     textbook network's own layers, the same loss and gradients, bit for bit, on a batch of real data."""
-    from reference.pieces import registry
-    from reference.run.network import NetworkTwin
+    from bp_parity.reference.pieces import registry
+    from bp_parity.reference.run.network import NetworkTwin
 
     network = registry.piece("TwoLayerNet").network.trained(impl_under_test, "float64", 3)
     (x, t), _ = mnist_float64
@@ -151,11 +151,11 @@ def test_the_twin_of_a_fixed_architecture_and_the_composed_twin_agree_to_the_bit
 def test_a_two_layer_net_built_of_the_wrong_layers_is_caught_by_the_architecture_twin(tmp_path, mnist_float64):
     """TwoLayerNet's twin follows the protocol's Affine-Relu-Affine, never the network's own layers: a network that
     builds a Sigmoid where the protocol has a Relu (every layer right on its own) parts at the first step."""
-    from reference.pieces import protocol
+    from bp_parity.reference.pieces import protocol
 
     module = tmp_path / "sigmoid_two_layer_net.py"
-    module.write_text("from impl import *  # noqa\n"
-                      "from impl import bp_two_layer_net\n"
+    module.write_text("from bp_parity.impl import *  # noqa\n"
+                      "from bp_parity.impl import bp_two_layer_net\n"
                       "class TwoLayerNet(bp_two_layer_net.TwoLayerNet):\n"
                       "    def __init__(self, *args, **kwargs):\n"
                       "        super().__init__(*args, **kwargs)\n"
@@ -168,13 +168,13 @@ def test_a_two_layer_net_built_of_the_wrong_layers_is_caught_by_the_architecture
 def test_an_epsilon_free_network_trains_in_step_with_the_twin_under_the_named_convention(mnist_float64):
     """A TwoLayerNet whose loss has no 1e-7 (its reported loss differs from the textbook's by ~1e-7, far past the
     float64 bound) is judged at every step by the documented epsilon-free loss, and the run names it."""
-    from reference.base import cases
-    from reference.pieces import protocol
-    from reference.report.deviations import EPSILON_FREE_LOSS
+    from bp_parity.reference.base import cases
+    from bp_parity.reference.pieces import protocol
+    from bp_parity.reference.report.deviations import EPSILON_FREE_LOSS
 
     variant = protocol.load(str(cases.FIXTURES / "variants" / "softmax_with_loss_log_softmax.py"))
     result = training_parity.run(variant, mnist_float64, dtype="float64", steps=20, checkpoint_every=10)
     _assert_parity(result)
     assert EPSILON_FREE_LOSS in result.convention
-    textbook = training_parity.run(protocol.load("impl"), mnist_float64, dtype="float64", steps=20)
+    textbook = training_parity.run(protocol.load(), mnist_float64, dtype="float64", steps=20)
     assert textbook.passed and textbook.convention == ""

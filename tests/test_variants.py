@@ -8,9 +8,9 @@ convention with a real bug, is a mutant in fixtures/mutants/ and must be caught 
 
 import pytest
 
-from reference.base import cases
-from reference.run import zoo
-from reference.cli.main import main
+from bp_parity.reference.base import cases
+from bp_parity.reference.run import zoo
+from bp_parity.reference.cli.main import main
 
 VARIANTS = sorted(p for p in (cases.FIXTURES / "variants").glob("*.py") if p.name != "__init__.py")
 SEED = cases.layer_seeds()[0]

@@ -6,14 +6,14 @@ could not run."""
 import time
 
 
-from reference.base import cases, streams
-from reference.cli.common import only_present_argument, print_skipped, supervised
-from reference.pieces import protocol, registry
-from reference.plan import checks
-from reference.report.compare import Location, NotRun, Oracle, Verdict
-from reference.report.progress import Progress
-from reference.report.tables import report, summary_line, unavailable
-from reference.run import tasks
+from bp_parity.reference.base import cases, streams
+from bp_parity.reference.cli.common import only_present_argument, print_skipped, supervised
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.plan import checks
+from bp_parity.reference.report.compare import Location, NotRun, Oracle, Verdict
+from bp_parity.reference.report.progress import Progress
+from bp_parity.reference.report.tables import report, summary_line, unavailable
+from bp_parity.reference.run import tasks
 
 HELP = "check every piece of an implementation against the twins"
 

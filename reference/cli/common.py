@@ -7,15 +7,16 @@ filter_parent() (the filters of check and golden).
 
 import argparse
 
-from reference.base import cases
-from reference.pieces import registry
-from reference.plan.target import Target
-from reference.run import worker
+from bp_parity.reference.base import cases
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.plan.target import Target
+from bp_parity.reference.run import worker
 
 
 def impl_parent():
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--impl", default="impl", help="module name, .py file or package folder (default: impl)")
+    parent.add_argument("--impl", default=protocol.OWN, help="module name, .py file or package folder (default: "
+                        f"{protocol.OWN}, this repository's impl/)")
     parent.add_argument("--pieces", action="append", metavar="MODULE",
                         help="a module (dotted name or .py file) that registers your own pieces (repeatable; "
                         "README: Your own pieces)")

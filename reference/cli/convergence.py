@@ -4,9 +4,10 @@ data, with the implementation's gradient, against the two theorems of reference.
 import time
 from pathlib import Path
 
-from reference.cli.common import supervised, target
-from reference.report.compare import Location, Oracle
-from reference.run import convergence, tasks
+from bp_parity.reference.base.program import program
+from bp_parity.reference.cli.common import supervised, target
+from bp_parity.reference.report.compare import Location, Oracle
+from bp_parity.reference.run import convergence, tasks
 
 HELP = "gradient descent on California housing against its convergence guarantees (rates, PNG)"
 
@@ -32,13 +33,13 @@ def _lost(outcome, args, what):
     """The report of a unit whose worker ended, hung or overstayed, or that changed the harness's state."""
     where = Location(layer="LinearRegression", tensor=what, oracle=Oracle.CONVERGENCE, dtype="float64",
                      seed=args.seed, case="California housing", piece="LinearRegression",
-                     reproduce=f"python -m reference convergence {args.target.arguments()} --steps {args.steps} "
+                     reproduce=f"{program()} convergence {args.target.arguments()} --steps {args.steps} "
                      f"--sgd-steps {args.sgd_steps} --sgd-runs {args.sgd_runs} --seed {args.seed}")
     return tasks.harness_problems(outcome, where)
 
 
 def _run(args, out, pool):
-    from impl import housing
+    from bp_parity.impl import housing
 
     pool.described.require("LinearRegression", "step_size")
 

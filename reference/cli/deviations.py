@@ -1,7 +1,7 @@
 """`python -m reference deviations`: every documented difference from torch, from the registry, with the
 test that predicts its size."""
 
-from reference.pieces import registry
+from bp_parity.reference.pieces import registry
 
 HELP = "list where the textbook differs from torch on purpose, and the test that predicts each difference"
 

@@ -4,11 +4,12 @@ import time
 
 import numpy as np
 
-from reference.cli.common import only_present_argument, print_skipped, supervised
-from reference.pieces.registry import spec_of
-from reference.report.compare import Location, Oracle
-from reference.report.tables import report, summary_line, unavailable
-from reference.run import golden, tasks, worker
+from bp_parity.reference.base.program import program
+from bp_parity.reference.cli.common import only_present_argument, print_skipped, supervised
+from bp_parity.reference.pieces.registry import spec_of
+from bp_parity.reference.report.compare import Location, Oracle
+from bp_parity.reference.report.tables import report, summary_line, unavailable
+from bp_parity.reference.run import golden, tasks, worker
 
 HELP = "check an implementation against the recorded twin outputs (no torch)"
 RECORD_HELP = "record fixtures/golden/ from the live twins"
@@ -64,7 +65,7 @@ def _run(args, out, pool, recorded, started):
     ran, ended = 0, {}
     for piece, case_id, dtype, seed, task, number in units:
         where = Location(layer=piece, tensor="every check", oracle=Oracle.HARNESS, dtype=dtype, seed=seed, case=case_id,
-                         piece=piece, reproduce=f"python -m reference golden {args.target.arguments()} --case {case_id} "
+                         piece=piece, reproduce=f"{program()} golden {args.target.arguments()} --case {case_id} "
                          f"--dtype {dtype}")
         outcome = pool.run(task, number)
         ran += outcome.done

@@ -8,12 +8,12 @@ import argparse
 import os
 import sys
 
-from reference.pieces import protocol, registry
-from reference.cli import check, golden, optimizers, trace, train_parity, zoo  # noqa: E501
-from reference.cli.common import filter_parent, impl_parent, load_pieces
-from reference.cli import convergence as convergence_command
-from reference.cli import deviations as deviations_command
-from reference.run.golden import GoldenError
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.cli import check, golden, optimizers, trace, train_parity, zoo  # noqa: E501
+from bp_parity.reference.cli.common import filter_parent, impl_parent, load_pieces
+from bp_parity.reference.cli import convergence as convergence_command
+from bp_parity.reference.cli import deviations as deviations_command
+from bp_parity.reference.run.golden import GoldenError
 
 # name -> (module, its run function, help); golden, record and drift share one module
 COMMANDS = {
@@ -32,8 +32,12 @@ WITH_IMPL = ("check", "trace", "train-parity", "optimizers", "golden", "converge
 
 
 def _prog():
-    """How the command line was invoked, for its usage lines: the console script bp-parity, or python -m reference."""
-    return "bp-parity" if os.path.basename(sys.argv[0] or "") == "bp-parity" else "python -m reference"
+    """How the command line was invoked, for its usage lines: the console script bp-parity, python -m bp_parity, or
+    python -m reference (a checkout's folder, run from the repository)."""
+    if os.path.basename(sys.argv[0] or "") == "bp-parity":
+        return "bp-parity"
+    main = sys.modules.get("__main__")
+    return "python -m bp_parity" if getattr(main, "__package__", None) == "bp_parity" else "python -m reference"
 
 
 def _parser():

@@ -6,18 +6,19 @@ from pathlib import Path
 import numpy as np
 
 
-from reference.base import cases
-from reference.cli.common import only_present_argument, print_skipped, supervised, target
-from reference.report.compare import Location, Oracle, Verdict
-from reference.report.tables import print_table, summary_line
-from reference.run import tasks, worker
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import cases
+from bp_parity.reference.cli.common import only_present_argument, print_skipped, supervised, target
+from bp_parity.reference.report.compare import Location, Oracle, Verdict
+from bp_parity.reference.report.tables import print_table, summary_line
+from bp_parity.reference.run import tasks, worker
 
 HELP = "the textbook's optimizer figures from both sides, or --check one"
 
 
 def _check(args, out, pool):
     """The 100-step check of each --optimizer (all without one), each a unit of work in a worker."""
-    from reference.run import optimizer_checks
+    from bp_parity.reference.run import optimizer_checks
     names = args.optimizer or optimizer_checks.optimizers()
     if args.only_present:
         absent = [n for n in names if pool.described.missing((n,))]
@@ -28,7 +29,7 @@ def _check(args, out, pool):
     ran, ended, results = 0, {}, []
     for name in names:
         where = Location(layer=name, tensor="every check", oracle=Oracle.HARNESS, dtype=args.dtype, seed=args.seed,
-                         case=name, piece=name, reproduce=f"python -m reference optimizers "
+                         case=name, piece=name, reproduce=f"{program()} optimizers "
                          f"{args.target.arguments()} --check --optimizer {name} --dtype {args.dtype} --seed {args.seed}")
         outcome = pool.run(tasks.optimizer, name, args.dtype, args.seed)
         ran += outcome.done
@@ -63,7 +64,7 @@ def add_arguments(parser):
 def run(args, out):
     if args.check:
         return supervised(args, out, lambda pool: _check(args, out, pool))
-    from impl.mnist import load_mnist
+    from bp_parity.impl.mnist import load_mnist
 
     made = target(args)
     worker.shared["mnist"] = load_mnist(dtype=args.dtype, data_dir=args.data_dir)  # in every worker from the fork
@@ -75,7 +76,7 @@ def run(args, out):
 
 def _figures(args, out, pool):
     """Each optimizer's path on f(x, y) and its MNIST run beside the twin's, each a unit of work in a worker."""
-    from reference.run import optimizer_checks, optimizer_figures
+    from bp_parity.reference.run import optimizer_checks, optimizer_figures
 
     names = optimizer_checks.optimizers()
     pool.described.require(*names, "TwoLayerNet")
@@ -86,7 +87,7 @@ def _figures(args, out, pool):
 
     def where(name, tensor):
         return Location(layer=name, tensor=tensor, oracle=Oracle.TWIN, dtype=args.dtype, seed=args.seed, case=name,
-                        piece=name, reproduce=f"python -m reference optimizers {args.target.arguments()} "
+                        piece=name, reproduce=f"{program()} optimizers {args.target.arguments()} "
                         f"--steps {args.steps} --dtype {args.dtype} --seed {args.seed}")
 
     for name in names:

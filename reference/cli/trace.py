@@ -7,12 +7,13 @@ any depth, built from layers the registry knows."""
 
 import numpy as np
 
-from reference.base import cases
-from reference.cli.common import only_present_argument, supervised, table_argument
-from reference.report.compare import Location, NotRun, Oracle, Verdict
-from reference.report.tables import num, pct, print_table, summary_line, unavailable
-from reference.run import tasks
-from reference.run.trace import Trace
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import cases
+from bp_parity.reference.cli.common import only_present_argument, supervised, table_argument
+from bp_parity.reference.report.compare import Location, NotRun, Oracle, Verdict
+from bp_parity.reference.report.tables import num, pct, print_table, summary_line, unavailable
+from bp_parity.reference.run import tasks
+from bp_parity.reference.run.trace import Trace
 
 HELP = "trace networks layer by layer against the twins (--net NAME: any network of the implementation)"
 
@@ -39,7 +40,7 @@ def _run(args, out, pool):
     from dataclasses import replace
 
     impl = pool.described
-    command = (f"python -m reference trace {args.target.arguments()}" + (f" --net {args.net}" if args.net else "")
+    command = (f"{program()} trace {args.target.arguments()}" + (f" --net {args.net}" if args.net else "")
                + (f" --dtype {args.dtype}" if args.dtype else "") + f" --seed {args.seed} --batch {args.batch}")
     if args.net:
         impl.require(args.net)

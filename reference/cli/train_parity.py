@@ -7,14 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.base import cases
-from reference.cli.common import supervised, target
-from reference.pieces import registry
-from reference.report import tolerance
-from reference.report.compare import captured, Location, Oracle
-from reference.report.progress import Progress
-from reference.run import tasks, worker
-from reference.run.worker import shared
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import cases
+from bp_parity.reference.cli.common import supervised, target
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import captured, Location, Oracle
+from bp_parity.reference.report.progress import Progress
+from bp_parity.reference.run import tasks, worker
+from bp_parity.reference.run.worker import shared
 
 HELP = "train impl and its twin side by side on MNIST"
 
@@ -43,7 +44,7 @@ def add_arguments(parser):
 
 
 def run(args, out):
-    from impl.mnist import load_mnist
+    from bp_parity.impl.mnist import load_mnist
 
     made = target(args)  # a path that does not exist is said before torch is imported
     picked = [n for n, given in ((args.net, args.net), ("MultiLayerNetExtend", args.deep), ("SimpleConvNet", args.conv))
@@ -64,7 +65,7 @@ def run(args, out):
 def _ended(outcome, args, out, name):
     """The report of a training run whose worker ended, hung or overstayed, or the global state it changed ([] when
     neither: the run's own results stand)."""
-    command = (f"python -m reference train-parity --net {args.net} {args.target.arguments()} --dtype {args.dtype} "
+    command = (f"{program()} train-parity --net {args.net} {args.target.arguments()} --dtype {args.dtype} "
                f"--seed {args.seed} --steps {args.steps} --batch-size {args.batch_size}"
                + (f" --optimizer {args.optimizer}" if args.optimizer else f" --lr {args.lr}")
                + (f" --hidden {args.hidden}" if args.net == "TwoLayerNet" else "")

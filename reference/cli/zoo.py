@@ -2,10 +2,10 @@
 
 import time
 
-from reference.base import cases
-from reference.report.progress import Progress
-from reference.report.tables import print_table
-from reference.run import zoo
+from bp_parity.reference.base import cases
+from bp_parity.reference.report.progress import Progress
+from bp_parity.reference.report.tables import print_table
+from bp_parity.reference.run import zoo
 
 HELP = "run the harness against every mutant in fixtures/mutants/"
 IMPL = False  # the zoo runs impl and the mutants, not an --impl

@@ -16,7 +16,8 @@ mode; its CS231n-style form where it has one).  Importing this package registers
     protocol       loading an implementation and looking the protocol names up in it
 """
 
-from reference.pieces import registry
-from reference.pieces import elementwise, affine, normalization, convolution, models, networks, optimizers  # noqa: F401
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.pieces import (  # noqa: F401 (each registers its pieces)
+    elementwise, affine, normalization, convolution, models, networks, optimizers)
 
 BUILTIN = tuple(registry.REGISTRY)  # the built-in pieces' names, before any user registers more

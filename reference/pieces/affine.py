@@ -4,13 +4,13 @@ how the implementation is called, and its twin."""
 
 import numpy as np
 
-from reference.base.cases import LayerCase
-from reference.base.lazy_torch import F, torch
-from reference.pieces import elementwise
-from reference.pieces.registry import Form, Magnitudes, Piece, register
-from reference.pieces.spec import _given, _labels, _numpy, _tensor, KINK_MARGIN, LayerSpec, parts, phase, Spec, takes
-from reference.report import deviations
-from reference.report.deviations import Deviation, EPSILON_FREE_LOSS, LOG_EPSILON
+from bp_parity.reference.base.cases import LayerCase
+from bp_parity.reference.base.lazy_torch import F, torch
+from bp_parity.reference.pieces import elementwise
+from bp_parity.reference.pieces.registry import Form, Magnitudes, Piece, register
+from bp_parity.reference.pieces.spec import _given, _labels, _numpy, _tensor, KINK_MARGIN, LayerSpec, parts, phase, Spec, takes
+from bp_parity.reference.report import deviations
+from bp_parity.reference.report.deviations import Deviation, EPSILON_FREE_LOSS, LOG_EPSILON
 
 
 def to_torch_weight(W):

@@ -17,10 +17,10 @@ stated in the piece's record and torch's side of it is checked directly in tests
 
 import numpy as np
 
-from reference.base.cases import LayerCase
-from reference.base.lazy_torch import F
-from reference.pieces.registry import Form, Piece, register
-from reference.pieces.spec import _numpy, _tensor, LayerSpec, parts, phase, Spec, whole_windows
+from bp_parity.reference.base.cases import LayerCase
+from bp_parity.reference.base.lazy_torch import F
+from bp_parity.reference.pieces.registry import Form, Piece, register
+from bp_parity.reference.pieces.spec import _numpy, _tensor, LayerSpec, parts, phase, Spec, whole_windows
 
 
 def output_size(size, window, stride, pad):

@@ -2,10 +2,10 @@
 Relu, Sigmoid, and Tanh): for each its record, how its inputs are drawn, its twin, and its CS231n form where it has
 one (relu_forward/relu_backward, sigmoid_forward/sigmoid_backward)."""
 
-from reference.base.cases import LayerCase
-from reference.base.lazy_torch import torch
-from reference.pieces.registry import Form, Magnitudes, Piece, register
-from reference.pieces.spec import _away_from_kink as _away_from_kink_at_0, BinarySpec, draw_elementwise, LayerSpec, parts
+from bp_parity.reference.base.cases import LayerCase
+from bp_parity.reference.base.lazy_torch import torch
+from bp_parity.reference.pieces.registry import Form, Magnitudes, Piece, register
+from bp_parity.reference.pieces.spec import _away_from_kink as _away_from_kink_at_0, BinarySpec, draw_elementwise, LayerSpec, parts
 
 
 def mul(x, y):

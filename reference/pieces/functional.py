@@ -54,8 +54,8 @@ module does not define the textbook's classes itself.
 """
 
 
-from reference.pieces import registry
-from reference.pieces.spec import takes
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.pieces.spec import takes
 
 def _forms():
     return [p for p in registry.pieces() if p.form is not None]

@@ -8,10 +8,10 @@ gradient with autograd's of the twin's loss and with central differences of the 
 
 import numpy as np
 
-from reference.base.cases import LayerCase
-from reference.base.lazy_torch import F, torch
-from reference.pieces.registry import Piece, register
-from reference.pieces.spec import _numpy, _tensor, phase, Spec
+from bp_parity.reference.base.cases import LayerCase
+from bp_parity.reference.base.lazy_torch import F, torch
+from bp_parity.reference.pieces.registry import Piece, register
+from bp_parity.reference.pieces.spec import _numpy, _tensor, phase, Spec
 
 
 def draw_regression(case, rng):

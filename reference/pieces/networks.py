@@ -4,8 +4,8 @@ converts the textbook's (D, M) weights to torch's (M, D)."""
 
 import numpy as np
 
-from reference.base import streams
-from reference.pieces.registry import Network, Piece, register
+from bp_parity.reference.base import streams
+from bp_parity.reference.pieces.registry import Network, Piece, register
 
 # ---- the weights both sides start from, and the implementation's TwoLayerNet built at them
 

@@ -3,13 +3,13 @@ drawn, how the implementation is called over a sequence of calls, and its twin."
 
 import numpy as np
 
-from reference.base import streams
-from reference.base.cases import LayerCase
-from reference.base.lazy_torch import F
-from reference.pieces.registry import Form, Piece, register
-from reference.pieces.spec import _numpy, _tensor, beyond_protocol, NotInForm, parts, Spec, TEST_MODE_BACKWARD
-from reference.report import deviations
-from reference.report.deviations import Deviation
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.cases import LayerCase
+from bp_parity.reference.base.lazy_torch import F
+from bp_parity.reference.pieces.registry import Form, Piece, register
+from bp_parity.reference.pieces.spec import _numpy, _tensor, beyond_protocol, NotInForm, parts, Spec, TEST_MODE_BACKWARD
+from bp_parity.reference.report import deviations
+from bp_parity.reference.report.deviations import Deviation
 
 
 BATCH_NORM_EPSILON = 1e-6  # the textbook's, inside the square root (torch's default is 1e-5)

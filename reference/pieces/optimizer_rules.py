@@ -18,8 +18,8 @@ difference".
 
 import torch
 
-from reference.pieces.registry import hyper as defaults
-from reference.report.deviations import OPTIMIZER_EPSILON
+from bp_parity.reference.pieces.registry import hyper as defaults
+from bp_parity.reference.report.deviations import OPTIMIZER_EPSILON
 
 
 class _Textbook(torch.optim.Optimizer):

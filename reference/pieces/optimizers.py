@@ -3,13 +3,13 @@
 each) and its twins, the rule in torch.optim and written out (reference.pieces.optimizer_rules, imported with torch
 when a twin first runs)."""
 
-from reference.pieces.registry import Form, Optimizer, Piece, register
-from reference.pieces.spec import parts
-from reference.report.deviations import Deviation, OPTIMIZER_EPSILON
+from bp_parity.reference.pieces.registry import Form, Optimizer, Piece, register
+from bp_parity.reference.pieces.spec import parts
+from bp_parity.reference.report.deviations import Deviation, OPTIMIZER_EPSILON
 
 def _optimizer_twin(name):
     def make(params, **hyper):
-        from reference.pieces import optimizer_rules  # torch, when a twin first runs
+        from bp_parity.reference.pieces import optimizer_rules  # torch, when a twin first runs
 
         return optimizer_rules.twin(name, params, **hyper)
 
@@ -19,7 +19,7 @@ def _optimizer_twin(name):
 
 def _written_out(name):
     def make(params, **hyper):
-        from reference.pieces import optimizer_rules  # torch, when a twin first runs
+        from bp_parity.reference.pieces import optimizer_rules  # torch, when a twin first runs
 
         return optimizer_rules.WRITTEN_OUT[name](params, **hyper)
 

@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from reference.pieces import functional, registry
-from reference.pieces.spec import takes
+from bp_parity.reference.pieces import functional, registry
+from bp_parity.reference.pieces.spec import takes
 
 
 def protocol_names():
@@ -163,7 +163,10 @@ def _resolve(name, target, module):
     return value
 
 
-def load(spec="impl", paths=(), names=None):
+OWN = "bp_parity.impl"  # this repository's implementation, the default --impl: its name in a checkout and installed
+
+
+def load(spec=OWN, paths=(), names=None):
     """Load an implementation from a dotted module name, a .py file or a package folder, after putting `paths` on
     the import path; `names` binds protocol names to "module:attribute" or "attribute" targets, and "Piece.attribute"
     keys bind an attribute the harness reads (Affine.dW) to the one the piece's instances keep (grad_weight)."""

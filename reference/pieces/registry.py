@@ -26,9 +26,9 @@ from typing import Callable
 
 import numpy as np
 
-from reference.base.cases import LayerCase
-from reference.base.vocabulary import Vocabulary
-from reference.pieces.spec import draw_elementwise, KINK_MARGIN, LayerSpec
+from bp_parity.reference.base.cases import LayerCase
+from bp_parity.reference.base.vocabulary import Vocabulary
+from bp_parity.reference.pieces.spec import draw_elementwise, KINK_MARGIN, LayerSpec
 
 class Kind(Vocabulary):
     """What a piece is: the closed vocabulary of Piece.kind."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.base.limits import CheckTimeout, note
+from bp_parity.reference.base.limits import CheckTimeout, note
 
 
 # ReLU inputs are kept at least this far from the kink at 0: the finite

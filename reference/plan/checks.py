@@ -11,11 +11,12 @@ tests/test_plan.py shows that they plan the same for the same implementation.
 import shlex
 from dataclasses import dataclass
 
-from reference.base import cases
-from reference.base.vocabulary import Vocabulary
-from reference.pieces import registry
-from reference.plan.target import arguments
-from reference.report.compare import Oracle
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import cases
+from bp_parity.reference.base.vocabulary import Vocabulary
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.plan.target import arguments
+from bp_parity.reference.report.compare import Oracle
 
 class UnitKind(Vocabulary):
     """What one unit of the plan is: the closed vocabulary of Unit.kind."""
@@ -54,7 +55,7 @@ class Unit:
         """The command that runs this unit of `impl` (a Target, or what was loaded from one) again."""
         if self.kind == UnitKind.CASE:
             return reproduce_command(impl, self.case, None, self.dtype, self.seed)
-        return (f"python -m reference check {arguments(impl)} --layer {self.piece} "
+        return (f"{program()} check {arguments(impl)} --layer {self.piece} "
                 f"--dtype {self.dtype} --seed {self.seed}")
 
 
@@ -146,5 +147,5 @@ def reproduce_command(impl, case, tensor, dtype, seed, command="check"):
     source = registry.piece(case.layer).source
     pieces = f" --pieces {shlex.quote(source)}" if source and command == "check" else ""
     tensor = f" --tensor {shlex.quote(tensor)}" if tensor else ""  # None: every check of the case
-    return (f"python -m reference {command} {arguments(impl)}{pieces} --case {case.id}{tensor} "
+    return (f"{program()} {command} {arguments(impl)}{pieces} --case {case.id}{tensor} "
             f"--dtype {dtype} --seed {seed}")

@@ -11,12 +11,12 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reference.pieces import protocol
+from bp_parity.reference.pieces import protocol
 
 
 @dataclass
 class Target:
-    spec: str = "impl"  # --impl as given: a dotted module name, a .py file or a package folder
+    spec: str = protocol.OWN  # --impl as given: a dotted module name, a .py file or a package folder
     paths: list = field(default_factory=list)  # folders put on the import path first (the map file's, then --path's)
     names: dict = field(default_factory=dict)  # protocol name -> "module:attribute" (and "Piece.attribute" keys)
     options: tuple = ()  # the options that load it besides --impl, as shell words: --path, --map-file, --map as given
@@ -30,7 +30,7 @@ class Target:
             file_paths, names = protocol.read_map_file(args.map_file)
             paths = file_paths + paths
         names.update(protocol.parse_map(getattr(args, "map", None)))
-        if names and args.impl == "impl":
+        if names and args.impl == protocol.OWN:
             raise ValueError("--map binds names of your implementation: name it with --impl too (a module on the "
                              "import path, a .py file or a package folder); the names the map leaves unbound are "
                              "looked up there")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.base.vocabulary import Vocabulary
-from reference.report import diagnosis
-from reference.report.tolerance import Tolerance, tensor_scale
+from bp_parity.reference.base.vocabulary import Vocabulary
+from bp_parity.reference.report import diagnosis
+from bp_parity.reference.report.tolerance import Tolerance, tensor_scale
 
 
 class Oracle(Vocabulary):

@@ -1,7 +1,7 @@
 """Tables and grouped failure reports for the command line: how results are shown, apart from parsing."""
 
 import numpy as np
-from reference.report.compare import Oracle, Verdict
+from bp_parity.reference.report.compare import Oracle, Verdict
 
 
 def num(value):

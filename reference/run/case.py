@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.base import streams
-from reference.base.limits import calling, CheckTimeout
-from reference.pieces import registry
-from reference.pieces.protocol import MissingProtocol
-from reference.pieces.spec import ImplRaised, NotInForm, phase, raised_where
-from reference.plan.checks import reproduce_command
-from reference.report import diagnosis, tolerance
-from reference.report.compare import (compare, compare_conventions, Context, NotRun,  # noqa: F401 - NotRun re-exported
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.limits import calling, CheckTimeout
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.pieces.protocol import MissingProtocol
+from bp_parity.reference.pieces.spec import ImplRaised, NotInForm, phase, raised_where
+from bp_parity.reference.plan.checks import reproduce_command
+from bp_parity.reference.report import diagnosis, tolerance
+from bp_parity.reference.report.compare import (compare, compare_conventions, Context, NotRun,  # noqa: F401 - NotRun re-exported
                                       Oracle, Verdict)
-from reference.run import finite_diff
+from bp_parity.reference.run import finite_diff
 
 
 

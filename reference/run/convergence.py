@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.base import streams
-from reference.base.limits import STEP_SECONDS, time_limit
-from reference.report.compare import Context, NotRun, Verdict
-from reference.run import wire
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.limits import STEP_SECONDS, time_limit
+from bp_parity.reference.report.compare import Context, NotRun, Verdict
+from bp_parity.reference.run import wire
 
 ROUNDING_ULPS = 64
 

@@ -14,7 +14,7 @@ resolved better than tolerance.fd_rounding(|f|, h).
 
 import numpy as np
 
-from reference.report.tolerance import fd_rounding, fd_step
+from bp_parity.reference.report.tolerance import fd_rounding, fd_step
 
 
 def gradient(f, x, indices=None):

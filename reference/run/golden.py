@@ -23,23 +23,23 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.base import cases, streams
-from reference.base.limits import calling
-from reference.pieces import registry
-from reference.pieces.networks import (initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported, PARAMS)
-from reference.pieces.protocol import MissingProtocol
-from reference.plan.target import arguments
-from reference.report import tolerance
-from reference.report.compare import compare, compare_conventions, Context, Oracle, Verdict
-from reference.report.deviations import EPSILON_FREE_LOSS
-from reference.run import case as layer_checks
-from reference.run.case import NotRun, raised_where
-from reference.run.network import NetworkTwin
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import cases, streams
+from bp_parity.reference.base.limits import calling
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.pieces.networks import (initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported, PARAMS)
+from bp_parity.reference.pieces.protocol import MissingProtocol
+from bp_parity.reference.plan.target import arguments
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import compare, compare_conventions, Context, Oracle, Verdict
+from bp_parity.reference.report.deviations import EPSILON_FREE_LOSS
+from bp_parity.reference.run import case as layer_checks
+from bp_parity.reference.run.case import NotRun, raised_where
+from bp_parity.reference.run.network import NetworkTwin
 
 FORMAT = 1
 GOLDEN = cases.FIXTURES / "golden"
 MANIFEST = "manifest.json"
-RECORD_COMMAND = "python -m reference record"
 NETWORK_SIZES = (784, 50, 10)
 NETWORK_BATCH = 16
 SEP = "__"  # between the parts of an array's key: case, seed, role, name
@@ -49,7 +49,7 @@ class GoldenError(Exception):
     """The golden fixtures cannot be trusted; the message says why and how to re-record them."""
 
     def __init__(self, problem):
-        super().__init__(f"golden fixtures: {problem}. Re-record them with: {RECORD_COMMAND}")
+        super().__init__(f"golden fixtures: {problem}. Re-record them with: {program()} record")
 
 
 def write_npz(path, arrays):
@@ -99,7 +99,7 @@ def _layer_arrays(dtype):
 
 def network_problem(dtype, seed):
     """The network case: a batch of the MNIST subset and the weights, as the golden check uses them."""
-    from impl.mnist import load_mnist
+    from bp_parity.impl.mnist import load_mnist
 
     (x, t), _ = load_mnist(dtype=dtype, data_dir=cases.FIXTURES / "mnist-subset", download=False)
     index = streams.rng(seed, "trace batch").choice(len(x), size=NETWORK_BATCH, replace=False)
@@ -274,7 +274,7 @@ def check_network_entry(impl, golden, entry):
     def context(tensor):
         phase, _, key = tensor.rpartition(" ")  # "gradient W1": the phase gradient, the tensor W1
         return Context(layer="TwoLayerNet", tensor=key, phase=phase or key, oracle=Oracle.GOLDEN, dtype=dtype, seed=seed,
-                       case="TwoLayerNet", reproduce=f"python -m reference golden {arguments(impl)} "
+                       case="TwoLayerNet", reproduce=f"{program()} golden {arguments(impl)} "
                                                      f"--case TwoLayerNet --dtype {dtype}")
 
     try:
@@ -331,6 +331,6 @@ def drift(golden):
             live = _network_twin(found["input"]["x"], found["input"]["t"], found["weight"])
         for name, recorded in found["expected"].items():
             context = Context(layer=entry["case"], tensor=name, oracle=Oracle.RECORDED_TWIN, dtype=dtype, seed=seed,
-                              case=entry["case"], reproduce="python -m reference drift")
+                              case=entry["case"], reproduce=f"{program()} drift")
             results.append(compare(np.asarray(live[name]), recorded, tol, context))
     return results

@@ -11,10 +11,10 @@ data (NetworkTwin.of); else it is composed from the network's own layers, each b
 
 import numpy as np
 
-from reference.base import streams
-from reference.base.lazy_torch import torch
-from reference.pieces import registry
-from reference.pieces.registry import Kind
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.lazy_torch import torch
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.pieces.registry import Kind
 
 
 class NotANetwork(ValueError):

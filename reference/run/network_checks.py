@@ -14,18 +14,19 @@ import inspect
 import numpy as np
 import torch
 
-from reference.base import streams
-from reference.base.limits import calling, CheckTimeout
-from reference.pieces import affine, registry
-from reference.pieces.networks import (initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported, PARAMS)
-from reference.pieces.protocol import MissingProtocol
-from reference.plan.target import arguments
-from reference.report import tolerance
-from reference.report.compare import compare, compare_conventions, Context, Oracle, Phase, Verdict
-from reference.report.deviations import EPSILON_FREE_LOSS
-from reference.run.case import NotRun, raised_where
-from reference.run.network import layer_piece, NetworkTwin, ordered_layers
-from reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, trace_network
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.limits import calling, CheckTimeout
+from bp_parity.reference.pieces import affine, registry
+from bp_parity.reference.pieces.networks import (initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported, PARAMS)
+from bp_parity.reference.pieces.protocol import MissingProtocol
+from bp_parity.reference.plan.target import arguments
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import compare, compare_conventions, Context, Oracle, Phase, Verdict
+from bp_parity.reference.report.deviations import EPSILON_FREE_LOSS
+from bp_parity.reference.run.case import NotRun, raised_where
+from bp_parity.reference.run.network import layer_piece, NetworkTwin, ordered_layers
+from bp_parity.reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, trace_network
 
 LABEL_FORMS = ("index", "one-hot")
 
@@ -53,7 +54,7 @@ def check_methods(impl, x, t, *, seed, dtype):
     """[Comparison or NotRun] for every public method of the implementation's TwoLayerNet; see the module."""
     dtype = np.dtype(dtype).name
     tol = tolerance.twin(dtype)
-    command = f"python -m reference trace {arguments(impl)} --dtype {dtype} --seed {seed}"
+    command = f"{program()} trace {arguments(impl)} --dtype {dtype} --seed {seed}"
 
     def context(tensor, oracle=Oracle.TWIN, phase=None, call=""):  # phase None: the method the tensor is named for
         return Context(layer="TwoLayerNet", tensor=tensor, oracle=oracle, dtype=dtype, seed=seed,
@@ -165,7 +166,7 @@ def check_init(impl, name, dtype, seed):
     inputs, hidden, outputs = INIT_SIZES
     sizes = [inputs, *hidden, outputs]
     results = []
-    command = f"python -m reference check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
+    command = f"{program()} check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
     for scheme in record.network.init_schemes:
         def context(tensor):
             return Context(layer=name, tensor=tensor, oracle=Oracle.SCHEME, dtype=dtype, seed=seed, phase="init",
@@ -217,7 +218,7 @@ def check_network_methods(impl, name, dtype, seed, batch, mnist, reproduce=None)
         return []  # the trace reports why it cannot build or walk the network
     dtype = made
     tol = tolerance.twin(dtype)
-    command = reproduce or f"python -m reference check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
+    command = reproduce or f"{program()} check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
     results = []
 
     def context(tensor, call="", phase=None):

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from reference.base import streams
-from reference.base.limits import calling, CheckTimeout
-from reference.pieces.optimizer_rules import family_twin
-from reference.pieces.protocol import MissingProtocol
-from reference.pieces.registry import hyper as defaults, names, piece
-from reference.plan.target import arguments
-from reference.report import tolerance
-from reference.report.compare import compare, Context, Oracle, Verdict
-from reference.run.case import NotRun
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.limits import calling, CheckTimeout
+from bp_parity.reference.pieces.optimizer_rules import family_twin
+from bp_parity.reference.pieces.protocol import MissingProtocol
+from bp_parity.reference.pieces.registry import hyper as defaults, names, piece
+from bp_parity.reference.plan.target import arguments
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import compare, Context, Oracle, Verdict
+from bp_parity.reference.run.case import NotRun
 
 OPTIMIZERS = tuple(names("optimizer"))  # the built-in ones; a user's registered later run too (optimizers())
 
@@ -78,7 +79,7 @@ def run_optimizer(impl, name, dtype, seed, steps=100, hyper=None):
     shown = ", ".join(f"{k}={v:.6g}" for k, v in hyper.items())
     run = OptimizerRun(name, dtype, seed)
     tol = tolerance.twin(dtype)
-    command = f"python -m reference optimizers --check {arguments(impl)} --optimizer {name} --dtype {dtype} --seed {seed}"
+    command = f"{program()} optimizers --check {arguments(impl)} --optimizer {name} --dtype {dtype} --seed {seed}"
 
     def context(tensor, step=None):
         return Context(layer=name, tensor=tensor, oracle=Oracle.TWIN, dtype=dtype, seed=seed, step=step,

@@ -8,9 +8,9 @@
 import numpy as np
 import torch
 
-from reference.base.limits import STEP_SECONDS, time_limit
-from reference.pieces import optimizer_rules, registry
-from reference.run import training_parity
+from bp_parity.reference.base.limits import STEP_SECONDS, time_limit
+from bp_parity.reference.pieces import optimizer_rules, registry
+from bp_parity.reference.run import training_parity
 
 # the textbook's learning rates for the f(x, y) comparison (ch06/optimizer_compare_naive.py), and two more
 PATH_LR = {"SGD": 0.95, "Momentum": 0.1, "Nesterov": 0.1, "AdaGrad": 1.5, "RMSprop": 0.1, "Adam": 0.3}

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.base import streams
-from reference.report import tolerance
-from reference.report.compare import compare, Context, NotRun, Oracle, Verdict
-from reference.run import convergence, pmf_parity
+from bp_parity.reference.base import streams
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import compare, Context, NotRun, Oracle, Verdict
+from bp_parity.reference.run import convergence, pmf_parity
 
 CATEGORIES = ("<1H OCEAN", "INLAND", "ISLAND", "NEAR BAY", "NEAR OCEAN")
 BEDROOMS = 4  # total_bedrooms' column among the eight numeric ones

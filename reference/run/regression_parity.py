@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.base import streams
-from reference.pieces import models
-from reference.plan.target import arguments
-from reference.report import tolerance
-from reference.report.compare import compare, Context, Oracle
+from bp_parity.reference.base import streams
+from bp_parity.reference.pieces import models
+from bp_parity.reference.plan.target import arguments
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import compare, Context, Oracle
 
 
 @dataclass

@@ -10,9 +10,9 @@ ended, hung or overstayed, one result for the whole unit that names the call it 
 import dataclasses
 import time
 
-from reference.report.compare import NotRun, Oracle, Verdict
-from reference.run import case as layer_checks, convergence, golden, pipeline_checks
-from reference.run.worker import event, shared
+from bp_parity.reference.report.compare import NotRun, Oracle, Verdict
+from bp_parity.reference.run import case as layer_checks, convergence, golden, pipeline_checks
+from bp_parity.reference.run.worker import event, shared
 
 
 def _slim(results):
@@ -31,7 +31,7 @@ def case(impl, case, dtype, seed):
 
 def optimizer(impl, name, dtype, seed):
     """An optimizer's 100-step checks (reference.run.optimizer_checks)."""
-    from reference.run import optimizer_checks
+    from bp_parity.reference.run import optimizer_checks
 
     return _slim(optimizer_checks.run_optimizer(impl, name, dtype, seed).results)
 
@@ -39,7 +39,7 @@ def optimizer(impl, name, dtype, seed):
 def network(impl, name, dtype, seed):
     """The results of the traces `check` runs for a network piece (reference.cli.trace), each with the trace
     it belongs to as .network."""
-    from reference.run.traces import network_traces
+    from bp_parity.reference.run.traces import network_traces
 
     results = []
     for trace in network_traces(impl, name, dtype, seed):
@@ -52,7 +52,7 @@ def network(impl, name, dtype, seed):
 def traces(impl, net, seed, batch, dtype, data_dir, command):
     """The traces of `trace`: network `net` of the implementation (any depth), or without one its TwoLayerNet and
     the networks built from its layers (reference.cli.trace)."""
-    from reference.run import traces as trace
+    from bp_parity.reference.run import traces as trace
 
     if net:
         found = [trace.net_trace(impl, net, seed, batch, dtype, trace.mnist_subset(dtype or "float64", data_dir),
@@ -86,14 +86,14 @@ def _first_divergences(traces):
 def zoo_traces(impl, x, t, dtype, seed):
     """The zoo's traces of the implementation's TwoLayerNet and every public method of it: each trace's first
     divergence (what follows it is inherited)."""
-    from reference.run.traces import trace_all
+    from bp_parity.reference.run.traces import trace_all
 
     return _first_divergences(trace_all(impl, x, t, seed=seed, dtype=dtype))
 
 
 def zoo_network(impl, name, dtype, seed):
     """The first divergence of each trace `check` runs for network piece `name`, on the zoo's batch of 16."""
-    from reference.run.traces import network_traces
+    from bp_parity.reference.run.traces import network_traces
 
     return _first_divergences(network_traces(impl, name, dtype, seed, batch=16))
 
@@ -101,7 +101,7 @@ def zoo_network(impl, name, dtype, seed):
 def zoo_fingerprint(impl):
     """How the implementation binds each protocol name, and impl's code and state in this worker
     (reference.run.unchanged), before any other unit."""
-    from reference.run import unchanged
+    from bp_parity.reference.run import unchanged
 
     return unchanged.fingerprint(impl)
 
@@ -124,7 +124,7 @@ def zoo_routines(impl, seed, blamed):
 
 def optimizer_path(impl, name):
     """The implementation's optimizer `name` on the textbook's f(x, y) = x^2/20 + y^2 (reference.run.optimizer_figures)."""
-    from reference.run import optimizer_figures
+    from bp_parity.reference.run import optimizer_figures
 
     return optimizer_figures.impl_path(impl, name)
 
@@ -132,7 +132,7 @@ def optimizer_path(impl, name):
 def optimizer_mnist(impl, name, steps, dtype, seed):
     """`steps` MNIST steps of TwoLayerNet with the implementation's optimizer `name` beside its twin, on the arrays in
     worker.shared["mnist"] (reference.run.optimizer_figures.mnist_run)."""
-    from reference.run import optimizer_figures
+    from bp_parity.reference.run import optimizer_figures
 
     run = optimizer_figures.mnist_run(impl, shared["mnist"], name, steps, dtype, seed)
     for _, comparisons in run.checkpoints:
@@ -158,7 +158,7 @@ def train(impl, net, options):
     supervisor as an event as it is made, with the step reached for its progress line.  The run's passed comparisons
     come back without their arrays."""
 
-    from reference.run import training_parity
+    from bp_parity.reference.run import training_parity
 
     last = [0.0]
 

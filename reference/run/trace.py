@@ -19,17 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.base import streams
-from reference.base.lazy_torch import torch
-from reference.base.limits import calling, CheckTimeout
-from reference.pieces import registry
-from reference.plan.target import arguments, Target
-from reference.report import tolerance
-from reference.report.compare import compare, compare_conventions, Context, NotRun, Oracle, Verdict
-from reference.report.tolerance import tensor_scale
-from reference.run import finite_diff, wire
-from reference.run.case import raised_where
-from reference.run.network import (label_indices, last_layer, layer_piece, loss_piece, NetworkTwin, NotANetwork,
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.lazy_torch import torch
+from bp_parity.reference.base.limits import calling, CheckTimeout
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.plan.target import arguments, Target
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import compare, compare_conventions, Context, NotRun, Oracle, Verdict
+from bp_parity.reference.report.tolerance import tensor_scale
+from bp_parity.reference.run import finite_diff, wire
+from bp_parity.reference.run.case import raised_where
+from bp_parity.reference.run.network import (label_indices, last_layer, layer_piece, loss_piece, NetworkTwin, NotANetwork,
                                    ordered_layers)
 
 
@@ -69,7 +70,7 @@ def trace_network(network, x, t, *, seed, dtype, impl=None, reproduce=None, name
     tol = tolerance.twin(dtype)
     label = name or type(network).__name__
     results = []
-    command = reproduce or f"python -m reference trace {arguments(impl or Target())} --dtype {dtype} --seed {seed}"
+    command = reproduce or f"{program()} trace {arguments(impl or Target())} --dtype {dtype} --seed {seed}"
 
     def context(position, tensor, piece="", phase=""):
         return Context(layer=position, tensor=tensor, oracle=Oracle.TWIN, dtype=dtype, seed=seed, case=label,

@@ -4,19 +4,20 @@ network of the implementation named by `trace --net`; on a batch of the MNIST su
 
 import numpy as np
 
-from reference.base import cases, streams
-from reference.pieces import protocol, registry
-from reference.pieces.networks import initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported
-from reference.pieces.protocol import MissingProtocol
-from reference.plan.target import arguments
-from reference.report.compare import Context, NotRun, Oracle, Verdict
-from reference.run.network import ComposedNetwork
-from reference.run.network_checks import check_init, check_methods, check_network_methods
-from reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, Trace, trace_network
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import cases, streams
+from bp_parity.reference.pieces import protocol, registry
+from bp_parity.reference.pieces.networks import initial_weights, load_into_impl, make_impl_network, NetworkDtypeUnsupported
+from bp_parity.reference.pieces.protocol import MissingProtocol
+from bp_parity.reference.plan.target import arguments
+from bp_parity.reference.report.compare import Context, NotRun, Oracle, Verdict
+from bp_parity.reference.run.network import ComposedNetwork
+from bp_parity.reference.run.network_checks import check_init, check_methods, check_network_methods
+from bp_parity.reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, Trace, trace_network
 
 
 def mnist_subset(dtype, data_dir=None):
-    from impl.mnist import load_mnist  # the loader is NumPy-only and shared by both sides
+    from bp_parity.impl.mnist import load_mnist  # the loader is NumPy-only and shared by both sides
 
     (x_train, t_train), _ = load_mnist(dtype=dtype, data_dir=data_dir or cases.FIXTURES / "mnist-subset",
                                        download=False)
@@ -55,7 +56,7 @@ def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None):
         return Trace(name, [NotRun(context, f"{impl.spec}: {name}(...) takes no dtype= argument and makes {made} "
                                             f"parameters, so its {dtype} checks cannot run (its {made} checks still "
                                             "run)", Verdict.SKIPPED, unavailable_dtype=True)])
-    command = reproduce or (f"python -m reference trace {arguments(impl)} --net {name} --seed {seed} --batch {batch}"
+    command = reproduce or (f"{program()} trace {arguments(impl)} --net {name} --seed {seed} --batch {batch}"
                             + (f" --dtype {dtype}" if dtype else ""))
     return trace_network(network, x, t, seed=seed, dtype=made, impl=impl, reproduce=command, name=name)
 

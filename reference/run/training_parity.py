@@ -26,16 +26,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from reference.base import streams
-from reference.base.limits import STEP_SECONDS, time_limit
-from reference.base.threads import one_thread_each
-from reference.pieces import registry
-from reference.plan.target import arguments
-from reference.report import tolerance
-from reference.report.compare import compare, compare_conventions, Context, Oracle
-from reference.report.deviations import EPSILON_FREE_LOSS
-from reference.run import wire
-from reference.run.network import NetworkTwin
+from bp_parity.reference.base.program import program
+from bp_parity.reference.base import streams
+from bp_parity.reference.base.limits import STEP_SECONDS, time_limit
+from bp_parity.reference.base.threads import one_thread_each
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.plan.target import arguments
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import compare, compare_conventions, Context, Oracle
+from bp_parity.reference.report.deviations import EPSILON_FREE_LOSS
+from bp_parity.reference.run import wire
+from bp_parity.reference.run.network import NetworkTwin
 
 
 def batch_indices(seed, train_size, steps, batch_size):
@@ -153,7 +154,7 @@ def _run(impl, data, net, record, dtype, steps, batch_size, lr, seed, checkpoint
     tol = tolerance.training(dtype)
     checkpoint_every = checkpoint_every or steps
     if reproduce is None:
-        reproduce = (f"python -m reference train-parity --net {net} {arguments(impl)} --dtype {dtype} --seed {seed} "
+        reproduce = (f"{program()} train-parity --net {net} {arguments(impl)} --dtype {dtype} --seed {seed} "
                      f"--batch-size {batch_size}" + (f" --hidden {options['hidden']}" if "hidden" in options else "")
                      + (f" --lr {lr}" if optimizer is None else f" --optimizer {optimizer}"))
 

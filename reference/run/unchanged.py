@@ -21,7 +21,8 @@ import types
 
 import numpy as np
 
-from reference.pieces import registry
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.pieces.protocol import OWN
 
 
 def _code(code):
@@ -30,7 +31,8 @@ def _code(code):
 
 
 def _ours(value):
-    return (getattr(value, "__module__", None) or "").split(".")[0] == "impl"
+    module = getattr(value, "__module__", None) or ""
+    return module == OWN or module.startswith(OWN + ".")
 
 
 def _describe(value, depth=0):
@@ -80,7 +82,7 @@ def fingerprint(impl):
     """{"bindings": {name: "impl" | "own" | "absent"}, "functional": bool, "modules": {name: digest}, "state": digest}
     of the implementation `impl` (a protocol.Implementation) in this worker: the mutant's, or the baseline's, a module
     that is the package impl star-imported (zoo.clean_run), so both see the package as this process imported it."""
-    package = sys.modules.get("impl")
+    package = sys.modules.get(OWN)
     bindings = {}
     for name in registry.names():
         if not impl._has(name):
@@ -89,7 +91,7 @@ def fingerprint(impl):
             bindings[name] = "impl" if package is not None and impl._get(name) is getattr(package, name, None) \
                 else "own"
     modules = {}
-    for module_name in sorted(m for m in list(sys.modules) if m == "impl" or m.startswith("impl.")):
+    for module_name in sorted(m for m in list(sys.modules) if m == OWN or m.startswith(OWN + ".")):
         module = sys.modules[module_name]
         if module is None:
             continue
@@ -97,7 +99,7 @@ def fingerprint(impl):
         # as a module of its own
         described = tuple((k, _describe(v)) for k, v in sorted(vars(module).items())
                           if (not k.startswith("__") or k == "__all__")
-                          and not (isinstance(v, types.ModuleType) and v.__name__.startswith("impl.")))
+                          and not (isinstance(v, types.ModuleType) and v.__name__.startswith(OWN + ".")))
         modules[module_name] = hashlib.sha256(repr(described).encode()).hexdigest()
     kind, keys, position, gaussian, cached = np.random.get_state()
     state = hashlib.sha256(repr((sorted(np.geterr().items()), kind, keys.tobytes(), position, gaussian,

@@ -14,14 +14,14 @@ import math
 
 import numpy as np
 
-from reference.report.compare import Comparison, Location, NotRun
-from reference.report.tolerance import Tolerance
+from bp_parity.reference.report.compare import Comparison, Location, NotRun
+from bp_parity.reference.report.tolerance import Tolerance
 
 KINDS = {cls.__name__: cls for cls in (Comparison, Location, NotRun, Tolerance)}
 # the harness's modules whose kinds register themselves on import: read where a worker sends one the harness's own
 # process has not imported yet
-REGISTERED_IN = {"Trace": "reference.run.trace", "ParityRun": "reference.run.training_parity", "Run": "reference.run.convergence",
-                 "SGDRun": "reference.run.convergence"}
+REGISTERED_IN = {"Trace": "bp_parity.reference.run.trace", "ParityRun": "bp_parity.reference.run.training_parity",
+                 "Run": "bp_parity.reference.run.convergence", "SGDRun": "bp_parity.reference.run.convergence"}
 
 
 def register(cls):

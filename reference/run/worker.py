@@ -31,10 +31,10 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from reference.base import limits
-from reference.report.compare import captured, Location, Verdict
-from reference.plan.target import Described
-from reference.run import state, wire
+from bp_parity.reference.base import limits
+from bp_parity.reference.report.compare import captured, Location, Verdict
+from bp_parity.reference.plan.target import Described
+from bp_parity.reference.run import state, wire
 
 # what the harness puts here before a Pool starts is in every worker (inherited at the fork), so a task names it
 # instead of carrying it (the golden arrays, read and checksummed once)
@@ -499,7 +499,7 @@ def _import_torch():
     for name in ("run.case", "run.trace", "run.network_checks", "run.optimizer_checks", "run.golden",
                  "run.training_parity", "pieces.functional", "pieces.optimizer_rules",
                  "run.traces", "run.pipeline_checks", "run.tasks"):
-        importlib.import_module(f"reference.{name}")
+        importlib.import_module(f"bp_parity.reference.{name}")
 
 
 class Pool:

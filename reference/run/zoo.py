@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.base import cases, streams
-from reference.pieces import registry
-from reference.plan import checks
-from reference.plan.target import Target
-from reference.report.compare import Location, Oracle, Verdict
-from reference.run import tasks, worker
+from bp_parity.reference.base import cases, streams
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.plan import checks
+from bp_parity.reference.plan.target import Target
+from bp_parity.reference.report.compare import Location, Oracle, Verdict
+from bp_parity.reference.run import tasks, worker
 
 MUTANTS = cases.FIXTURES / "mutants"
 
@@ -134,7 +134,7 @@ _CLEAN = {}
 
 
 BASELINE = '"""The zoo\'s baseline: the package impl, as a mutant imports it, with nothing changed."""\n\n' \
-           'from impl import *  # noqa: F403\n'
+           'from bp_parity.impl import *  # noqa: F403\n'
 
 
 def clean_run(seed, trace_data):
@@ -160,7 +160,7 @@ def needed(clean, pool):
     """The indices of the plan's units the implementation of `pool` must run: those that read a protocol name it
     binds otherwise than impl; all of them where its worker differs from impl's beyond the bindings (unchanged.
     differing) or the clean run failed anywhere."""
-    from reference.run import unchanged
+    from bp_parity.reference.run import unchanged
 
     outcome = pool.run(tasks.zoo_fingerprint)
     differs = unchanged.differing(clean.fingerprint, outcome.value) if outcome.done and not clean.failures else None
@@ -207,7 +207,7 @@ def harness_failures(pool, seed, trace_data, reads=None, only=None):
 
 
 def trace_batch(seed, batch=16):
-    from impl.mnist import load_mnist
+    from bp_parity.impl.mnist import load_mnist
 
     (x, t), _ = load_mnist(dtype=np.float64, data_dir=cases.FIXTURES / "mnist-subset", download=False)
     index = streams.rng(seed, "trace batch").choice(len(x), size=batch, replace=False)
