@@ -9,7 +9,7 @@ the test RMSEs next to the anchors (the Surprise library's published 5-fold RMSE
 one fixed 80/20 split of its ratings by --seed.  The model has user and item biases around the training ratings'
 mean unless --plain; its factors start normal with standard deviation 0.1, from --seed.  Every epoch prints the
 training RMSE met along the way (each rating's error before its own step), the test RMSE and the seconds so far.
-The defaults are the tuned ones the README reports.
+The defaults are the tuned ones docs/models.md reports.
 """
 
 import argparse

@@ -6,7 +6,7 @@ Installing bp-parity registers it (entry point pytest11).  It does nothing until
     [tool.pytest.ini_options]
     bp_parity_impl = "mypkg.layers"
     bp_parity_path = ["src"]                                  # folders put on the import path first
-    bp_parity_map_file = "bp-parity.toml"                     # protocol names bound elsewhere (README)
+    bp_parity_map_file = "bp-parity.toml"                     # protocol names bound elsewhere (docs/your-code.md)
     bp_parity_only_present = true                             # skip the pieces it does not define
 
 Then the run holds, beside the project's own tests, one test per check this repository's suite runs at the fixed
@@ -26,7 +26,7 @@ def pytest_addoption(parser):
     group = parser.getgroup("bp-parity", "parity checks of a hand-written implementation (bp-parity)")
     group.addoption("--bp-parity-impl", help="the implementation to check: module, .py file or package folder")
     group.addoption("--bp-parity-path", action="append", help="a folder to put on the import path first (repeatable)")
-    group.addoption("--bp-parity-map-file", help="a TOML or JSON file binding protocol names (README)")
+    group.addoption("--bp-parity-map-file", help="a TOML or JSON file binding protocol names (docs/your-code.md)")
     group.addoption("--bp-parity-only-present", action="store_true", default=None,
                     help="skip the pieces the implementation does not define (else they fail NOT RUN)")
     group.addoption("--bp-parity-seed", type=int, action="append", help="a seed instead of the fixed ones")

@@ -1,5 +1,7 @@
-"""The README cannot drift from the code: every command it shows parses, names files and tox
-environments that exist, and the cheap ones run as written; its zoo table is the zoo."""
+"""The README and docs/ cannot drift from the code: every command they show parses, names files and tox
+environments that exist, and runs as written (the cheap ones) or at a reduced size (the slow ones); the README's
+tour is what the command prints; the zoo table is the zoo; every count is checked against what it counts; the README
+is short, defines its terms before it uses them, and links every page of docs/."""
 
 import configparser
 import re
@@ -14,13 +16,15 @@ from bp_parity.reference.cli.main import main, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = {path.name: path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md"))}
+TEXT = "\n".join([README, *PAGES.values()])  # the README and every page of docs/: commands and counts are read here
 PLACEHOLDERS = {"path/to/my_layers.py", "my_package.my_layers"}  # the README's stand-ins for the reader's code
 
 
 def _commands():
     """Every command line of the README's bash blocks and console prompts, comments stripped."""
     found = []
-    for block in re.findall(r"```(bash|console)\n(.*?)```", README, flags=re.S):
+    for block in re.findall(r"```(bash|console)\n(.*?)```", TEXT, flags=re.S):
         kind, body = block
         for line in body.splitlines():
             line = line.strip()
@@ -102,17 +106,18 @@ def test_the_cheap_commands_run_as_written_and_pass(command, capsys):
 
 
 def test_the_zoo_table_is_the_zoo():
-    rows = re.findall(r"^\| `([a-z0-9_]+)` \| (\S+) (.+?) \| (\S+) \| (\S+) \| (\S+) \| \d+/\d+ \| [0-9.]+ \|$", README,
-                      flags=re.M)
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| (\S+) (.+?) \| (\S+) \| (\S+) \| (\S+) \| (.+?) \| \d+/\d+ \| [0-9.]+ \|$",
+                      PAGES["zoo.md"], flags=re.M)
     names = [r[0] for r in rows]
     paths = zoo.mutant_paths()
-    assert names == [p.stem for p in paths], "README's zoo table and fixtures/mutants/ differ"
-    for (name, piece, tensor, caught, blamed, correct), path in zip(rows, paths):
+    assert names == [p.stem for p in paths], "docs/zoo.md's table and fixtures/mutants/ differ"
+    for (name, piece, tensor, caught, blamed, correct, diagnosed), path in zip(rows, paths):
         assert (piece, tensor) == zoo.declared_blame(path), name
         assert (caught, blamed, correct) == ("yes", piece, "yes"), name
+        assert diagnosed == (", ".join(zoo.declared_diagnosis(path)) or "none"), name
     count = len(paths)
-    assert f"score: caught {count}/{count}, blamed correctly {count}/{count}" in README
-    assert f"holds {count} broken implementations" in README
+    assert f"score: caught {count}/{count}, blamed correctly {count}/{count}" in PAGES["zoo.md"]
+    assert f"holds {count} broken implementations" in PAGES["zoo.md"]
 
 
 # The slow ones, run as written but for their size: each reduction is an option the command documents, and what
@@ -174,16 +179,18 @@ def test_the_slow_commands_run_at_reduced_sizes(command, tmp_path, capsys):
                 "impl/train_convnet.py": train_convnet.main,
                 "impl/train_linear_regression.py": train_linear_regression.main,
                 "impl/train_pmf.py": train_pmf.main}[program](argv)
-    assert code == 0, (argv, capsys.readouterr().out[-2000:])
+    expected = 1 if "fixtures/mutants/" in command else 0  # a mutant is shown failing
+    assert code == expected, (argv, capsys.readouterr().out[-2000:])
 
 
 def test_the_counts_the_readme_states_are_the_registrys():
     """Counts the README states in words, checked against what they count (timings are dated measurements)."""
     runs = sum(len(c.dtypes) for c in registry.cases())
-    assert f"{runs} case runs at each seed" in README
+    assert f"{runs} case runs at each seed" in TEXT
     conv = [c for c in registry.cases() if c.layer in ("im2col", "col2im", "Convolution", "Pooling")]
-    assert f"at {len(conv)} cases built for the classic bugs" in README
-    assert f"holds {len(zoo.mutant_paths())} broken implementations" in README
+    assert f"at {len(conv)} cases built for the classic bugs" in TEXT
+    assert f"holds {len(zoo.mutant_paths())} broken implementations" in TEXT
+    assert f"the {len(zoo.mutant_paths())} of them in `fixtures/mutants/`" in README
 
 
 def test_the_diagnosis_counts_are_the_mutants_declarations():
@@ -191,4 +198,82 @@ def test_the_diagnosis_counts_are_the_mutants_declarations():
     proves each line on every run)."""
     declared = [zoo.declared_diagnosis(p) for p in zoo.mutant_paths()]
     some = sum(bool(d) for d in declared)
-    assert f"{some} of the {len(declared)} get a right diagnosis, {len(declared) - some} get none" in README
+    assert f"{some} of the {len(declared)} get a right diagnosis, {len(declared) - some} get none" in TEXT
+    assert f"{some} of the {len(declared)} mutants get one, and none gets a wrong one" in README
+
+
+def _blocks(text, kind):
+    return re.findall(rf"```{kind}\n(.*?)```", text, flags=re.S)
+
+
+def test_the_readme_is_short_and_links_every_page_of_docs():
+    lines = README.splitlines()
+    assert len(lines) <= 250, len(lines)
+    prose = [n for n, line in enumerate(lines, 1) if len(line) > 120 and not line.startswith(("  ", "|"))
+             and not any(line in block for block in _blocks(README, "(?:text|bash|toml)"))]
+    assert not prose, f"README lines over 120 characters outside code blocks and tables: {prose}"
+    linked = set(re.findall(r"\]\(docs/([a-z0-9-]+\.md)(?:#[a-z0-9-]+)?\)", README))
+    assert linked == set(PAGES), f"pages not linked: {set(PAGES) - linked}; links to no page: {linked - set(PAGES)}"
+    for name, page in PAGES.items():
+        assert "](../README.md" in page, f"docs/{name} does not link back to the README"
+        for target in re.findall(r"\]\(([a-z0-9-]+\.md)(?:#[a-z0-9-]+)?\)", page):
+            assert target in PAGES, f"docs/{name} links to docs/{target}, which does not exist"
+
+
+def test_the_readme_defines_its_terms_before_it_uses_them():
+    words = README.index("## Words used here")
+    for term in ("twin", "oracle", "mutant", "zoo", "piece", "allowance used", "trace", "family"):
+        first = re.search(rf"\b{term}s?\b", README, flags=re.I).start()
+        defined = README.index(f"**{term}**", words)
+        assert first >= defined - 2, f"{term!r} is used at {first} before its definition at {defined}"
+
+
+def _tour():
+    """The tour's failing command (the bash block naming a mutant) and the report the README prints for it."""
+    command = next(c for c in REFERENCE if "fixtures/mutants/" in c and c in README)
+    shown = next(b for b in _blocks(README, "text") if "MISMATCH:" in b)
+    return command, shown
+
+
+def test_the_tours_report_is_what_the_command_prints(capsys):
+    """Every line of the README's failing report, as the command prints it today (the full report has a few lines
+    more: why the tolerance is that size, the same failure elsewhere)."""
+    command, shown = _tour()
+    assert main(_argv(command)) == 1
+    out = capsys.readouterr().out.splitlines()
+    missing = [line for line in shown.splitlines() if line.strip() and line not in out]
+    assert not missing, missing
+
+
+def test_the_tours_clean_run_is_what_check_prints(capsys):
+    """The README's rows of a clean `check` and its totals: the same rows and counts (the seconds are a timing)."""
+    shown = next(b for b in _blocks(README, "text") if "checks over" in b and "0 failed" in b)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    for line in shown.splitlines():
+        if line.strip() in ("", "..."):
+            continue
+        pattern = re.escape(line).replace(re.escape("10.8 s"), r"[0-9.]+ s")
+        assert re.search(rf"^{pattern}$", out, flags=re.M), line
+
+
+EXAMPLES = {  # the example's check as docs/your-code.md runs it, and the sentence that counts it there
+    "examples/textbook_layout": (["--impl", "common.layers", "--map-file", "examples/textbook_layout/bp-parity.toml"],
+                                 "passes all {passed:,} checks of the {pieces} pieces it defines"),
+    "examples/homework": (["--impl", "examples/homework/nn.py", "--map-file", "examples/homework/bp-parity.toml"],
+                          "The homework passes its {passed:,} checks of {pieces} pieces"),
+    "examples/cs231n_style": (["--impl", "examples/cs231n_style/layers.py"],
+                              "passes its {passed:,} checks of {pieces} pieces, {skipped} more SKIPPED"),
+}
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_each_examples_counts_are_what_check_says(example, capsys):
+    argv, sentence = EXAMPLES[example]
+    assert main(["check", *argv, "--only-present"]) == 0
+    out = capsys.readouterr().out
+    passed, skipped = map(int, re.search(r"checks: (\d+) passed, 0 failed, (\d+) skipped", out).groups())
+    table = out.split("\n\n")[[i for i, part in enumerate(out.split("\n\n")) if part.startswith("piece ")][0]]
+    pieces = len(table.splitlines()) - 2
+    assert sentence.format(passed=passed, pieces=pieces, skipped=skipped) in " ".join(PAGES["your-code.md"].split())
+

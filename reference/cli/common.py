@@ -19,7 +19,7 @@ def impl_parent():
                         f"{protocol.OWN}, this repository's impl/)")
     parent.add_argument("--pieces", action="append", metavar="MODULE",
                         help="a module (dotted name or .py file) that registers your own pieces (repeatable; "
-                        "README: Your own pieces)")
+                        "docs/your-code.md: Your own pieces)")
     parent.add_argument("--path", action="append", metavar="DIR",
                         help="a folder to put on the import path before the implementation is loaded (repeatable)")
     parent.add_argument("--map", action="append", metavar="NAME=MODULE:ATTR",

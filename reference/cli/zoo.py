@@ -15,6 +15,8 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=cases.layer_seeds()[0])
     parser.add_argument("--mutant", action="append", help="only this mutant (file stem; repeatable)")
     parser.add_argument("--verbose", action="store_true", help="print the report of each mutant's first failure")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the table as Markdown, with each mutant's declared diagnosis (docs/zoo.md's table)")
     parser.add_argument("--whole", action="store_true",
                         help="run every unit of the plan on each mutant (default: only the units that read a protocol "
                         "name the mutant binds otherwise than impl, reference.run.unchanged)")
@@ -33,11 +35,16 @@ def run(args, out):
     clean, results = zoo.run_zoo(args.seed, paths, on_mutant=lambda index, result: progress.update(index),
                                  whole=args.whole)
     progress.clear()
-    table = [("mutant", "must blame", "caught", "blamed", "correct", "units", "s")]
-    for r in results:
+    table = [("mutant", "must blame", "caught", "blamed", "correct", "diagnosis", "units", "s")]
+    for r, path in zip(results, paths):
         table.append((r.name, " ".join(r.expected), "yes" if r.caught else "MISSED", ", ".join(r.blamed) or "-",
-                      "yes" if r.blamed_correctly else "NO", f"{r.ran[0]}/{r.ran[1]}", f"{r.seconds:.2f}"))
-    print_table(table, out)
+                      "yes" if r.blamed_correctly else "NO", ", ".join(zoo.declared_diagnosis(path)) or "none",
+                      f"{r.ran[0]}/{r.ran[1]}", f"{r.seconds:.2f}"))
+    if args.markdown:  # the mutant's name in code, every other cell as it is
+        print("\n".join([f"| {' | '.join(table[0])} |", "|" + " --- |" * len(table[0])]
+                        + [f"| `{row[0]}` | {' | '.join(row[1:])} |" for row in table[1:]]), file=out)
+    else:
+        print_table(table, out)
     if args.verbose:
         for r in results:
             print(f"\n--- {r.name}: {r.bug}", file=out)

@@ -11,7 +11,7 @@ the harness builds it small.
 The built-in records live in their families' modules (reference.pieces.elementwise, affine, ...), each
 registered when the package is imported.  The plan (reference.plan.checks), the command line's filters, the trace,
 golden recording and the zoo's blame all read this table; a piece of your own is one register() call
-(README: "Your own pieces").  Importing it does not import torch: twins are callables that
+(docs/your-code.md: "Your own pieces").  Importing it does not import torch: twins are callables that
 import torch when they first run (reference.base.lazy_torch).
 """
 

@@ -11,7 +11,7 @@ transformed array), and the untransformed one does not.  None fitting says nothi
 diagnose() runs the catalogue on a failed comparison (reference.report.compare) and returns every finding that fits;
 the report's last line says them (`likely cause: ...`).  The zoo measures it: every mutant's docstring names the
 hypothesis that describes it (`Diagnosis: scaled`, or `Diagnosis: none`), and tests/test_mutants.py requires that
-every diagnosis given on the zoo is the one declared (README: The zoo).
+every diagnosis given on the zoo is the one declared (docs/zoo.md).
 """
 
 from dataclasses import dataclass

@@ -106,10 +106,10 @@ def directional_allowance(term_scale):
 # and SGD carries it forward, so the two part slowly.  Step-exact parity (the loss at
 # every step and the weights at checkpoints within the twin bound of the dtype) is
 # claimed over TRAINING_EXACT_STEPS: every step in float64 (10,000 steps measured at
-# most 6.7e-16 apart: README), and the first 500 steps in float32.
+# most 6.7e-16 apart: docs/mnist.md), and the first 500 steps in float32.
 TRAINING = {
     dtype: replace(tol, why="the twin-parity bound of the dtype, over the step-exact horizon "
-                   "(tolerance.TRAINING_EXACT_STEPS; the horizons measured at 10 seeds are in the README)")
+                   "(tolerance.TRAINING_EXACT_STEPS; the horizons measured at 10 seeds are in docs/mnist.md)")
     for dtype, tol in TWIN.items()
 }
 # float32: rounding differences are amplified by training itself (a ReLU unit that switches
@@ -123,7 +123,7 @@ TRAINING_EXACT_STEPS = {"float64": None, "float32": 500}  # None: every step
 # chaotically; a bound measured from one pair, the twin against its float64 run, was
 # exceeded 240 to 8,000 times by another pair at seeds 2 and 3).  What stays true is the
 # course of training: the mean loss over each window of TRAINING_BAND_WINDOW steps and the
-# accuracies at each evaluation.  Measured at seeds 0..9 (README): window means at most
+# accuracies at each evaluation.  Measured at seeds 0..9 (docs/mnist.md): window means at most
 # 0.23% apart, accuracies at most 0.09 points apart; the bands are about 4 times that.
 TRAINING_BAND_WINDOW = 500
 TRAINING_BANDS = {
