@@ -341,3 +341,36 @@ def test_optimizers_check_only_present_skips_the_rules_a_solution_does_not_have(
     assert "\n  AdaGrad: class AdaGrad" in out and "\n  Nesterov: class Nesterov" in out
     assert out.rstrip().endswith("planned 4 units of work, ran 4; checks: 16 passed, 0 failed, 0 skipped; "
                                  "1 worker started")
+
+
+SELECTION = ("--impl", "--path", "--map", "--map-file", "--pieces", "--only-present", "--dtype", "--seed")
+
+
+def test_every_command_that_checks_an_implementation_takes_the_same_selection_options():
+    import argparse
+
+    from bp_parity.reference.cli.main import WITH_IMPL, _parser
+
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    lacking = {name: [o for o in SELECTION if o not in {s for a in commands[name]._actions for s in a.option_strings}]
+               for name in WITH_IMPL}
+    assert not any(lacking.values()), lacking
+
+
+@pytest.mark.parametrize("argv, needs", [
+    (["train-parity", "--steps", "3"], "TwoLayerNet"),
+    (["convergence", "--steps", "3"], "LinearRegression"),
+])
+def test_a_command_that_runs_one_thing_says_what_only_present_left_out_and_exits_non_zero(argv, needs, capsys):
+    """--only-present on train-parity and convergence: the network (the model) the implementation does not define is
+    SKIPPED with what is expected, and since nothing is left to run the command fails as check does."""
+    code = main([*argv, "--impl", str(ROOT / "examples" / "cs231n_style" / "layers.py"), "--only-present"])
+    captured = capsys.readouterr()
+    assert code != 0
+    assert "SKIPPED (" in captured.out and f"  {needs}: class {needs}(" in captured.out
+    assert "defines none of the pieces chosen: nothing to" in captured.err
+
+
+def test_convergence_refuses_a_dtype_it_cannot_give(capsys):
+    assert main(["convergence", "--dtype", "float32"]) != 0
+    assert "asked for --dtype float32: convergence runs gradient descent in float64 only" in capsys.readouterr().err

@@ -76,6 +76,17 @@ def print_skipped(names, out):
               file=out)
 
 
+def require(args, impl, names, out, doing="check"):
+    """The pieces a command that runs one thing needs (train-parity's network, convergence's model): without them,
+    the implementation's MissingProtocol, or with --only-present the SKIPPED note and, since nothing is left to run,
+    the same error as check's when it defines none of the pieces chosen (exit non-zero: nothing was proved)."""
+    absent = impl.missing([n for n in names if n])
+    if absent and getattr(args, "only_present", False):
+        print_skipped(absent, out)
+        raise ValueError(f"implementation {args.impl!r} defines none of the pieces chosen: nothing to {doing}")
+    impl.require(*[n for n in names if n])
+
+
 def only_present_argument(parser, text="check the pieces the implementation defines and report the others SKIPPED "
                           "(not NOT RUN, which fails the run)"):
     parser.add_argument("--only-present", action="store_true", help=text)

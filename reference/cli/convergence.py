@@ -5,7 +5,8 @@ import time
 from pathlib import Path
 
 from bp_parity.reference.base.program import program
-from bp_parity.reference.cli.common import supervised, target
+from bp_parity.reference.base import cases
+from bp_parity.reference.cli.common import only_present_argument, require, supervised, target
 from bp_parity.reference.report.compare import Location, Oracle
 from bp_parity.reference.run import convergence, tasks
 
@@ -19,9 +20,17 @@ def add_arguments(parser):
     parser.add_argument("--data-dir", help="the folder holding housing.csv (default: BP_PARITY_DATA, then the cache)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default 0)")
     parser.add_argument("--out-dir", default="runs/convergence", help="where convergence.png goes")
+    parser.add_argument("--dtype", choices=cases.DTYPES, default="float64",
+                        help="float64 only: the theorems' bounds are held to float64 rounding at every step, and a "
+                        "float32 run is refused as asked for and not had (default float64)")
+    only_present_argument(parser, "where the implementation does not define LinearRegression and step_size, say so "
+                          "(SKIPPED, with what is expected) and exit 1: nothing is left to run")
 
 
 def run(args, out):
+    if args.dtype != "float64":
+        raise ValueError(f"asked for --dtype {args.dtype}: convergence runs gradient descent in float64 only (its "
+                         "bounds are held to float64 rounding at every step)")
     made = target(args)
     if args.steps < 1 or args.sgd_steps < 1 or args.sgd_runs < 2:
         raise ValueError("--steps and --sgd-steps must be at least 1, --sgd-runs at least 2")
@@ -41,7 +50,7 @@ def _lost(outcome, args, what):
 def _run(args, out, pool):
     from bp_parity.impl import housing
 
-    pool.described.require("LinearRegression", "step_size")
+    require(args, pool.described, ("LinearRegression", "step_size"), out, doing="run")
 
     data = housing.load_housing(args.data_dir)
     train, test = housing.split(len(data), seed=args.seed)

@@ -9,7 +9,7 @@ import numpy as np
 
 from bp_parity.reference.base.program import program
 from bp_parity.reference.base import cases
-from bp_parity.reference.cli.common import supervised, target
+from bp_parity.reference.cli.common import only_present_argument, require, supervised, target
 from bp_parity.reference.pieces import registry
 from bp_parity.reference.report import tolerance
 from bp_parity.reference.report.compare import captured, Location, Oracle
@@ -22,6 +22,8 @@ HELP = "train impl and its twin side by side on MNIST"
 
 def add_arguments(parser):
     parser.add_argument("--dtype", choices=cases.DTYPES, default="float32")
+    only_present_argument(parser, "where the implementation does not define the network or the optimizer, say so "
+                          "(SKIPPED, with what is expected) and exit 1: nothing is left to train")
     parser.add_argument("--steps", type=int, default=10000)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--lr", type=float, default=None, help="plain SGD's learning rate (default: the network's: 0.1, "
@@ -77,7 +79,7 @@ def _ended(outcome, args, out, name):
 
 def _run(args, out, pool):
     impl = pool.described
-    impl.require(args.net, *([args.optimizer] if args.optimizer else []))
+    require(args, impl, (args.net, args.optimizer), out, doing="train")
     promised = tolerance.training_claim(args.net)
     if not promised.accuracy:  # no accuracies to tabulate: a line every 100 steps
         return run_composed(pool, args, out)
