@@ -7,6 +7,7 @@ import time
 
 
 from bp_parity.reference.base import cases, streams
+from bp_parity.reference.base.program import program
 from bp_parity.reference.cli.common import only_present_argument, print_skipped, supervised
 from bp_parity.reference.pieces import protocol, registry
 from bp_parity.reference.plan import checks
@@ -28,6 +29,8 @@ def add_arguments(parser):
                         help="also N cases of random shape and magnitude per piece that states its magnitudes "
                         "(what tests/test_properties.py draws with Hypothesis), from the stream 'drawn cases'")
     only_present_argument(parser)
+    parser.add_argument("--report", metavar="DIR", help="write DIR/check.html: each piece's checks on a log scale "
+                        "against the tolerance, a heat map of each mismatch beside its report (matplotlib)")
     parser.add_argument("--in-process", action="store_true",
                         help="run the implementation inside the harness's own process, unsupervised (for a debugger "
                         "and for benchmarks/check_speed.py): an exit, a crash or a hang there ends or stalls the run")
@@ -180,7 +183,26 @@ def _run(args, out, pool, tasks):
     asked = unavailable([r for results in rows.values() for r in results], args.dtype or ())
     if asked:
         print(asked, file=out)
-    print(summary_line(len(units), ran, ended, passed, len(failures), skipped, pool.started), file=out)
+    closing = summary_line(len(units), ran, ended, passed, len(failures), skipped, pool.started)
+    if args.report:
+        _page(args, rows, pieces, closing, out)
+    print(closing, file=out)
     return 0 if ran == len(units) and not failures and passed and not asked else 1
 
+
+def _page(args, rows, pieces, closing, out):
+    """check --report DIR: one group per piece, its checks in the order they ran (reference.report.page)."""
+    import shlex
+    from pathlib import Path
+
+    from bp_parity.reference.report import page
+
+    groups = {}
+    for key, results in rows.items():
+        groups.setdefault(pieces[key], []).extend(results)
+    command = f"{program()} {shlex.join(getattr(args, 'argv', None) or ['check'])}"
+    written = page.write(Path(args.report) / "check.html", f"bp-parity check of {args.target.spec}", command,
+                         [page.Group(name, results, next((r for r in results if not r.passed and not r.skipped),
+                                                         None)) for name, results in groups.items()], closing)
+    print(f"report page: {written}", file=out)
 

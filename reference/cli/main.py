@@ -75,6 +75,7 @@ def main(argv=None):
     out = sys.stdout
     try:
         args = parse_args(argv)
+        args.argv = argv  # as typed: what a report page names as the command that reruns the run
         _, run, _ = COMMANDS[args.command]
         return run(args, out)
     except (ValueError, protocol.MissingProtocol, GoldenError) as error:

@@ -5,6 +5,8 @@ the implementation's layers, its TwoLayerNet, and every public method of that ne
 MNIST subset.  With --net NAME: that network of the implementation (reference.run.trace.build_network), of
 any depth, built from layers the registry knows."""
 
+from pathlib import Path
+
 import numpy as np
 
 from bp_parity.reference.base.program import program
@@ -27,6 +29,8 @@ def add_arguments(parser):
     parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--data-dir", help="MNIST folder (default: the subset in fixtures/mnist-subset)")
     parser.add_argument("--dump-dir", help="write an .npz of both sides for every mismatch")
+    parser.add_argument("--report", metavar="DIR", help="write DIR/trace.html: each network's rows on a log scale "
+                        "against the tolerance, the first divergence marked, a heat map of each mismatch (matplotlib)")
     table_argument(parser)
     only_present_argument(parser, "trace the networks whose pieces the implementation defines and report the others "
                           "SKIPPED (not NOT RUN, which fails the run)")
@@ -106,7 +110,14 @@ def _run(args, out, pool):
     asked = unavailable(results, (args.dtype,) if args.dtype else ())
     if asked:
         print(asked, file=out)
-    print(summary_line(1, int(outcome.done), {} if outcome.done else {outcome.verdict: 1},
-                       sum(r.passed for r in results), sum(not r.passed and not r.skipped for r in results),
-                       sum(r.skipped for r in results), pool.started), file=out)
+    closing = summary_line(1, int(outcome.done), {} if outcome.done else {outcome.verdict: 1},
+                           sum(r.passed for r in results), sum(not r.passed and not r.skipped for r in results),
+                           sum(r.skipped for r in results), pool.started)
+    if args.report:
+        from bp_parity.reference.report import page
+
+        written = page.write(Path(args.report) / "trace.html", f"bp-parity trace of {args.target.spec}", command,
+                             [page.Group(t.network, t.results, t.first_divergence) for t in traces], closing)
+        print(f"report page: {written}", file=out)
+    print(closing, file=out)
     return 1 if failed or not outcome.done or not any(r.passed for r in results) or asked else 0
