@@ -96,6 +96,17 @@ def _build_simple_convnet(impl, input_size, dtype):
         return network_class(CONVNET_INPUT, conv_param, 12, 10)
 
 
+def _build_simple_convnet_odd(impl, input_size, dtype):
+    """SimpleConvNet at an odd convolution output: 3 filters of 4x4, no padding, on the 12x12 image: a 9x9
+    convolution pooled to 4x4 (the pooling's floor drops the last row and column), 12 hidden units."""
+    network_class = impl.require("SimpleConvNet")
+    conv_param = {"filter_num": 3, "filter_size": 4, "pad": 0, "stride": 1}
+    try:
+        return network_class(CONVNET_INPUT, conv_param, 12, 10, dtype=dtype, seed=0)
+    except TypeError:
+        return network_class(CONVNET_INPUT, conv_param, 12, 10)
+
+
 def _build_two_layer_net(impl, input_size, dtype):
     return make_impl_network(impl, input_size, 50, 10, dtype)
 
@@ -171,4 +182,6 @@ register(Piece("SimpleConvNet", "network",
                "'pad': 0, 'stride': 1}, hidden_size=100, output_size=10, weight_init_std=0.01): Conv1 Relu1 Pool1 "
                "Affine1 Relu2 Affine2, last_layer; params W1 b1 W2 b2 W3 b3",
                network=Network(build=_build_simple_convnet, input_shape=CONVNET_INPUT,
-                               prepare=_drawn_parameters, trained=_trained_simple_convnet, trained_shape=(1, 28, 28))))
+                               prepare=_drawn_parameters, trained=_trained_simple_convnet, trained_shape=(1, 28, 28),
+                               also_built=(("odd sizes: 3 filters of 4x4 unpadded on 12x12, a 9x9 convolution "
+                                            "pooled to 4x4", _build_simple_convnet_odd),))))

@@ -110,6 +110,9 @@ class Network:
     trained: Callable = None
     lr: float = 0.1  # the learning rate of its plain SGD run
     trained_shape: tuple = None  # one MNIST sample's shape for it where not the flat 784 (a convolution's (1, 28, 28))
+    # other sizes the trace builds it at, each traced as the first: (label, build) pairs, build as above; the sizes
+    # the textbook's own calls never reach (an odd convolution output) are where sizing arithmetic breaks
+    also_built: tuple = ()
 
 
 @dataclass(frozen=True)

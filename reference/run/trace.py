@@ -94,7 +94,7 @@ def trace_network(network, x, t, *, seed, dtype, impl=None, reproduce=None, name
     except NotANetwork as error:
         return Trace(label, [NotRun(context(label, "layers", phase="construction"), str(error))])
     try:
-        _trace(layers, last_name, last, x, t, tol, context, call, results)
+        _trace(layers, last_name, last, x, t, tol, context, call, results, owner=type(network).__name__)
     except _Stop:
         return Trace(label, results)
     if end_to_end:
@@ -105,7 +105,8 @@ def trace_network(network, x, t, *, seed, dtype, impl=None, reproduce=None, name
     return Trace(label, results)
 
 
-def _trace(layers, last_name, last, x, t, tol, context, call, results):
+def _trace(layers, last_name, last, x, t, tol, context, call, results, owner=""):
+    """owner: the network's class name, blamed where its layers cannot be composed at the sizes it built them."""
     dtype = np.asarray(x).dtype
 
     def _as_run(array, grad=False):
@@ -133,15 +134,26 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results):
         kind = type(layer).__name__
         inputs[position] = given(activation)
         state = np.random.get_state()  # what a layer that draws from NumPy's global generator (Dropout) draws from
-        output = call(context(position, "forward", kind, "forward"), layer.forward, activation)
         piece, spec = layer_piece(layer)
+        expected = None
+        if piece is not None:
+            twins_of[position] = lambda spec=spec, layer=layer, state=state: spec.trace_twin(layer, streams.generator_in_state(state))
+            params = [_as_run(getattr(layer, p)) for p in spec.params]
+            try:  # the twin first: where it cannot take this input at the layer's own parameters, the sizes are wrong
+                with torch.no_grad():
+                    expected = twins_of[position]()(_as_run(inputs[position]), *params).numpy()
+            except RuntimeError as error:  # torch's shape errors: the network built the layer at the wrong size
+                shapes = ", ".join(f"{p} {np.shape(getattr(layer, p))}" for p in spec.params)
+                results.append(NotRun(context(position, "forward", owner or piece.name, "construction"),
+                                      f"{position} ({kind}) cannot take what the layer before it hands it, an input "
+                                      f"of shape {np.shape(inputs[position])}, at its own parameters ({shapes}): "
+                                      f"the network sized the layer wrong (the twin: {str(error).splitlines()[0]})",
+                                      Verdict.MISMATCH))
+                raise _Stop from None
+        output = call(context(position, "forward", kind, "forward"), layer.forward, activation)
         if piece is None:
             results.append(unknown(position, kind, "forward"))
         else:
-            twins_of[position] = lambda spec=spec, layer=layer, state=state: spec.trace_twin(layer, streams.generator_in_state(state))
-            params = [_as_run(getattr(layer, p)) for p in spec.params]
-            with torch.no_grad():
-                expected = twins_of[position]()(_as_run(inputs[position]), *params).numpy()
             results.append(compare(output, expected, tol, context(position, "forward", piece.name, "forward")))
         activation = output
 

@@ -30,6 +30,8 @@ def network_traces(impl, name, dtype, seed, batch=32, data_dir=None, reproduce=N
     if registry.piece(name).network.architecture:  # its layers fixed: at the harness's weights, beside composed twins
         return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, reproduce=reproduce)
     traces = [net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce)]
+    for label, build in registry.piece(name).network.also_built:  # the other sizes, each traced as the first
+        traces.append(net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce, (label, build)))
     methods = check_network_methods(impl, name, dtype, seed, batch, (x_train, t_train))
     if methods:
         traces.append(Trace(f"{name} methods", methods))
@@ -38,9 +40,23 @@ def network_traces(impl, name, dtype, seed, batch=32, data_dir=None, reproduce=N
         traces.append(Trace(f"{name} initial weights", init))
     return traces
 
-def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None):
+def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None, size=None):
+    """The trace of network `name` as its record builds it, or at `size` ((label, build): one of its other sizes,
+    the trace named "name (label)"; its constructor raising there is that trace's failure, blamed on the network)."""
+    label = f"{name} ({size[0]})" if size else name
     try:
-        network = build_network(impl, name, dtype or "float64")
+        if size is None:
+            network = build_network(impl, name, dtype or "float64")
+        else:
+            try:
+                network = size[1](impl, 784, dtype or "float64")
+            except (MissingProtocol, NotANetwork):
+                raise
+            except Exception as error:  # noqa: BLE001 - the implementation's constructor: its failure is the finding
+                context = Context(layer=name, tensor="construction", oracle=Oracle.TWIN, dtype=dtype or "-",
+                                  seed=seed, case=label, phase="construction", piece=name)
+                return Trace(label, [NotRun(context, f"{name}(...) at {size[0]} raised {type(error).__name__}: "
+                                                     f"{error}", Verdict.RAISED)])
         record = registry.REGISTRY.get(name)
         if record is not None and record.network is not None and record.network.prepare is not None:
             record.network.prepare(network, seed)
@@ -49,16 +65,16 @@ def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None):
         x, t = net_problem(network, seed, batch, made, mnist, shape)
     except (NotANetwork, protocol.MissingProtocol) as error:
         context = Context(layer=name, tensor="construction", oracle=Oracle.TWIN, dtype=dtype or "-", seed=seed, case=name)
-        return Trace(name, [NotRun(context, str(error), missing=getattr(error, "names", []))])
+        return Trace(label, [NotRun(context, str(error), missing=getattr(error, "names", []))])
     if dtype and made != np.dtype(dtype).name:  # a dtype its constructor cannot take: beyond the protocol
         context = Context(layer=name, tensor="construction", oracle=Oracle.TWIN, dtype=dtype, seed=seed, case=name,
                           phase="construction")
-        return Trace(name, [NotRun(context, f"{impl.spec}: {name}(...) takes no dtype= argument and makes {made} "
+        return Trace(label, [NotRun(context, f"{impl.spec}: {name}(...) takes no dtype= argument and makes {made} "
                                             f"parameters, so its {dtype} checks cannot run (its {made} checks still "
                                             "run)", Verdict.SKIPPED, unavailable_dtype=True)])
     command = reproduce or (f"{program()} trace {arguments(impl)} --net {name} --seed {seed} --batch {batch}"
                             + (f" --dtype {dtype}" if dtype else ""))
-    return trace_network(network, x, t, seed=seed, dtype=made, impl=impl, reproduce=command, name=name)
+    return trace_network(network, x, t, seed=seed, dtype=made, impl=impl, reproduce=command, name=label)
 
 def trace_all(impl, x, t, *, seed, dtype, reproduce=None):
     """Trace the networks the protocol allows: Affine-Relu-Affine and Affine-Sigmoid-Affine built
