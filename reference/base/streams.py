@@ -32,6 +32,8 @@ STREAMS = {
     "housing table": (17, "the drawn housing table the feature pipeline is checked on (reference.run.pipeline_checks)"),
     "regression problem": (18, "the drawn least-squares problem of the zoo's convergence check"),
     "sgd rows": (19, "the rows SGD draws with replacement in the O(1/k) check (reference.run.convergence.sgd_runs)"),
+    "numerical gradient masks": (20, "the state NumPy's global generator is put in for a deep network's "
+                                 "numerical_gradient (its dropout masks; reference.run.network_checks)"),
 }
 
 

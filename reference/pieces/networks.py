@@ -58,12 +58,13 @@ def make_impl_network(impl, input_size, hidden_size, output_size, dtype):
 
 
 def _build_multi_layer_net(name, **options):
-    def build(impl, input_size, dtype):
+    def build(impl, input_size, dtype, **changed):
         network_class = impl.require(name)
+        made = {**options, **changed}
         try:
-            return network_class(input_size, [20, 15, 12], 10, dtype=dtype, seed=0, **options)
+            return network_class(input_size, [20, 15, 12], 10, dtype=dtype, seed=0, **made)
         except TypeError:  # the textbook's signature: no dtype=, no seed= (float64, NumPy's global generator)
-            return network_class(input_size, [20, 15, 12], 10, **options)
+            return network_class(input_size, [20, 15, 12], 10, **made)
 
     return build
 
@@ -166,7 +167,8 @@ register(Piece("MultiLayerNet", "network",
                "predict, loss (plus 0.5 lambda sum W^2), accuracy, gradient, numerical_gradient",
                network=Network(build=_build_multi_layer_net("MultiLayerNet", activation="sigmoid",
                                                             weight_init_std="xavier", weight_decay_lambda=0.1),
-                               init_schemes=("relu", "he", "sigmoid", "xavier", 0.05), prepare=_drawn_parameters)))
+                               init_schemes=("relu", "he", "sigmoid", "xavier", 0.05), prepare=_drawn_parameters,
+                               numerical_options=(("activation", "sigmoid"), ("weight_init_std", "xavier")))))
 
 register(Piece("MultiLayerNetExtend", "network",
                "class MultiLayerNetExtend(..., use_dropout=False, dropout_ration=0.5, use_batchnorm=False): "
@@ -175,7 +177,8 @@ register(Piece("MultiLayerNetExtend", "network",
                                                             use_dropout=True, dropout_ration=0.2,
                                                             use_batchnorm=True),
                                init_schemes=("he", "xavier"), prepare=_drawn_parameters,
-                               trained=_trained_multi_layer_net_extend, lr=0.01)))
+                               trained=_trained_multi_layer_net_extend, lr=0.01,
+                               numerical_options=(("activation", "sigmoid"), ("weight_init_std", "xavier")))))
 
 register(Piece("SimpleConvNet", "network",
                "class SimpleConvNet(input_dim=(1, 28, 28), conv_param={'filter_num': 30, 'filter_size': 5, "

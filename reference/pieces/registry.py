@@ -113,6 +113,10 @@ class Network:
     # other sizes the trace builds it at, each traced as the first: (label, build) pairs, build as above; the sizes
     # the textbook's own calls never reach (an odd convolution output) are where sizing arithmetic breaks
     also_built: tuple = ()
+    # the options build(impl, input_size, dtype, **options) takes to make the network whose numerical_gradient is
+    # checked against its twin (reference.run.network_checks.check_numerical_gradient), as (name, value) pairs;
+    # () where it is not checked
+    numerical_options: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -409,18 +409,18 @@ def compare(actual, expected, tolerance, context, extra_atol=0.0, scale=None, sc
     return result
 
 
-def compare_conventions(actual, candidates, tolerance, context):
+def compare_conventions(actual, candidates, tolerance, context, **options):
     """compare() against the first of `candidates` ((expected, note) pairs: the textbook's formula first,
     then other documented conventions, reference.report.deviations).  The textbook's formula is the judge
     wherever it passes (in float32 the conventions are often closer together than the tolerance);
     where it fails, the first other convention that passes is, and the result says which.  A failure
-    is reported against the textbook's formula."""
+    is reported against the textbook's formula.  options: compare()'s scale and scale_of, for every candidate."""
     (expected, _), *others = candidates
-    result = compare(actual, expected, tolerance, context)
+    result = compare(actual, expected, tolerance, context, **options)
     for other_expected, note in others:
         if result.passed:
             break
-        other = compare(actual, other_expected, tolerance, context)
+        other = compare(actual, other_expected, tolerance, context, **options)
         if other.passed:
             other.note = f"{note} (reference.report.deviations)"
             result = other

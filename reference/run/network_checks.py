@@ -22,6 +22,7 @@ from bp_parity.reference.pieces.networks import (initial_weights, load_into_impl
 from bp_parity.reference.pieces.protocol import MissingProtocol
 from bp_parity.reference.plan.target import arguments
 from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.tolerance import tensor_scale
 from bp_parity.reference.report.compare import compare, compare_conventions, Context, Oracle, Phase, Verdict
 from bp_parity.reference.report.deviations import EPSILON_FREE_LOSS
 from bp_parity.reference.run.case import NotRun, raised_where
@@ -286,3 +287,70 @@ def _parameters(function):
         return inspect.signature(function).parameters
     except (TypeError, ValueError):
         return {}
+
+
+NUMERICAL_INPUT = 12  # the features of the network numerical_gradient is called on: central differences in every
+NUMERICAL_BATCH = 8   # parameter of a network this small are about 2,000 evaluations of its loss (a tenth of a second)
+
+
+def check_numerical_gradient(impl, name, dtype, seed, reproduce=None):
+    """network.numerical_gradient(x, t) of network piece `name` (other than TwoLayerNet, which check_methods judges)
+    against autograd of its twin composed from its own layers, in float64: the loss in training mode, as the
+    textbook's numerical_gradient differentiates it, with the dropout masks replayed from the state NumPy's global
+    generator was in when the call began (the harness puts it in one of its own), the weight decay included, under
+    either convention of the loss; and its parameters back as they were.  A numerical_gradient that draws a new mask
+    at each evaluation differentiates no function and fails here.  The network is built as its record builds it,
+    with sigmoid activations (central differences at h = 1e-4 across a ReLU's kink would be wrong by O(1), in the
+    implementation's own quotient) and 12 inputs drawn from the stream "small network"."""
+    record = registry.piece(name).network
+    if dtype != "float64" or record is None or record.architecture or not record.numerical_options:
+        return []
+    command = reproduce or f"{program()} check {arguments(impl)} --layer {name} --dtype float64 --seed {seed}"
+    results = []
+
+    def context(tensor, call="", phase="numerical_gradient", oracle=Oracle.TWIN):
+        return Context(layer=name, tensor=tensor, oracle=oracle, dtype="float64", seed=seed, phase=phase, call=call,
+                       case=f"{name} numerical_gradient", reproduce=command)
+
+    try:
+        network = record.build(impl, NUMERICAL_INPUT, "float64", **dict(record.numerical_options))
+        if record.prepare is not None:
+            record.prepare(network, seed)
+        if network_dtype(network) != "float64":
+            return []  # its float64 checks cannot run: the trace says why
+        twin = NetworkTwin.composed(network, name)
+    except (NotANetwork, MissingProtocol):
+        return []  # the trace reports why it cannot build or walk the network
+    rng = streams.rng(seed, "net inputs")
+    x = rng.normal(size=(NUMERICAL_BATCH, NUMERICAL_INPUT))
+    t = rng.integers(0, record.classes, size=NUMERICAL_BATCH)
+    before = {k: np.array(v, copy=True) for k, v in network.params.items()}
+    call = _caller(name, context, results)
+    with streams.GlobalGenerator(int(streams.rng(seed, "numerical gradient masks").integers(2**31))):
+        state = np.random.get_state()
+        done, numeric = call("numerical_gradient", network.numerical_gradient, x, t)
+    if not done:
+        return results
+    labels = torch.from_numpy(t.astype(np.int64))
+    expected = {}
+    for which, loss_of in (("", twin.loss_spec.twin), (EPSILON_FREE_LOSS, twin.loss_spec.backward_twin)):
+        for p in twin.params.values():
+            p.grad = None
+        loss = loss_of(twin.logits(torch.from_numpy(x), state), labels)
+        if twin.decay:
+            loss = loss + sum(0.5 * twin.decay * (w * w).sum() for k, w in twin.params.items() if k.startswith("W"))
+        loss.backward()
+        expected[which] = {k: p.grad.numpy().copy() for k, p in twin.params.items() if p.grad is not None}
+    # one scale for the whole gradient, as the trace's end-to-end check takes it: a bias before batch normalization
+    # has a gradient of zero by construction, rounding noise of the same terms as its neighbours on both sides
+    scale = max((tensor_scale(e) for e in expected[""].values()), default=1.0)
+    for key in before:
+        actual = numeric.get(key) if isinstance(numeric, dict) else None
+        candidates = [(expected[which][key], which) for which in ("", EPSILON_FREE_LOSS) if key in expected[which]]
+        if candidates:
+            results.append(compare_conventions(actual, candidates, tolerance.finite_differences(), context(key),
+                                               scale=scale, scale_of="the whole gradient (every parameter)"))
+        results.append(compare(network.params[key], before[key], tolerance.EXACT,
+                               context(key, call="after numerical_gradient", phase=Phase.NONE,
+                                       oracle=Oracle.ARGUMENTS)))
+    return results

@@ -12,7 +12,8 @@ from bp_parity.reference.pieces.protocol import MissingProtocol
 from bp_parity.reference.plan.target import arguments
 from bp_parity.reference.report.compare import Context, NotRun, Oracle, Verdict
 from bp_parity.reference.run.network import ComposedNetwork
-from bp_parity.reference.run.network_checks import check_init, check_methods, check_network_methods
+from bp_parity.reference.run.network_checks import (check_init, check_methods, check_network_methods,
+                                                    check_numerical_gradient)
 from bp_parity.reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, Trace, trace_network
 
 
@@ -35,6 +36,9 @@ def network_traces(impl, name, dtype, seed, batch=32, data_dir=None, reproduce=N
     methods = check_network_methods(impl, name, dtype, seed, batch, (x_train, t_train))
     if methods:
         traces.append(Trace(f"{name} methods", methods))
+    numerical = check_numerical_gradient(impl, name, dtype, seed)
+    if numerical:
+        traces.append(Trace(f"{name} numerical_gradient", numerical))
     init = check_init(impl, name, dtype, seed)
     if init:
         traces.append(Trace(f"{name} initial weights", init))
