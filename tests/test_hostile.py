@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,3 +157,33 @@ def test_convergence_reports_a_gradient_that_exits(tmp_path):
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
     assert "EXITED in LinearRegression.gradient at gradient descent step 0: sys.exit(0)" in done.stdout, done.stdout
     assert "EXITED in LinearRegression in SGD run 0: sys.exit(0)" in done.stdout
+
+
+def _harness_error_after_a_call(impl):
+    """A unit whose implementation call returns and whose harness code then raises."""
+    from bp_parity.reference.base import limits
+
+    relu = impl.require("Relu")()
+    with limits.time_limit(5.0, "Relu.forward"):
+        relu.forward(np.ones((2, 3)))
+    raise KeyError("the harness's own slip")
+
+
+def _exit_inside_a_call(impl):
+    from bp_parity.reference.base import limits
+
+    with limits.time_limit(5.0, "Relu.forward"):
+        raise SystemExit(0)
+
+
+def test_a_harness_error_after_a_call_is_not_blamed_on_the_call_that_returned():
+    """The worker's slot still names the last call into the implementation after it returned; an exception the
+    harness raises after it is reported as outside any call, while one that left the call is reported in it."""
+    from bp_parity.reference.plan.target import Target
+    from bp_parity.reference.run import worker
+
+    with worker.Pool(Target()) as pool:
+        after = pool.run(_harness_error_after_a_call)
+        inside = pool.run(_exit_inside_a_call)
+    assert after.verdict == "RAISED" and "KeyError" in after.reason and after.where == worker.OUTSIDE
+    assert inside.verdict == "EXITED" and inside.where.startswith("Relu.forward")

@@ -28,11 +28,24 @@ def _self_contained(page):
     assert not external, external
 
 
-def test_a_trace_page_marks_the_first_divergence_of_each_network(tmp_path, capsys):
-    assert main(["trace", "--impl", str(MUTANTS / "sigmoid_backward_from_input.py"), "--report", str(tmp_path)]) == 1
-    out = capsys.readouterr().out
-    page = (tmp_path / "trace.html").read_text(encoding="utf-8")
-    assert f"report page: {tmp_path / 'trace.html'}" in out
+@pytest.fixture(scope="module")
+def trace_page(tmp_path_factory):
+    """trace --report of a mutant whose Sigmoid.backward is wrong: (the page's path, what the command printed)."""
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("trace-report")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["trace", "--impl", str(MUTANTS / "sigmoid_backward_from_input.py"), "--report", str(folder)])
+    assert code == 1
+    return folder / "trace.html", printed.getvalue()
+
+
+def test_a_trace_page_marks_the_first_divergence_of_each_network(trace_page):
+    path, out = trace_page
+    page = path.read_text(encoding="utf-8")
+    assert f"report page: {path}" in out
     _self_contained(page)
     assert re.search(r"<h2 id=\"g0\">Sigmoid network</h2>", page) and ">Relu network</h2>" in page  # failing first
     assert "first divergence: <b>Sigmoid1 backward dx</b> (blame: Sigmoid)" in page
@@ -78,13 +91,12 @@ def _chromium():
 
 @pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine (apt-get install chromium): the page's "
                     "drawing in a real browser is not checked here; the page itself is, above")
-def test_a_real_browser_draws_the_trace_page(tmp_path, capsys):
+def test_a_real_browser_draws_the_trace_page(trace_page, tmp_path):
     """Headless Chromium loads the page from the file alone and draws it: a screenshot that is not blank, and
     the figures decoded (an image that failed to load draws nothing of its colours)."""
-    assert main(["trace", "--impl", str(MUTANTS / "sigmoid_backward_from_input.py"), "--report", str(tmp_path)]) == 1
     shot = tmp_path / "shot.png"
     done = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           f"--screenshot={shot}", "--window-size=1280,1400", (tmp_path / "trace.html").as_uri()],
+                           f"--screenshot={shot}", "--window-size=1280,1400", trace_page[0].as_uri()],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
     import matplotlib.image

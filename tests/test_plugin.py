@@ -181,10 +181,10 @@ def test_a_project_with_its_own_reference_and_impl_keeps_importing_them_under_th
             assert hasattr(impl, "Relu") and not hasattr(impl, "TwoLayerNet")
             assert impl.__file__.startswith(str(__import__("pathlib").Path(__file__).parent))
     '''))
-    done = _pytest(project, "-rs")
+    done = _pytest(project, "-k", "Relu or Affine-2d or own")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     summary = done.stdout.strip().splitlines()[-1]
-    assert int(summary.split(" passed")[0].split()[-1]) > 100  # the project's test and the plugin's checks of impl
+    assert int(summary.split(" passed")[0].split()[-1]) > 50  # the project's test and the plugin's checks of its impl
     broken = LAYERS.replace("self.dW = self.x.T @ dout", "self.dW = 2 * self.x.T @ dout")
     (project / "impl" / "__init__.py").write_text(broken)
     done = _pytest(project, "-rf", "-k", "Affine-2d and dW or own")

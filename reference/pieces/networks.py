@@ -61,12 +61,19 @@ def _build_multi_layer_net(name, **options):
     def build(impl, input_size, dtype, **changed):
         network_class = impl.require(name)
         made = {**options, **changed}
+        hidden = list(made.pop("hidden_size_list", (20, 15, 12)))
         try:
-            return network_class(input_size, [20, 15, 12], 10, dtype=dtype, seed=0, **made)
+            return network_class(input_size, hidden, 10, dtype=dtype, seed=0, **made)
         except TypeError:  # the textbook's signature: no dtype=, no seed= (float64, NumPy's global generator)
-            return network_class(input_size, [20, 15, 12], 10, **made)
+            return network_class(input_size, hidden, 10, **made)
 
     return build
+
+# the network whose own numerical_gradient is checked (reference.run.network_checks.check_numerical_gradient): smooth
+# activations (no kink for the implementation's fixed step to straddle) and layers small enough that central
+# differences in each of its some 200 parameters take a few hundredths of a second
+NUMERICAL_OPTIONS = (("activation", "sigmoid"), ("weight_init_std", "xavier"), ("hidden_size_list", (6, 5, 4)))
+
 
 def _drawn_parameters(network, seed):
     """Every parameter drawn by the harness (stream "weights"), in place so the layers see them: W ~ N(0, 2 / fan_in),
@@ -168,7 +175,7 @@ register(Piece("MultiLayerNet", "network",
                network=Network(build=_build_multi_layer_net("MultiLayerNet", activation="sigmoid",
                                                             weight_init_std="xavier", weight_decay_lambda=0.1),
                                init_schemes=("relu", "he", "sigmoid", "xavier", 0.05), prepare=_drawn_parameters,
-                               numerical_options=(("activation", "sigmoid"), ("weight_init_std", "xavier")))))
+                               numerical_options=NUMERICAL_OPTIONS)))
 
 register(Piece("MultiLayerNetExtend", "network",
                "class MultiLayerNetExtend(..., use_dropout=False, dropout_ration=0.5, use_batchnorm=False): "
@@ -178,7 +185,7 @@ register(Piece("MultiLayerNetExtend", "network",
                                                             use_batchnorm=True),
                                init_schemes=("he", "xavier"), prepare=_drawn_parameters,
                                trained=_trained_multi_layer_net_extend, lr=0.01,
-                               numerical_options=(("activation", "sigmoid"), ("weight_init_std", "xavier")))))
+                               numerical_options=NUMERICAL_OPTIONS)))
 
 register(Piece("SimpleConvNet", "network",
                "class SimpleConvNet(input_dim=(1, 28, 28), conv_param={'filter_num': 30, 'filter_size': 5, "

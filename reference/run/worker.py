@@ -204,6 +204,7 @@ class _Guard:
         self.slot = slot
         self.changes = []  # (what, item, change) since the unit began
         self.depth = 0
+        self.escaped = None  # the exception that last left a call into the implementation
 
     def mark(self, what, seconds, at=None):
         """A call that only marks the slot (a training step, thousands in a unit): its limit is kept from outside;
@@ -220,6 +221,9 @@ class _Guard:
         self.slot.enter(what, seconds, at)
         try:
             yield
+        except BaseException as error:
+            self.escaped = error  # raised in the call: the slot's text says where, for the unit's report
+            raise
         finally:
             self.slot.leave()
             self.depth -= 1
@@ -227,6 +231,18 @@ class _Guard:
             if moved:
                 self.changes.extend((what, item, change) for item, change in moved)
                 state.restore(before)
+
+
+OUTSIDE = "no call into the implementation: the harness's own code, or code outside the calls it guards"
+
+
+def _where(slot, guard, error):
+    """Where a unit's escaped exception was raised: the call into the implementation the slot names, where the
+    exception (or the one it was raised from) left that call; else OUTSIDE, even though the slot still names the
+    last call (which had returned): a harness error is never reported as the implementation's last method's."""
+    inside = error is not None and guard.escaped is not None and guard.escaped in (error, error.__cause__,
+                                                                                 error.__context__)
+    return slot.where if inside else OUTSIDE
 
 
 def _serve(target, slot, requests, replies, output_fd):
@@ -276,18 +292,18 @@ def _serve(target, slot, requests, replies, output_fd):
         if message is None:
             return
         function, args = pickle.loads(message)  # from the supervisor, never from the implementation
-        guard.changes = []
+        guard.changes, guard.escaped = [], None
         _reset_random(random_state)
         slot.clear()
         try:
             value = function(impl, *args)
         except SystemExit as error:
             _flush()
-            reply({"kind": "exited", "reason": f"sys.exit({error.code!r})", "where": slot.where})
+            reply({"kind": "exited", "reason": f"sys.exit({error.code!r})", "where": _where(slot, guard, error)})
             return
         except BaseException as error:  # noqa: BLE001 - escaped the harness's own handling: never a pass
             _flush()
-            reply({"kind": "raised", "reason": _exception(error), "where": slot.where})
+            reply({"kind": "raised", "reason": _exception(error), "where": _where(slot, guard, error)})
             return
         _flush()
         changes = guard.changes + [("between calls", item, change) for item, change in state.changes(baseline)]
