@@ -13,11 +13,6 @@ def program():
     return "bp-parity" if os.path.isfile(script) and os.access(script, os.X_OK) else "python -m bp_parity"
 
 
-def command(words):
-    """`words` (a command of the harness and its options, one string) as the line to type."""
-    return f"{program()} {words}"
-
-
 def arguments_of(line):
     """The words of a printed command line after its program (bp-parity, python -m bp_parity, python -m reference),
     as the command line's main() takes them; ValueError for a line that is no command of the harness."""
