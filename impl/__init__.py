@@ -7,20 +7,25 @@ the textbook's file names.
 from .functions import cross_entropy_error, sigmoid, softmax, svm_loss
 from .gradient import numerical_gradient
 from .layer_naive import AddLayer, MulLayer
-from .net_layer import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss, Tanh
+from .net_layer import (Affine, BatchNormalization, BatchNormalizationAlt, Convolution, Dropout, GroupNormalization,
+                        LayerNormalization, Pooling, Relu, Sigmoid, SoftmaxWithLoss, SpatialBatchNormalization, Tanh)
 from .util import col2im, im2col
 
 __all__ = [
     "AddLayer",
     "Affine",
     "BatchNormalization",
+    "BatchNormalizationAlt",
     "Convolution",
     "Dropout",
+    "GroupNormalization",
+    "LayerNormalization",
     "MulLayer",
     "Pooling",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",
+    "SpatialBatchNormalization",
     "Tanh",
     "col2im",
     "cross_entropy_error",

@@ -168,9 +168,10 @@ class BatchNormalization:
     move as running = momentum * running + (1 - momentum) * batch.  Test (train_flg=False):
     the running statistics in place of the batch's, and nothing changes.
 
-    backward after a training forward: dbeta = sum dout, dgamma = sum dout * xn and
-    dx = gamma / std * (dout - mean(dout) - xn * mean(dout * xn)), the means over the batch;
-    after a test forward the statistics are constants and dx = gamma / sqrt(running_var + 1e-6) * dout.
+    backward after a training forward, through the computational graph as the textbook does (xn, then the centred
+    x and the standard deviation, then the variance and the mean): dbeta = sum dout, dgamma = sum dout * xn, and dx
+    by the chain rule stage by stage; BatchNormalizationAlt writes dx in closed form instead.  After a test forward
+    the statistics are constants and dx = gamma / sqrt(running_var + 1e-6) * dout.
     """
 
     EPSILON = 1e-6
@@ -180,16 +181,23 @@ class BatchNormalization:
         self.running_mean, self.running_var = running_mean, running_var
         self.input_shape = None
         self.train = True
-        self.xn = self.std = None
+        self.xn = self.xc = self.std = None
         self.dgamma = self.dbeta = None
 
     def __repr__(self):
-        return f"BatchNormalization(features={np.shape(self.gamma)}, momentum={self.momentum})"
+        return f"{type(self).__name__}(features={np.shape(self.gamma)}, momentum={self.momentum})"
+
+    def _rows(self, x):
+        """x as (samples, features): each column is normalised over its rows."""
+        return x.reshape(x.shape[0], -1)
+
+    def _unrows(self, rows):
+        return rows.reshape(self.input_shape)
 
     def forward(self, x, train_flg=True):
         x = np.asarray(x)
         self.input_shape = x.shape
-        rows = x.reshape(x.shape[0], -1)
+        rows = self._rows(x)
         if self.running_mean is None:
             self.running_mean = np.zeros(rows.shape[1], dtype=rows.dtype)
             self.running_var = np.zeros(rows.shape[1], dtype=rows.dtype)
@@ -205,18 +213,128 @@ class BatchNormalization:
         else:
             centred = rows - self.running_mean
             self.std = np.sqrt(self.running_var + self.EPSILON)
+        self.xc = centred
         self.xn = centred / self.std
-        return (self.gamma * self.xn + self.beta).reshape(self.input_shape)
+        return self._unrows(self.gamma * self.xn + self.beta)
 
     def backward(self, dout):
-        rows = np.asarray(dout).reshape(self.input_shape[0], -1)
+        rows = self._rows(np.asarray(dout))
         self.dbeta = rows.sum(axis=0)
         self.dgamma = (rows * self.xn).sum(axis=0)
-        if self.train:
-            dx = self.gamma / self.std * (rows - rows.mean(axis=0) - self.xn * (rows * self.xn).mean(axis=0))
-        else:
-            dx = self.gamma / self.std * rows
-        return dx.reshape(self.input_shape)
+        dxn = self.gamma * rows
+        if not self.train:
+            return self._unrows(dxn / self.std)
+        n = rows.shape[0]
+        dxc = dxn / self.std
+        dstd = -(dxn * self.xc / (self.std * self.std)).sum(axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc = dxc + (2.0 / n) * self.xc * dvar
+        dmu = dxc.sum(axis=0)
+        return self._unrows(dxc - dmu / n)
+
+
+class BatchNormalizationAlt(BatchNormalization):
+    """BatchNormalization with its training backward in closed form (CS231n's batchnorm_backward_alt):
+    dx = gamma / std * (dout - mean(dout) - xn * mean(dout * xn)), the means over the batch."""
+
+    def backward(self, dout):
+        if not self.train:
+            return super().backward(dout)
+        rows = self._rows(np.asarray(dout))
+        self.dbeta = rows.sum(axis=0)
+        self.dgamma = (rows * self.xn).sum(axis=0)
+        dx = self.gamma / self.std * (rows - rows.mean(axis=0) - self.xn * (rows * self.xn).mean(axis=0))
+        return self._unrows(dx)
+
+
+class SpatialBatchNormalization(BatchNormalization):
+    """Batch normalization of images per channel: x (N, C, H, W), gamma, beta and the running statistics of shape
+    (C,), each channel normalised over its N * H * W values; otherwise BatchNormalization's conventions (epsilon
+    1e-6, the biased variance, the running statistics' rule)."""
+
+    def _rows(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"SpatialBatchNormalization takes x of shape (N, C, H, W), not {x.shape}")
+        return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+
+    def _unrows(self, rows):
+        n, c, h, w = self.input_shape
+        return np.moveaxis(rows.reshape(n, h, w, c), -1, 1)
+
+
+def _normalise_rows(groups, eps):
+    """(xn, std) of each row of `groups` over its last axis, the biased variance, eps inside the square root."""
+    centred = groups - groups.mean(axis=-1, keepdims=True)
+    std = np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
+    return centred / std, std
+
+
+def _normalised_backward(g, xn, std):
+    """d loss / d x of xn = (x - mean) / std along the last axis, from g = d loss / d xn."""
+    return (g - g.mean(axis=-1, keepdims=True) - xn * (g * xn).mean(axis=-1, keepdims=True)) / std
+
+
+class LayerNormalization:
+    """Layer normalization (Ba, Kiros and Hinton, 2016): each sample of x (N, D), or (N, ...) flattened to (N, D),
+    normalised over its own D features, xn = (x - mean) / sqrt(var + eps) with the biased variance, and
+    y = gamma * xn + beta, gamma and beta of shape (D,).  The same in training and at test time.
+    backward(dout) -> dx; keeps dgamma, dbeta."""
+
+    def __init__(self, gamma, beta, eps=1e-5):
+        self.gamma, self.beta, self.eps = gamma, beta, eps
+        self.input_shape = self.xn = self.std = None
+        self.dgamma = self.dbeta = None
+
+    def __repr__(self):
+        return f"LayerNormalization(features={np.shape(self.gamma)}, eps={self.eps})"
+
+    def forward(self, x):
+        x = np.asarray(x)
+        self.input_shape = x.shape
+        self.xn, self.std = _normalise_rows(x.reshape(x.shape[0], -1), self.eps)
+        return (self.gamma * self.xn + self.beta).reshape(x.shape)
+
+    def backward(self, dout):
+        rows = np.asarray(dout).reshape(self.xn.shape)
+        self.dbeta = rows.sum(axis=0)
+        self.dgamma = (rows * self.xn).sum(axis=0)
+        return _normalised_backward(rows * self.gamma, self.xn, self.std).reshape(self.input_shape)
+
+
+class GroupNormalization:
+    """Group normalization (Wu and He, 2018) of images: x (N, C, H, W) with its C channels split into G contiguous
+    groups, each sample's group normalised over its C/G * H * W values (the biased variance, eps inside the square
+    root), then y = gamma * xn + beta per channel; gamma and beta of C values, shaped (C,) or (1, C, 1, 1), and the
+    gradients keep their shape.  The same in training and at test time.  backward(dout) -> dx; keeps dgamma, dbeta."""
+
+    def __init__(self, gamma, beta, G, eps=1e-5):
+        self.gamma, self.beta, self.G, self.eps = gamma, beta, int(G), eps
+        self.input_shape = self.xn = self.std = None
+        self.dgamma = self.dbeta = None
+
+    def __repr__(self):
+        return f"GroupNormalization(channels={np.size(self.gamma)}, G={self.G}, eps={self.eps})"
+
+    def _per_channel(self, value):
+        return np.reshape(value, (1, -1, 1, 1))
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.ndim != 4 or x.shape[1] % self.G:
+            raise ValueError(f"GroupNormalization with G={self.G} takes x of shape (N, C, H, W) with C a multiple of "
+                             f"G, not {x.shape}")
+        self.input_shape = x.shape
+        self.xn, self.std = _normalise_rows(x.reshape(x.shape[0], self.G, -1), self.eps)
+        xn = self.xn.reshape(x.shape)
+        return self._per_channel(self.gamma) * xn + self._per_channel(self.beta)
+
+    def backward(self, dout):
+        dout = np.asarray(dout)
+        xn = self.xn.reshape(self.input_shape)
+        self.dbeta = dout.sum(axis=(0, 2, 3)).reshape(np.shape(self.beta))
+        self.dgamma = (dout * xn).sum(axis=(0, 2, 3)).reshape(np.shape(self.gamma))
+        g = (dout * self._per_channel(self.gamma)).reshape(self.xn.shape)
+        return _normalised_backward(g, self.xn, self.std).reshape(self.input_shape)
 
 
 class Dropout:

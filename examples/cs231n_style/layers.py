@@ -173,12 +173,82 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 
 def batchnorm_backward(dout, cache):
+    """Through the graph, stage by stage: xn = xc * istd, xc = x - mean, istd = (var + eps) ** -0.5."""
+    xn, gamma, std = cache
+    n = dout.shape[0]
+    dgamma = (dout * xn).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    dxn = dout * gamma
+    xc, istd = xn * std, 1.0 / std
+    distd = (dxn * xc).sum(axis=0)
+    dvar = distd * -0.5 * istd ** 3
+    dxc = dxn * istd + dvar * 2.0 * xc / n
+    return dxc - dxc.sum(axis=0) / n, dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout, cache):
+    """The same gradient in closed form."""
     xn, gamma, std = cache
     dgamma = (dout * xn).sum(axis=0)
     dbeta = dout.sum(axis=0)
     dxn = dout * gamma
     dx = (dxn - dxn.mean(axis=0) - xn * (dxn * xn).mean(axis=0)) / std
     return dx, dgamma, dbeta
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Batch normalisation's arithmetic on x transposed: each sample normalised over its features."""
+    eps = ln_param.get("eps", 1e-5)
+    xt = x.T
+    mean = xt.mean(axis=0)
+    std = np.sqrt(xt.var(axis=0) + eps)
+    xn = ((xt - mean) / std).T
+    return gamma * xn + beta, (xn, gamma, std)
+
+
+def layernorm_backward(dout, cache):
+    xn, gamma, std = cache
+    dgamma = (dout * xn).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    dxn = (dout * gamma).T
+    xnt = xn.T
+    dx = (dxn - dxn.mean(axis=0) - xnt * (dxn * xnt).mean(axis=0)) / std
+    return dx.T, dgamma, dbeta
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """The vanilla batch norm on x (N, C, H, W) laid out as (N * H * W, C)."""
+    n, c, h, w = x.shape
+    out, cache = batchnorm_forward(x.transpose(0, 2, 3, 1).reshape(-1, c), gamma, beta, bn_param)
+    return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), cache
+
+
+def spatial_batchnorm_backward(dout, cache):
+    n, c, h, w = dout.shape
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout.transpose(0, 2, 3, 1).reshape(-1, c), cache)
+    return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma, dbeta
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Each sample's G groups of channels normalised; gamma and beta of shape (1, C, 1, 1)."""
+    eps = gn_param.get("eps", 1e-5)
+    n, c, h, w = x.shape
+    groups = x.reshape(n * G, -1)
+    mean = groups.mean(axis=1, keepdims=True)
+    std = np.sqrt(groups.var(axis=1, keepdims=True) + eps)
+    xn = ((groups - mean) / std).reshape(x.shape)
+    return gamma * xn + beta, (xn, gamma, std, G)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    xn, gamma, std, G = cache
+    n = dout.shape[0]
+    dgamma = (dout * xn).sum(axis=(0, 2, 3), keepdims=True)
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    dxn = (dout * gamma).reshape(n * G, -1)
+    xng = xn.reshape(n * G, -1)
+    dx = (dxn - dxn.mean(axis=1, keepdims=True) - xng * (dxn * xng).mean(axis=1, keepdims=True)) / std
+    return dx.reshape(dout.shape), dgamma, dbeta
 
 
 def dropout_forward(x, dropout_param):

@@ -13,6 +13,10 @@ its piece's record (registry.Form: the functions, the adapter), in the piece's f
         max_pool_backward_naive(dout, cache) -> dx                                                     as Pooling
     batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache); batchnorm_backward(dout, cache)
         -> (dx, dgamma, dbeta)                                                                          as BatchNormalization
+    batchnorm_forward / batchnorm_backward_alt (the same, its backward in closed form)                 as BatchNormalizationAlt
+    spatial_batchnorm_forward(x, gamma, beta, bn_param) / spatial_batchnorm_backward                as SpatialBatchNormalization
+    layernorm_forward(x, gamma, beta, ln_param) / layernorm_backward                                 as LayerNormalization
+    spatial_groupnorm_forward(x, gamma, beta, G, gn_param) / spatial_groupnorm_backward              as GroupNormalization
     dropout_forward(x, {"p", "mode"}) -> (out, cache); dropout_backward(dout, cache) -> dx            as Dropout
     sgd, sgd_momentum, rmsprop, adam: rule(w, dw, config) -> (next_w, config)       as SGD, Momentum, RMSprop, Adam
 

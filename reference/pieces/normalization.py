@@ -32,6 +32,35 @@ def batch_norm_running(x, running_mean, running_var, momentum):
     var = ((rows - mean) ** 2).mean(dim=0)
     return momentum * running_mean + (1 - momentum) * mean, momentum * running_var + (1 - momentum) * var
 
+def spatial_batch_norm(x, gamma, beta, running_mean=None, running_var=None, train=True):
+    """Batch normalization of images per channel (CS231n's spatial batch norm): x (N, C, H, W) normalised over N, H
+    and W for each channel, the textbook's epsilon, gamma * xn + beta with gamma and beta of shape (C,).  torch's
+    F.batch_norm on a 4-D input is exactly this (it normalises per channel).  In training the running statistics are
+    not handed to it (it would move them by its own rule: spatial_batch_norm_running writes the textbook's)."""
+    if train:
+        return F.batch_norm(x, None, None, gamma, beta, training=True, eps=BATCH_NORM_EPSILON)
+    return F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=BATCH_NORM_EPSILON)
+
+def spatial_batch_norm_running(x, running_mean, running_var, momentum):
+    """The running statistics of spatial_batch_norm after one training forward: the textbook's rule per channel."""
+    channels = x.detach().transpose(0, 1).reshape(x.shape[1], -1)
+    mean = channels.mean(dim=1)
+    var = ((channels - mean[:, None]) ** 2).mean(dim=1)
+    return momentum * running_mean + (1 - momentum) * mean, momentum * running_var + (1 - momentum) * var
+
+def layer_norm(x, gamma, beta, eps=1e-5):
+    """Layer normalization: each sample of x, flattened to (N, D), normalised over its features (the biased
+    variance, eps inside the square root), then gamma * xn + beta.  torch's F.layer_norm over the last axis is this
+    formula term for term."""
+    rows = x.reshape(x.shape[0], -1)
+    return F.layer_norm(rows, (rows.shape[1],), gamma, beta, eps).reshape(x.shape)
+
+def group_norm(x, gamma, beta, G=1, eps=1e-5):
+    """Group normalization of images: x (N, C, H, W), C split into G contiguous groups, each sample's group
+    normalised over its C/G * H * W values (the biased variance, eps inside the square root), then gamma * xn + beta
+    per channel.  torch's F.group_norm is this formula term for term."""
+    return F.group_norm(x, int(G), gamma.reshape(-1), beta.reshape(-1), eps)
+
 def dropout(x, mask, ratio, train=True):
     """The textbook's dropout: x * mask in training (no rescaling), x * (1 - ratio) at test time."""
     return x * mask if train else x * (1.0 - ratio)
@@ -173,6 +202,122 @@ class BatchNormSpec(Spec):
         """In a network's trace: the training-mode forward with the layer's own gamma and beta."""
         return lambda x, gamma, beta: self.twin(x, gamma, beta, None, None, True)
 
+def _spread(groups, rng, scale, offset=1.0):
+    """`groups` (G, M) redrawn so that each row, a set of values normalised together, has a mean drawn N(0, 1) times
+    `offset` and a standard deviation drawn in STD_RANGE, all times `scale`: the terms of a correct dx stay unit-sized
+    (STD_RANGE's premise), and a case's scale moves the variance against epsilon without moving the rounding."""
+    centred = groups - groups.mean(axis=1, keepdims=True)
+    spread = centred.std(axis=1, keepdims=True)
+    centred = centred / np.where(spread > 0, spread, 1.0) * rng.uniform(*STD_RANGE, size=(groups.shape[0], 1))
+    return (rng.normal(size=(groups.shape[0], 1)) * offset + centred) * scale
+
+
+class SpatialBatchNormSpec(BatchNormSpec):
+    """SpatialBatchNormalization(gamma, beta, momentum, running_mean, running_var): BatchNormalization's calls and
+    options on images x (N, C, H, W), normalised per channel over N, H and W; gamma, beta and the running statistics
+    of shape (C,).  Each channel's values are drawn with their spread in STD_RANGE times the case's scale."""
+
+    def inputs(self, case, rng):
+        n, c = case.shape[:2]
+        x = rng.normal(size=case.shape)
+        channels = _spread(np.moveaxis(x, 1, 0).reshape(c, -1), rng, case.scale)
+        inputs = {"x": np.ascontiguousarray(np.moveaxis(channels.reshape((c, n) + tuple(case.shape[2:])), 0, 1)),
+                  "gamma": rng.normal(size=c), "beta": rng.normal(size=c),
+                  "momentum": np.asarray(case.option("momentum", rng.uniform(0.5, 0.99)))}
+        running = (rng.normal(size=c), rng.uniform(0.5, 2.0, size=c))
+        if self._drawn_start(case):
+            inputs["running_mean"], inputs["running_var"] = running
+        inputs["dout"] = rng.normal(size=case.shape)
+        inputs["_train"] = np.asarray(bool(case.option("train", True)))
+        return inputs
+
+    def _running(self, inp):
+        zero = np.zeros(inp["x"].shape[1], dtype=inp["x"].dtype)
+        return (_tensor(inp.get("running_mean", zero)), _tensor(inp.get("running_var", zero)))
+
+
+class GroupedNormSpec(Spec):
+    """A normalization over each sample's own values, the same in training and at test time: LayerNormalization(gamma,
+    beta, eps) over a sample's features, GroupNormalization(gamma, beta, G, eps) over each of its G groups of
+    channels; forward(x), backward(dout) -> dx keeping dgamma and dbeta.
+
+    The case's options: eps (default 1e-5, CS231n's), handed to the constructor, so a layer that keeps an epsilon
+    of its own is caught where the case's differs or the variance is small; G (GroupNormalization, default 1);
+    offset (each group's mean drawn N(0, 1) times it, default 1: a large one is where a one-pass variance,
+    E[x^2] - E[x]^2, loses its digits).  Each group's spread is drawn in STD_RANGE times the case's scale: a small
+    scale is the tiny variance where epsilon weighs."""
+
+    tensors = ("forward", "dx", "dgamma", "dbeta")
+    fd_tensors = ("dx", "dgamma", "dbeta")
+    stateful = True
+    params = ("gamma", "beta")
+
+    def __init__(self, name, twin, grouped):
+        self.name = name
+        self.requires = (name,)
+        self.twin = twin
+        self.grouped = grouped  # whether the constructor takes G (channels in groups) after gamma and beta
+        self.construction = ("gamma", "beta") + (("G",) if grouped else ()) + ("eps",)
+
+    def inputs(self, case, rng):
+        x = rng.normal(size=case.shape)
+        n = case.shape[0]
+        if self.grouped:
+            groups, features = int(case.option("G", 1)), case.shape[1]
+            x = _spread(x.reshape(n * groups, -1), rng, case.scale, case.option("offset", 1.0)).reshape(case.shape)
+        else:
+            features = int(np.prod(case.shape[1:]))
+            x = _spread(x.reshape(n, -1), rng, case.scale, case.option("offset", 1.0)).reshape(case.shape)
+        inputs = {"x": x, "gamma": rng.normal(size=features), "beta": rng.normal(size=features),
+                  "eps": np.asarray(float(case.option("eps", 1e-5)))}
+        if self.grouped:
+            inputs["G"] = np.asarray(int(case.option("G", 1)))
+        inputs["dout"] = rng.normal(size=case.shape)
+        return inputs
+
+    def _construct(self, layer_class, args):
+        grouped = (int(args["G"]),) if self.grouped else ()
+        return layer_class(args["gamma"], args["beta"], *grouped, float(args["eps"]))
+
+    def make(self, impl, inp):
+        return self._construct(impl.require(self.name), inp)
+
+    def forward(self, layer, inp):
+        return {"forward": layer.forward(inp["x"])}
+
+    def backward(self, layer, inp):
+        return {"dx": layer.backward(inp["dout"]), "dgamma": layer.dgamma, "dbeta": layer.dbeta}
+
+    def _settings(self, inp):
+        return dict(({"G": int(inp["G"])} if self.grouped else {}), eps=float(inp["eps"]))
+
+    def run_twin(self, inp):
+        x, gamma, beta = (_tensor(inp[k], True) for k in ("x", "gamma", "beta"))
+        y = self.twin(x, gamma, beta, **self._settings(inp))
+        y.backward(_tensor(inp["dout"]))
+        return {"forward": _numpy(y), "dx": _numpy(x.grad), "dgamma": _numpy(gamma.grad), "dbeta": _numpy(beta.grad)}
+
+    def fd_losses(self, impl, inp):
+        layer_class = impl.require(self.name)
+        given = {k: inp[k] for k in self.construction + ("x",)}
+
+        def loss_of(name):
+            def f(value):
+                args = dict(given, **{name: value})
+                return np.sum(self._construct(layer_class, args).forward(args["x"]) * inp["dout"])
+            return f
+
+        return {"dx": (loss_of("x"), inp["x"]), "dgamma": (loss_of("gamma"), inp["gamma"]),
+                "dbeta": (loss_of("beta"), inp["beta"])}
+
+    def trace_twin(self, layer, generator):
+        """In a network's trace: the twin with the layer's own epsilon (and groups)."""
+        settings = {"eps": float(getattr(layer, "eps", 1e-5))}
+        if self.grouped:
+            settings["G"] = int(getattr(layer, "G", 1))
+        return lambda x, gamma, beta: self.twin(x, gamma, beta, **settings)
+
+
 class DropoutSpec(Spec):
     """Dropout(dropout_ratio): forward(x, train_flg), backward(dout).
 
@@ -306,7 +451,7 @@ _BATCH_NORM_DEVIATIONS = (
 )
 
 
-def _batch_norm_form(m):
+def _batch_norm_form(m, forward="batchnorm_forward", backward="batchnorm_backward", flatten=True):
     class BatchNormalization:
         """batchnorm_forward / batchnorm_backward as the textbook's BatchNormalization: the textbook's epsilon and
         momentum through bn_param (the form takes both from there: eps 1e-5 is only its default), its mode from
@@ -326,19 +471,78 @@ def _batch_norm_form(m):
         def forward(self, x, train_flg=True):
             self.shape, self.train = np.shape(x), bool(train_flg)
             self.bn_param["mode"] = "train" if self.train else "test"
-            out, self.cache = parts(m.batchnorm_forward(np.reshape(x, (self.shape[0], -1)), self.gamma, self.beta,
-                                                        self.bn_param), "batchnorm_forward", "out, cache")
+            given = np.reshape(x, (self.shape[0], -1)) if flatten else x
+            out, self.cache = parts(getattr(m, forward)(given, self.gamma, self.beta, self.bn_param), forward,
+                                    "out, cache")
             return np.reshape(out, self.shape)
 
         def backward(self, dout):
             if not self.train:
-                raise NotInForm("batchnorm_backward has no form after a test-mode forward (CS231n's differentiates "
+                raise NotInForm(f"{backward} has no form after a test-mode forward (CS231n's differentiates "
                                 "the batch statistics); the textbook's test-mode backward is not checked")
-            returned = m.batchnorm_backward(np.reshape(dout, (self.shape[0], -1)), self.cache)
-            dx, self.dgamma, self.dbeta = parts(returned, "batchnorm_backward", "dx, dgamma, dbeta")
+            returned = getattr(m, backward)(np.reshape(dout, (self.shape[0], -1)) if flatten else dout, self.cache)
+            dx, self.dgamma, self.dbeta = parts(returned, backward, "dx, dgamma, dbeta")
             return np.reshape(dx, self.shape)
 
     return BatchNormalization
+
+
+def _batch_norm_alt_form(m):
+    """batchnorm_forward / batchnorm_backward_alt as BatchNormalizationAlt: the batch norm form with the closed-form
+    backward."""
+    return _batch_norm_form(m, backward="batchnorm_backward_alt")
+
+
+def _spatial_batch_norm_form(m):
+    """spatial_batchnorm_forward / spatial_batchnorm_backward as SpatialBatchNormalization: the batch norm form on
+    (N, C, H, W) as given, gamma, beta and the running statistics of shape (C,)."""
+    return _batch_norm_form(m, "spatial_batchnorm_forward", "spatial_batchnorm_backward", flatten=False)
+
+
+def _grouped_form(m, forward, backward, grouped):
+    class Normalization:
+        """layernorm_forward(x, gamma, beta, ln_param) / layernorm_backward(dout, cache) as LayerNormalization(gamma,
+        beta, eps), or spatial_groupnorm_forward(x, gamma, beta, G, gn_param) / spatial_groupnorm_backward as
+        GroupNormalization(gamma, beta, G, eps): the case's epsilon through the parameter dict (eps is the only key
+        the forms read); a layer norm's input flattened to (N, D), as the form takes it; a group norm's gamma and
+        beta handed over as (1, C, 1, 1), the shape the assignment's notebook gives, and its dgamma and dbeta read
+        back as C values (the assignment's docstrings give both (C,) and (1, C, 1, 1)), any other size a TypeError."""
+
+        def __init__(self, gamma, beta, *rest):
+            self.gamma, self.beta = gamma, beta
+            self.G, self.eps = (int(rest[0]), float(rest[1])) if grouped else (None, float(rest[0]))
+            self.dgamma = self.dbeta = None
+
+        def _given(self, value):
+            return np.reshape(value, (1, -1, 1, 1)) if grouped else value
+
+        def forward(self, x):
+            self.shape = np.shape(x)
+            given = x if grouped else np.reshape(x, (self.shape[0], -1))
+            arguments = (self.G,) if grouped else ()
+            out, self.cache = parts(getattr(m, forward)(given, self._given(self.gamma), self._given(self.beta),
+                                                        *arguments, {"eps": self.eps}), forward, "out, cache")
+            return np.reshape(out, self.shape)
+
+        def backward(self, dout):
+            given = dout if grouped else np.reshape(dout, (self.shape[0], -1))
+            dx, dgamma, dbeta = parts(getattr(m, backward)(given, self.cache), backward, "dx, dgamma, dbeta")
+            for name, value in (("dgamma", dgamma), ("dbeta", dbeta)):
+                if grouped and np.size(value) != np.size(self.gamma):
+                    raise TypeError(f"{backward} returned {name} of shape {np.shape(value)}, not C = "
+                                    f"{np.size(self.gamma)} values")
+                setattr(self, name, np.reshape(value, np.shape(self.gamma)) if grouped else value)
+            return np.reshape(dx, self.shape)
+
+    return Normalization
+
+
+def _layer_norm_form(m):
+    return _grouped_form(m, "layernorm_forward", "layernorm_backward", grouped=False)
+
+
+def _group_norm_form(m):
+    return _grouped_form(m, "spatial_groupnorm_forward", "spatial_groupnorm_backward", grouped=True)
 
 
 OLD_DROPOUT_P = "we drop each neuron output with probability p"  # the older assignment's docstring (2017 and before)
@@ -394,6 +598,85 @@ register(Piece("BatchNormalization", "layer",
                    C("BatchNormalization-3samples", "BatchNormalization", shape=(3, 7)),
                    C("BatchNormalization-1feature", "BatchNormalization", shape=(9, 1))),
                form=Form(("batchnorm_forward", "batchnorm_backward"), _batch_norm_form)))
+
+register(Piece("BatchNormalizationAlt", "layer",
+               "class BatchNormalizationAlt(gamma, beta, momentum=0.9, running_mean=None, running_var=None): "
+               "BatchNormalization's calls and conventions, its backward in closed form (CS231n's "
+               "batchnorm_backward_alt)",
+               spec=BatchNormSpec("BatchNormalizationAlt", batch_norm, batch_norm_running),
+               deviations=(),
+               cases=(
+                   C("BatchNormalizationAlt-2d", "BatchNormalizationAlt", shape=(8, 6)),
+                   C("BatchNormalizationAlt-4d", "BatchNormalizationAlt", shape=(4, 2, 2, 3)),
+                   C("BatchNormalizationAlt-3samples", "BatchNormalizationAlt", shape=(3, 5)),
+                   C("BatchNormalizationAlt-small-spread", "BatchNormalizationAlt", shape=(7, 4), scale=1e-2,
+                     dtypes=("float64",)),
+                   C("BatchNormalizationAlt-test", "BatchNormalizationAlt", shape=(6, 4),
+                     options=(("train", False),))),
+               form=Form(("batchnorm_forward", "batchnorm_backward_alt"), _batch_norm_alt_form)))
+
+register(Piece("SpatialBatchNormalization", "layer",
+               "class SpatialBatchNormalization(gamma, beta, momentum=0.9, running_mean=None, running_var=None): "
+               "forward(x, train_flg=True) on x (N, C, H, W), normalised per channel; backward(dout) -> dx; keeps "
+               "dgamma, dbeta, running_mean, running_var of shape (C,)",
+               spec=SpatialBatchNormSpec("SpatialBatchNormalization", spatial_batch_norm, spatial_batch_norm_running),
+               cases=(
+                   C("SpatialBatchNormalization-4d", "SpatialBatchNormalization", shape=(4, 3, 3, 3)),
+                   # one sample: each channel's statistics still come from its H * W values
+                   C("SpatialBatchNormalization-1sample", "SpatialBatchNormalization", shape=(1, 2, 3, 4)),
+                   C("SpatialBatchNormalization-1channel", "SpatialBatchNormalization", shape=(3, 1, 2, 5)),
+                   C("SpatialBatchNormalization-small-spread", "SpatialBatchNormalization", shape=(2, 3, 3, 2),
+                     scale=1e-2, dtypes=("float64",)),
+                   C("SpatialBatchNormalization-zero-start", "SpatialBatchNormalization", shape=(3, 2, 2, 2),
+                     options=(("start", "zero"),)),
+                   C("SpatialBatchNormalization-test", "SpatialBatchNormalization", shape=(3, 4, 2, 2),
+                     options=(("train", False),))),
+               form=Form(("spatial_batchnorm_forward", "spatial_batchnorm_backward"), _spatial_batch_norm_form)))
+
+# A small spread (a standard deviation of 0.01 to 0.02, a variance 10 to 40 times epsilon 1e-5, so that epsilon moves
+# xn by 1% to 5%) is float64 alone: dx's terms grow as 1 / std, to about 1e2, so float32's rounding of them is no
+# longer unit-sized (the float32 tolerance's premise, STD_RANGE), and the float64 check, scaled to the tensor, is the
+# sharp one there.  It stops at 0.01: finite differences step by about 6e-6 (reference.report.tolerance.fd_step, for
+# |x| <= 1) whatever the spread, and their truncation error grows as (step / std)^2 (at 1e-3 they used half their
+# allowance).  A large offset (each sample's mean 1e4 times its
+# spread) is float64 alone and twin alone: float32 keeps 7 digits of
+# the mean, which leaves 3 of the normalised value on both sides (no tolerance is principled there), and the finite
+# difference's step grows with |x| (reference.report.tolerance.fd_step) to a fraction of the spread.
+register(Piece("LayerNormalization", "layer",
+               "class LayerNormalization(gamma, beta, eps=1e-5): forward(x) normalising each sample over its "
+               "features; backward(dout) -> dx; keeps dgamma, dbeta",
+               spec=GroupedNormSpec("LayerNormalization", layer_norm, grouped=False),
+               cases=(
+                   C("LayerNormalization-2d", "LayerNormalization", shape=(8, 6)),
+                   C("LayerNormalization-1sample", "LayerNormalization", shape=(1, 9)),
+                   # three features, the fewest with a dx not zero by construction: with two, xn is +-1 to within epsilon (STD_RANGE)
+                   C("LayerNormalization-3features", "LayerNormalization", shape=(5, 3)),
+                   C("LayerNormalization-4d", "LayerNormalization", shape=(3, 2, 2, 3)),  # flattened to (N, 12)
+                   # the variance 10 to 40 times epsilon: where epsilon and its place count
+                   C("LayerNormalization-small-spread", "LayerNormalization", shape=(4, 7), scale=1e-2,
+                     dtypes=("float64",)),
+                   # an epsilon of the case's own, large next to the variance (1 to 4): one kept by the layer is caught
+                   C("LayerNormalization-eps", "LayerNormalization", shape=(4, 5), options=(("eps", 0.5),)),
+                   C("LayerNormalization-offset", "LayerNormalization", shape=(4, 6), dtypes=("float64",),
+                     fd="none", options=(("offset", 1e4),))),
+               form=Form(("layernorm_forward", "layernorm_backward"), _layer_norm_form)))
+
+register(Piece("GroupNormalization", "layer",
+               "class GroupNormalization(gamma, beta, G, eps=1e-5): forward(x) on x (N, C, H, W), each sample's G "
+               "groups of C/G channels normalised; backward(dout) -> dx; keeps dgamma, dbeta",
+               spec=GroupedNormSpec("GroupNormalization", group_norm, grouped=True),
+               cases=(
+                   C("GroupNormalization-G2", "GroupNormalization", shape=(2, 6, 3, 3), options=(("G", 2),)),
+                   C("GroupNormalization-G3", "GroupNormalization", shape=(3, 6, 2, 2), options=(("G", 3),)),
+                   C("GroupNormalization-G1", "GroupNormalization", shape=(2, 4, 2, 3), options=(("G", 1),)),  # layer
+                   C("GroupNormalization-GC", "GroupNormalization", shape=(2, 3, 3, 3), options=(("G", 3),)),  # instance
+                   C("GroupNormalization-small-spread", "GroupNormalization", shape=(2, 4, 2, 2), scale=1e-2,
+                     dtypes=("float64",), options=(("G", 2),)),
+                   C("GroupNormalization-eps", "GroupNormalization", shape=(2, 4, 2, 2),
+                     options=(("G", 2), ("eps", 0.5))),
+                   C("GroupNormalization-offset", "GroupNormalization", shape=(2, 4, 2, 2), dtypes=("float64",),
+                     fd="none", options=(("G", 2), ("offset", 1e4)))),
+               form=Form(("spatial_groupnorm_forward", "spatial_groupnorm_backward"), _group_norm_form)))
 
 register(Piece("Dropout", "layer", "class Dropout(dropout_ratio=0.5): forward(x, train_flg=True) with the mask "
                "np.random.rand(*x.shape) > dropout_ratio; backward(dout) -> dx",
