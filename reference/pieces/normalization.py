@@ -505,8 +505,9 @@ def _grouped_form(m, forward, backward, grouped):
         beta, eps), or spatial_groupnorm_forward(x, gamma, beta, G, gn_param) / spatial_groupnorm_backward as
         GroupNormalization(gamma, beta, G, eps): the case's epsilon through the parameter dict (eps is the only key
         the forms read); a layer norm's input flattened to (N, D), as the form takes it; a group norm's gamma and
-        beta handed over as (1, C, 1, 1), the shape the assignment's notebook gives, and its dgamma and dbeta read
-        back as C values (the assignment's docstrings give both (C,) and (1, C, 1, 1)), any other size a TypeError."""
+        beta handed over as (1, C, 1, 1), the shape the assignment's notebook passes (2020 to 2022, also where the
+        docstring of 2020 says (C,)), and its dgamma and dbeta read back as C values, any other size a TypeError; an
+        output or dx of another shape than its input is a TypeError that says so."""
 
         def __init__(self, gamma, beta, *rest):
             self.gamma, self.beta = gamma, beta
@@ -516,13 +517,18 @@ def _grouped_form(m, forward, backward, grouped):
         def _given(self, value):
             return np.reshape(value, (1, -1, 1, 1)) if grouped else value
 
+        def _shaped(self, value, function, name, shape):
+            if np.shape(value) != tuple(shape):
+                raise TypeError(f"{function} returned {name} of shape {np.shape(value)}, not {tuple(shape)}")
+            return value
+
         def forward(self, x):
             self.shape = np.shape(x)
             given = x if grouped else np.reshape(x, (self.shape[0], -1))
             arguments = (self.G,) if grouped else ()
             out, self.cache = parts(getattr(m, forward)(given, self._given(self.gamma), self._given(self.beta),
                                                         *arguments, {"eps": self.eps}), forward, "out, cache")
-            return np.reshape(out, self.shape)
+            return np.reshape(self._shaped(out, forward, "out", np.shape(given)), self.shape)
 
         def backward(self, dout):
             given = dout if grouped else np.reshape(dout, (self.shape[0], -1))
@@ -532,7 +538,7 @@ def _grouped_form(m, forward, backward, grouped):
                     raise TypeError(f"{backward} returned {name} of shape {np.shape(value)}, not C = "
                                     f"{np.size(self.gamma)} values")
                 setattr(self, name, np.reshape(value, np.shape(self.gamma)) if grouped else value)
-            return np.reshape(dx, self.shape)
+            return np.reshape(self._shaped(dx, backward, "dx", np.shape(given)), self.shape)
 
     return Normalization
 
