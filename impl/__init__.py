@@ -6,6 +6,7 @@ the textbook's file names.
 
 from .functions import cross_entropy_error, sigmoid, softmax, svm_loss
 from .gradient import numerical_gradient
+from .linear_classifier import softmax_loss_naive, softmax_loss_vectorized, svm_loss_naive, svm_loss_vectorized
 from .layer_naive import AddLayer, MulLayer
 from .net_layer import (Affine, BatchNormalization, BatchNormalizationAlt, Convolution, Dropout, GroupNormalization,
                         LayerNormalization, Pooling, Relu, Sigmoid, SoftmaxWithLoss, SpatialBatchNormalization, Tanh)
@@ -33,7 +34,11 @@ __all__ = [
     "numerical_gradient",
     "sigmoid",
     "softmax",
+    "softmax_loss_naive",
+    "softmax_loss_vectorized",
     "svm_loss",
+    "svm_loss_naive",
+    "svm_loss_vectorized",
 ]
 
 from .bp_two_layer_net import TwoLayerNet  # noqa: E402

@@ -6,8 +6,11 @@ mode; its CS231n-style form where it has one).  Importing this package registers
     registry       the table and the records' types (Piece, Magnitudes, Form, Optimizer, Network), register(), layer()
     spec           the generic machinery of a record (Spec, LayerSpec, BinarySpec, the forms' parts): no piece named
     elementwise    MulLayer, AddLayer, Relu, Sigmoid, Tanh
-    affine         Affine, SoftmaxWithLoss, sigmoid, softmax, cross_entropy_error, svm_loss, numerical_gradient
-    normalization  BatchNormalization, Dropout
+    affine         Affine, SoftmaxWithLoss, sigmoid, softmax, cross_entropy_error, svm_loss, the linear classifiers'
+                   losses (svm_loss_naive, svm_loss_vectorized, softmax_loss_naive, softmax_loss_vectorized),
+                   numerical_gradient
+    normalization  BatchNormalization (BatchNormalizationAlt, SpatialBatchNormalization), LayerNormalization,
+                   GroupNormalization, Dropout
     convolution    im2col, col2im, Convolution, Pooling
     models         LinearRegression, PMF
     networks       TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet

@@ -1,6 +1,7 @@
 """Affine and the losses, with the functions of the textbook's common/functions.py (sigmoid, softmax,
-cross_entropy_error, numerical_gradient) and CS231n's svm_loss: for each its record, how its inputs are drawn,
-how the implementation is called, and its twin."""
+cross_entropy_error, numerical_gradient), CS231n's svm_loss and its first assignment's linear classifier losses
+(svm_loss_naive and _vectorized, softmax_loss_naive and _vectorized: loss(W, X, y, reg) -> (loss, dW)): for each its
+record, how its inputs are drawn, how the implementation is called, and its twin."""
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from bp_parity.reference.pieces import elementwise
 from bp_parity.reference.pieces.registry import Form, Magnitudes, Piece, register
 from bp_parity.reference.pieces.spec import _given, _labels, _numpy, _tensor, KINK_MARGIN, LayerSpec, parts, phase, Spec, takes
 from bp_parity.reference.report import deviations
-from bp_parity.reference.report.deviations import Deviation, EPSILON_FREE_LOSS, LOG_EPSILON
+from bp_parity.reference.report.deviations import Deviation, EPSILON_FREE_LOSS, HALF_L2, LOG_EPSILON
 
 
 def to_torch_weight(W):
@@ -243,6 +244,72 @@ class SvmLossSpec(Spec):
         svm_loss = impl.require("svm_loss")
         return {"dx": (lambda value: svm_loss(value, inp["y"])[0], inp["x"])}
 
+def classifier_svm_loss(W, X, y, reg, half=False):
+    """Assignment 1's linear SVM loss of the weights: svm_loss of the scores X W, plus reg * sum(W * W) (the current
+    skeleton; half=True: 0.5 * reg * sum(W * W), the older one, reference.report.deviations.HALF_L2)."""
+    return svm_loss(X @ W, y) + (0.5 if half else 1.0) * reg * (W * W).sum()
+
+def classifier_softmax_loss(W, X, y, reg, half=False):
+    """Assignment 1's softmax loss of the weights: the mean cross-entropy of softmax(X W) (F.cross_entropy, no
+    epsilon), plus reg * sum(W * W) (half=True: the older skeleton's 0.5 * reg * sum(W * W))."""
+    return F.cross_entropy(X @ W, y, reduction="mean") + (0.5 if half else 1.0) * reg * (W * W).sum()
+
+
+class ClassifierLossSpec(Spec):
+    """CS231n assignment 1's loss(W, X, y, reg) -> (loss, dW) of a linear classifier (svm_loss_naive and _vectorized,
+    softmax_loss_naive and _vectorized), the loss averaged over the batch plus the regularization.
+
+    The case's shape is X's (N, D) and its `out` the number of classes; W is drawn N(0, 1) / sqrt(D) times the case's
+    scale, so the scores are about the scale.  For the hinge loss (hinge=True) each sample's row of X is scaled by the
+    first factor in [1, 2], then [0.5, 1), that keeps every margin s_j - s_y + 1 at least KINK_MARGIN from 0, where
+    the hinge's derivative jumps.  Option reg (default 0.1).  The regularization may follow either skeleton (conventions:
+    reference.report.deviations.HALF_L2); finite differences differentiate the returned loss in W."""
+
+    tensors = ("forward", "dW")
+    fd_tensors = ("dW",)
+    conventions = {"forward": (("forward (0.5 reg)", HALF_L2),), "dW": (("dW (0.5 reg)", HALF_L2),)}
+
+    def __init__(self, name, twin, hinge):
+        self.name = name
+        self.requires = (name,)
+        self.twin = twin
+        self.hinge = hinge
+
+    def inputs(self, case, rng):
+        n, features = case.shape
+        X = rng.normal(size=(n, features))
+        W = rng.normal(size=(features, case.out)) / np.sqrt(features) * case.scale
+        y = rng.integers(0, case.out, size=n)
+        if self.hinge:
+            factors = np.concatenate([np.linspace(1.0, 2.0, 101), np.linspace(0.5, 1.0, 50, endpoint=False)])
+            for i in range(n):
+                gaps = np.delete(X[i] @ W - X[i] @ W[:, y[i]], y[i])
+                X[i] *= next((a for a in factors if np.all(np.abs(a * gaps + 1) >= KINK_MARGIN)), 1.0)
+        return {"W": W, "X": X, "y": y, "reg": np.asarray(float(case.option("reg", 0.1)))}
+
+    def _call(self, impl, inp, W):
+        return impl.require(self.name)(W, inp["X"], inp["y"], float(inp["reg"]))
+
+    def run_impl(self, impl, inp):
+        outputs = {}
+        with phase("call", outputs):
+            returned = parts(self._call(impl, inp, inp["W"]), self.name, "loss, dW")
+            outputs["forward"], outputs["dW"] = returned
+        return outputs
+
+    def run_twin(self, inp):
+        outputs = {}
+        for half, suffix in ((False, ""), (True, " (0.5 reg)")):
+            W = _tensor(inp["W"], True)
+            loss = self.twin(W, _tensor(inp["X"]), _tensor(inp["y"]), float(inp["reg"]), half)
+            loss.backward()
+            outputs[f"forward{suffix}"], outputs[f"dW{suffix}"] = _numpy(loss), _numpy(W.grad)
+        return outputs
+
+    def fd_losses(self, impl, inp):
+        return {"dW": (lambda value: self._call(impl, inp, value)[0], inp["W"])}
+
+
 class NumericalGradientSpec(Spec):
     """numerical_gradient(f, x) on f(x) = sum(c sin x), against autograd's c cos x."""
 
@@ -422,6 +489,27 @@ register(Piece("svm_loss", "loss", "function svm_loss(x, y) -> (loss, dx): the m
                    C("svm_loss-wide", "svm_loss", shape=(6, 5), scale=4.0),
                    # scores in the hundreds: nothing in the hinge overflows, and its +1 margin stays resolved
                    C("svm_loss-large", "svm_loss", shape=(6, 5), scale=300.0))))
+
+def _classifier_cases(name):
+    rows = (C(f"{name}-batch", name, shape=(8, 6), out=4),
+            C(f"{name}-1sample", name, shape=(1, 5), out=3),
+            C(f"{name}-2class", name, shape=(7, 4), out=2),
+            C(f"{name}-noreg", name, shape=(6, 5), out=4, options=(("reg", 0.0),)),
+            C(f"{name}-strong-reg", name, shape=(6, 5), out=4, options=(("reg", 5.0),)))
+    # scores in the hundreds: an unshifted exp overflows (float32 at 89, float64 at 710); the hinge has nothing to
+    # overflow and its +1 stays resolved
+    return rows + (C(f"{name}-large", name, shape=(5, 6), out=4, scale=300.0),)
+
+
+for _name, _twin, _hinge, _what in (
+        ("svm_loss_naive", classifier_svm_loss, True, "the multiclass hinge loss of X W, looping over samples"),
+        ("svm_loss_vectorized", classifier_svm_loss, True, "the multiclass hinge loss of X W, without loops"),
+        ("softmax_loss_naive", classifier_softmax_loss, False, "the softmax cross-entropy of X W, looping"),
+        ("softmax_loss_vectorized", classifier_softmax_loss, False, "the softmax cross-entropy of X W, without "
+                                                                    "loops")):
+    register(Piece(_name, "loss", f"function {_name}(W, X, y, reg) -> (loss, dW): {_what}, averaged over the batch, "
+                   "plus reg * sum(W * W) (CS231n assignment 1)",
+                   spec=ClassifierLossSpec(_name, _twin, _hinge), cases=_classifier_cases(_name)))
 
 register(Piece("numerical_gradient", "function", "function numerical_gradient(f, x) by central differences",
                spec=NumericalGradientSpec(), cases=(

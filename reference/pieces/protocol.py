@@ -20,7 +20,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 
 from bp_parity.reference.pieces import functional, registry
 from bp_parity.reference.pieces.spec import takes
@@ -70,9 +70,13 @@ class Implementation:
         return f"Implementation({self.spec!r})"
 
     def _has(self, name):
+        """Whether the name is bound.  A submodule of the same name is not the piece: a package laid out as CS231n's
+        classifiers/ has a module softmax.py beside the functions it gathers, and no protocol object is a module."""
         if self.reads is not None:
             self.reads.add(name)
-        return name in self.bound or hasattr(self.module, name)
+        if name in self.bound:
+            return True
+        return hasattr(self.module, name) and not isinstance(getattr(self.module, name), ModuleType)
 
     def _get(self, name):
         if self.reads is not None:
@@ -257,6 +261,8 @@ def _load_path(path):
     else:
         raise ValueError(f"implementation path {path} does not exist")
     module_name = f"_bp_parity_impl_{name}"
+    for loaded in [m for m in sys.modules if m.startswith(f"{module_name}.")]:
+        del sys.modules[loaded]  # another folder of the same name loaded before: its submodules are not this one's
     spec = importlib.util.spec_from_file_location(module_name, location, submodule_search_locations=search)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module

@@ -24,6 +24,12 @@ EPSILON_FREE_LOSS = "the loss without the textbook's 1e-7 inside the log (log-so
 # measures both), so every usual way of drawing the mask is one of the two.
 REFLECTED_MASK = "the mask drawn as u > 1 - p (rand > 1 - p; np.random.binomial(1, p) for p <= 1/2)"
 
+# The other regularization a CS231n classifier loss (svm_loss_naive, softmax_loss_vectorized, ...) may follow, and be
+# judged by: the current skeleton adds reg * sum(W * W) to the loss (the student writes dW's 2 reg W); older skeletons
+# add 0.5 * reg * sum(W * W), whose gradient is reg * W.  Finite differences of the implementation's own loss hold
+# the loss and dW to the same one: a loss of one convention and a dW of the other is caught there.
+HALF_L2 = "the regularization 0.5 * reg * sum(W * W), its gradient reg * W (the assignment's older skeletons)"
+
 # The textbook's optimizers add this outside the square root of their
 # accumulated squared gradients (AdaGrad, RMSprop, Adam).
 OPTIMIZER_EPSILON = 1e-7
