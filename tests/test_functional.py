@@ -392,3 +392,19 @@ def test_an_update_rule_mapped_by_name_is_checked_in_its_form(sign, status, tmp_
                                                                                            "Momentum "))}
     assert rows["Relu"].endswith(" ok") and rows["Momentum"].endswith(" ok")
     assert rows["SGD"].endswith(" ok") if status == 0 else "MISMATCH" in rows["SGD"] and "unexpected keyword" not in out
+
+
+@pytest.mark.parametrize("mutant, layer, only_cases", [
+    ("functional_conv_backward_without_stride", "Convolution", {"Convolution-stride2-tiles"}),
+    ("functional_max_pool_square_window", "Pooling", {"Pooling-2x3-tiles", "Pooling-global"}),  # 16x32 is not square
+    ("pooling_arg_max_kept_in_uint8", "Pooling", {"Pooling-global"}),
+])
+def test_a_bug_on_a_path_only_a_tiling_stride_a_2x3_window_or_a_global_window_reaches_is_caught_there(mutant, layer,
+                                                                                                      only_cases):
+    """The forms may assume whole windows, so every strided case the textbook floors is SKIPPED for them: a strided
+    convolution and a non-square pooling whose windows tile are the cases that reach a form's stride and width; a
+    window of 512 elements is the one that reaches offsets past 255.  Each bug is caught on those cases and no other."""
+    impl = protocol.load(str(ROOT / "fixtures" / "mutants" / f"{mutant}.py"))
+    failed = {r.context.case for case in registry.cases() if case.layer == layer for dtype in case.dtypes
+              for r in layer_checks.run_case(impl, case, dtype, 7).results if not r.passed and not r.skipped}
+    assert failed == only_cases

@@ -81,6 +81,25 @@ def test_the_grouped_sum_passes_the_case_table_too(monkeypatch, check):
                 check(result)
 
 
+def test_the_table_reaches_the_per_index_path_of_any_implementation_and_a_bug_there_is_caught_on_it_alone():
+    """Without patching anything, the cases PMF-sparse-path and PMF-biased-sparse-path are sparse enough (more than
+    64 users-by-items cells a rating) for impl's per-index sums, and every other case takes the dense path: a bug in
+    the per-index path alone fails those two cases and no other."""
+    from bp_parity.reference.run import case as layer_checks
+    from bp_parity.reference.pieces import registry
+
+    spec = registry.spec_of("PMF")
+    paths = {}
+    for case in (c for c in registry.cases() if c.layer == "PMF"):
+        inp = spec.inputs(case, np.random.default_rng(7))
+        paths[case.id] = pmf_module.PMF(inp["U"], inp["V"])._dense(len(inp["X"]))
+    assert {c for c, dense in paths.items() if not dense} == {"PMF-sparse-path", "PMF-biased-sparse-path"}
+    mutant = protocol.load(str(MUTANTS / "pmf_sparse_gradient_terms_not_sorted.py"))
+    failed = {r.context.case for case in registry.cases() if case.layer == "PMF" for dtype in case.dtypes
+              for r in layer_checks.run_case(mutant, case, dtype, 7).results if not r.passed}
+    assert failed == {"PMF-sparse-path", "PMF-biased-sparse-path"}
+
+
 # --- the block schedule of per-rating SGD ---------------------------------------------------------------------------
 
 def _blocks(order, starts):

@@ -249,6 +249,10 @@ register(Piece("Convolution", "layer", "class Convolution(W, b, stride=1, pad=0)
                      options=(("filter", (3, 3)),)),
                    C("Convolution-stride2-pad1", "Convolution", shape=(2, 2, 7, 6), out=3,
                      options=(("filter", (3, 3)), ("stride", 2), ("pad", 1))),
+                   # strided and padded with windows that tile the padded input ((7 + 2 - 3) / 2 and (9 + 2 - 3) /
+                   # 2 are whole), so a CS231n form, which may assume that, is checked on a stride too
+                   C("Convolution-stride2-tiles", "Convolution", shape=(2, 3, 7, 9), out=2,
+                     options=(("filter", (3, 3)), ("stride", 2), ("pad", 1))),
                    # (8 - 2) / 3 and (7 - 2) / 3: the floor takes 3 and 2 windows, the last rows left over
                    C("Convolution-stride3", "Convolution", shape=(2, 2, 8, 7), out=3,
                      options=(("filter", (2, 2)), ("stride", 3))),
@@ -280,6 +284,14 @@ register(Piece("Pooling", "layer", "class Pooling(pool_h, pool_w, stride=2, pad=
                    # odd sizes under a 2x3 window and stride 2: the floor drops the last row and column
                    C("Pooling-odd", "Pooling", shape=(1, 3, 7, 6), options=(("pool", (2, 3)), ("stride", 2))),
                    C("Pooling-1channel", "Pooling", shape=(3, 1, 5, 5), options=(("pool", (2, 2)), ("stride", 1))),
+                   # a 2x3 window at stride 2 that tiles the input ((6 - 2) / 2 and (9 - 3) / 2 are whole): the
+                   # non-square window a CS231n form is checked on (Pooling-odd's floor is outside that form)
+                   C("Pooling-2x3-tiles", "Pooling", shape=(2, 3, 6, 9), options=(("pool", (2, 3)), ("stride", 2))),
+                   # one window of 16 x 32 = 512 elements over each whole map: offsets beyond what a uint8 index
+                   # holds, where half the maxima fall (eight windows: all below 256 once in 256 draws); finite
+                   # differences along one random direction (every element's would cost 8,192 forwards)
+                   C("Pooling-global", "Pooling", shape=(2, 4, 16, 32), fd="directional",
+                     options=(("pool", (16, 32)), ("stride", 1))),
                    # ties: which maximum gets the gradient is a convention (see the record); twin only
                    C("Pooling-ties", "Pooling", shape=(2, 2, 6, 6), fd="none",
                      options=(("pool", (2, 2)), ("stride", 2), ("ties", True))),

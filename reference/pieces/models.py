@@ -170,4 +170,9 @@ register(Piece("PMF", "model", "class PMF(U, V, lam_u=0.0, lam_v=0.0, bu=None, b
                    C("PMF-no-prior", "PMF", shape=(6, 6, 3), options=(("lam", 0.0),)),
                    C("PMF-1rating", "PMF", shape=(3, 3, 2), options=(("ratings", 1),)),
                    C("PMF-biased", "PMF", shape=(7, 6, 3), options=(("biased", True),)),
-                   C("PMF-biased-dense", "PMF", shape=(4, 5, 2), options=(("ratings", 20), ("biased", True))))))
+                   C("PMF-biased-dense", "PMF", shape=(4, 5, 2), options=(("ratings", 20), ("biased", True))),
+                   # 1,200 users-by-items cells for 18 ratings, more than 64 a rating: the matrix is too sparse for
+                   # impl's dense products, so its per-index sums run (the other cases take the dense path); 18
+                   # ratings among 40 users and 30 items repeat some of each
+                   C("PMF-sparse-path", "PMF", shape=(40, 30, 3), options=(("ratings", 18),)),
+                   C("PMF-biased-sparse-path", "PMF", shape=(40, 30, 3), options=(("ratings", 18), ("biased", True))))))
