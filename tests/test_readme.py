@@ -96,6 +96,8 @@ EXAMPLES = {  # each example's check as docs/your-code.md shows it, and the sent
                           "--only-present", "The homework passes its {passed:,} checks of {pieces} pieces"),
     "examples/cs231n_style": ("bp-parity check --impl examples/cs231n_style/layers.py --only-present",
                               "passes its {passed:,} checks of {pieces} pieces, {skipped} more SKIPPED"),
+    "examples/cs231n_style/classifiers": ("bp-parity check --impl examples/cs231n_style/classifiers --only-present",
+                                          "The package passes its {passed:,} checks of {pieces} pieces"),
 }
 EXAMPLE_COMMANDS = {command for command, _ in EXAMPLES.values()}
 
@@ -258,16 +260,23 @@ def test_the_tours_report_is_what_the_command_prints(capsys):
 
 
 def test_the_tours_clean_run_is_what_check_prints(capsys):
-    """The README's rows of a clean `check` and its totals: the same rows and counts (the seconds are a timing)."""
+    """The README's rows of a clean `check` and its totals: the same rows and counts (the seconds are a timing, and
+    the worst allowance used a measurement of the machine's rounding: another BLAS kernel sums in another order, so
+    a row's allowance is held below 100% and its other columns, the verdict among them, exactly)."""
     shown = next(b for b in _blocks(README, "text") if "checks over" in b and "0 failed" in b)
     assert "bp-parity check" in COMMANDS  # the main job as the README runs it: this test runs it (not SLOW again)
     assert main(["check"]) == 0
     out = capsys.readouterr().out
+
+    def measured(line):
+        line = re.sub(r"\b\d{1,2}(\.\d+)?%", "PERCENT%", " ".join(line.split()))
+        return re.sub(r"\(\d+(\.\d+)? s,", "(SECONDS s,", line)
+
+    printed = {measured(line) for line in out.splitlines()}
     for line in shown.splitlines():
         if line.strip() in ("", "..."):
             continue
-        pattern = re.escape(line).replace(re.escape("10.8 s"), r"[0-9.]+ s")
-        assert re.search(rf"^{pattern}$", out, flags=re.M), line
+        assert measured(line) in printed, line
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
