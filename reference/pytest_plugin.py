@@ -175,7 +175,8 @@ class ParityItem(pytest.Item):
         else:
             _, name, dtype, seed = self.check
             self._skip_if_absent((name,))
-            results = self._results(self.check, tasks.network, _where(name, name, dtype, seed))
+            task = tasks.routine if kind == "routine" else tasks.network
+            results = self._results(self.check, task, _where(name, name, dtype, seed))
         failed = [r for r in results if not r.passed and not r.skipped]
         self._properties(results, failed)
         if not failed:

@@ -46,8 +46,7 @@ def test_impl_itself_passes_everything_the_zoo_runs(trace_data):
 
 def test_the_zoo_is_large_and_covers_every_piece_of_the_registry():
     pieces = {zoo.declared_blame(p)[0] for p in MUTANTS}
-    routines = {"pmf_gd", "pmf_sgd", "prepare_housing", "step_size"}  # the routines around the models (zoo.py)
-    assert pieces - set(BUILTIN) == routines, "a BLAME names neither a piece of the registry nor a routine"
+    assert pieces <= set(BUILTIN), f"a BLAME names no piece of the registry: {sorted(pieces - set(BUILTIN))}"
     missing = set(BUILTIN) - pieces
     assert not missing, f"no mutant blames {sorted(missing)}: a piece the zoo never breaks is a piece never shown caught"
 

@@ -152,7 +152,8 @@ def test_a_piece_kind_is_a_word_of_its_vocabulary():
     relu = registry.piece("Relu")
     assert relu.kind is registry.Kind.LAYER and relu.kind == "layer" and {"layer": 1}[relu.kind] == 1
     assert registry.Piece("Other", "optimizer", "-").kind is registry.Kind.OPTIMIZER
-    assert {p.name for p in registry.pieces() if not p.kind.has_cases} == set(registry.names("optimizer", "network"))
+    assert {p.name for p in registry.pieces() if not p.kind.has_cases} == set(registry.names("optimizer", "network",
+                                                                                           "routine"))
 
 
 def test_pieces_that_register_nothing_or_do_not_exist_are_errors(tmp_path, capsys):

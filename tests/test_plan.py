@@ -41,14 +41,17 @@ def _plan_keys(units):
     return [(u.kind, u.piece, u.label, u.dtype, u.seed) for u in units]
 
 
-def test_the_plan_holds_every_case_dtype_and_seed_then_every_optimizer_and_network():
+def test_the_plan_holds_every_case_dtype_and_seed_then_every_optimizer_network_and_routine():
     units = checks.units(SEEDS)
     expected = sum(len(c.dtypes) for c in registry.cases()) * len(SEEDS)
     expected += (len(registry.names("optimizer")) + len(registry.names("network"))) * len(cases.DTYPES) * len(SEEDS)
+    expected += sum(len(registry.piece(n).routine.dtypes) for n in registry.names("routine")) * len(SEEDS)
     assert len(units) == expected
     assert len(set(_plan_keys(units))) == len(units)
     kinds = [u.kind for u in units]
-    assert kinds == sorted(kinds, key=checks.KINDS.index)  # cases, then optimizers, then networks
+    assert kinds == sorted(kinds, key=checks.KINDS.index)  # cases, then optimizers, then networks, then routines
+    assert {u.piece for u in units if u.kind == "routine"} == {"prepare_housing", "sgd", "step_size", "pmf_gd",
+                                                               "pmf_sgd"}
 
 
 def test_check_sends_exactly_the_plans_units(capsys):
@@ -99,5 +102,6 @@ def test_the_suite_and_the_plugin_collect_the_same_checks_by_the_same_names(tmp_
                    if c.test == test}
         assert ours == theirs == planned and planned
     units = checks.units(SEEDS)
-    assert {name for name in plugin if name.startswith(("test_optimizer[", "test_network[", "test_arguments"))} == {
+    assert {name for name in plugin if name.startswith(("test_optimizer[", "test_network[", "test_routine[",
+                                                        "test_arguments"))} == {
         f"{c.test}[{c.id}]" for c in checks.checks(units) if c.oracle == "calls" or c.unit.kind != "case"}

@@ -52,8 +52,8 @@ def drawn_cases(args, seed):
     return drawn
 
 
-def valid_tensors(selected, with_optimizers, with_networks):
-    """Every tensor name a check of these cases (and the optimizers, networks) can report, for --tensor."""
+def valid_tensors(selected, with_optimizers, with_networks, routines=()):
+    """Every tensor name a check of these cases (and the optimizers, networks, routines) can report, for --tensor."""
     names = set()
     rng = streams.rng(0, "layer inputs")
     for case in selected:
@@ -68,6 +68,8 @@ def valid_tensors(selected, with_optimizers, with_networks):
         names.update(("W1", "b1", "W2", "b2", "update"))
     if with_networks:
         names.update(("W1", "b1", "W2", "b2", "forward", "dx", "dW", "db", "loss", "predict", "accuracy"))
+    for name in routines:
+        names.update(registry.piece(name).routine.tensors)
     return sorted(names)
 
 
@@ -80,7 +82,7 @@ def _plan(args, impl, planned, drawn):
         return Location(layer=layer, tensor="every check", oracle=Oracle.HARNESS, dtype=dtype, seed=seed, case=case,
                         reproduce=reproduce, piece=layer)
 
-    task = {"case": tasks.case, "optimizer": tasks.optimizer, "network": tasks.network}
+    task = {"case": tasks.case, "optimizer": tasks.optimizer, "network": tasks.network, "routine": tasks.routine}
 
     def row(u):
         return u.piece, u.label, task[u.kind], u.arguments, where(u.piece, u.label, u.dtype, u.seed,
@@ -110,8 +112,9 @@ def _run(args, out, pool, tasks):
         return list(dict.fromkeys(u.case if kind == "case" else u.piece for u in planned if u.kind == kind))
 
     selected, optimizers, networks = chosen("case"), chosen("optimizer"), chosen("network")
+    routines = chosen("routine")
     if args.tensor:
-        valid = valid_tensors(selected, bool(optimizers), bool(networks))
+        valid = valid_tensors(selected, bool(optimizers), bool(networks), routines)
         if args.tensor not in valid:
             raise ValueError(f"no check reports a tensor {args.tensor!r} for the cases chosen; valid: "
                              + ", ".join(repr(v) for v in valid))
@@ -121,7 +124,7 @@ def _run(args, out, pool, tasks):
     missing = impl.missing()
     if missing and args.only_present:
         skipped = sorted({c.layer for c in selected if impl.missing(registry.spec_of(c.layer).requires)}
-                         | {n for n in optimizers + networks if impl.missing((n,))})
+                         | {n for n in optimizers + networks + routines if impl.missing((n,))})
         planned = [u for u in planned if u.piece not in skipped]
         selected = [c for c in selected if c.layer not in skipped]
         print_skipped(skipped, out)
@@ -173,7 +176,8 @@ def _run(args, out, pool, tasks):
     elapsed = time.perf_counter() - started
     if not rows:
         raise ValueError("no check matches the filters as given (--case, --layer, --tensor and --dtype together)")
-    failures = report(rows, out, args.dump_dir, None if args.table or args.summary else pieces)
+    steps = {p.name: p.routine.steps for p in registry.pieces("routine") if p.routine.steps}
+    failures = report(rows, out, args.dump_dir, None if args.table or args.summary else pieces, steps)
     made = sum(len(r) for r in rows.values())
     skipped = sum(r.skipped for results in rows.values() for r in results)
     passed = sum(r.passed for results in rows.values() for r in results)

@@ -1,16 +1,20 @@
-"""How a model with its own loss and gradient is checked (linear regression; PMF will be another).
+"""How a model with its own loss and gradient is checked (linear regression, PMF), and the routines around them.
 
 A model piece is a class `name(*params, *settings)` with loss(X, y) -> a scalar and gradient(X, y) -> {param: its
 gradient}.  One case draws X, y, the parameters and the settings; the loss is compared with the twin's, each
 gradient with autograd's of the twin's loss and with central differences of the implementation's own loss()
 (float64), and the arguments must come back unchanged.
+
+A routine piece is a function that trains a model or prepares its data (prepare_housing, linear regression's sgd and
+step_size, PMF's gd and per-rating sgd); its record (registry.Routine) names the check that runs it on a problem the
+harness draws, in reference.run, and the model it steps with.
 """
 
 import numpy as np
 
 from bp_parity.reference.base.cases import LayerCase
 from bp_parity.reference.base.lazy_torch import F, torch
-from bp_parity.reference.pieces.registry import Piece, register
+from bp_parity.reference.pieces.registry import Piece, register, Routine
 from bp_parity.reference.pieces.spec import _numpy, _tensor, phase, Spec
 
 
@@ -176,3 +180,36 @@ register(Piece("PMF", "model", "class PMF(U, V, lam_u=0.0, lam_v=0.0, bu=None, b
                    # ratings among 40 users and 30 items repeat some of each
                    C("PMF-sparse-path", "PMF", shape=(40, 30, 3), options=(("ratings", 18),)),
                    C("PMF-biased-sparse-path", "PMF", shape=(40, 30, 3), options=(("ratings", 18), ("biased", True))))))
+
+# ---- the routines around the models: each run on a problem the harness draws, beside its twin or its rule
+
+register(Piece("prepare_housing", "routine", "function prepare_housing(table, train, test) -> ((X, y), (X_test, "
+               "y_test), names): the training rows' median fills total_bedrooms, every numeric column standardised "
+               "with the training rows' mean and standard deviation (ddof 0), the categories but the first as "
+               "indicators, the target over 100,000",
+               routine=Routine("pipeline_checks:check_housing", ("X_train", "y_train", "X_test", "y_test"))))
+
+register(Piece("sgd", "routine", "function sgd(model, X, y, lr, epochs, batch_size, rng, on_epoch=None) -> the batch "
+               "losses: "
+               "minibatch SGD on LinearRegression, each epoch's order a permutation from rng, the last batch of an "
+               "epoch short where batch_size does not divide n",
+               routine=Routine("regression_parity:check_sgd", ("loss", "batch losses", "w", "b"),
+                               dtypes=("float64", "float32"), steps="LinearRegression")))
+
+register(Piece("step_size", "routine", "function step_size(X, rule) -> the step of gradient descent on "
+               "LinearRegression's least squares: 1/L (rule '1/L') or 2/(mu + L) (rule '2/(mu+L)'), L and mu the "
+               "largest and smallest eigenvalues of A^T A / n, A = [X, 1]",
+               routine=Routine("convergence:check_step_size", ("step_size(X, '1/L')", "step_size(X, '2/(mu+L)')",
+                                                             "f(theta_k) - f*", "||theta_k - theta*||"),
+                               steps="LinearRegression")))
+
+register(Piece("pmf_gd", "routine", "function pmf_gd(model, X, y, lr, epochs, on_epoch=None) -> the losses: full-batch "
+               "gradient descent on PMF, every parameter moved by lr times its whole gradient",
+               routine=Routine("pmf_parity:check_gd", ("loss", "U", "V", "bu", "bi", "steps taken"),
+                               dtypes=("float64", "float32"), steps="PMF")))
+
+register(Piece("pmf_sgd", "routine", "function pmf_sgd(model, X, y, lr, epochs, rng, on_epoch=None) -> the sums of "
+               "squared errors: per-rating SGD on PMF in a permutation from rng each epoch, the item moved with the "
+               "user factor from before the step",
+               routine=Routine("pmf_parity:check_sgd", ("sse", "U", "V", "bu", "bi", "epochs taken"),
+                               dtypes=("float64", "float32"), steps="PMF")))

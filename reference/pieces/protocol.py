@@ -71,11 +71,15 @@ class Implementation:
 
     def _has(self, name):
         """Whether the name is bound.  A submodule of the same name is not the piece: a package laid out as CS231n's
-        classifiers/ has a module softmax.py beside the functions it gathers, and no protocol object is a module."""
+        classifiers/ has a module softmax.py beside the functions it gathers, and no protocol object is a module.
+        Nor is a function a functional form took as another piece: CS231n's update rule sgd(w, dw, config) is
+        checked as SGD, not as linear regression's routine sgd(model, X, y, ...)."""
         if self.reads is not None:
             self.reads.add(name)
         if name in self.bound:
             return True
+        if any(name in functions for functions in self.functional.values()):
+            return False
         return hasattr(self.module, name) and not isinstance(getattr(self.module, name), ModuleType)
 
     def _get(self, name):

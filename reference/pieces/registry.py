@@ -39,11 +39,12 @@ class Kind(Vocabulary):
     MODEL = "model"  # a model with its own loss (LinearRegression, PMF)
     OPTIMIZER = "optimizer"  # update(params, grads)
     NETWORK = "network"  # a network class (TwoLayerNet ...)
+    ROUTINE = "routine"  # a function that prepares data for a model or trains one (prepare_housing, pmf_gd, sgd ...)
 
     @property
     def has_cases(self):
-        """Whether its pieces are checked case by case through a spec (an optimizer or a network is not)."""
-        return self not in (Kind.OPTIMIZER, Kind.NETWORK)
+        """Whether its pieces are checked case by case through a spec (an optimizer, a network or a routine is not)."""
+        return self not in (Kind.OPTIMIZER, Kind.NETWORK, Kind.ROUTINE)
 
 
 KINDS = tuple(kind.value for kind in Kind)
@@ -120,9 +121,22 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Routine:
+    """What a routine piece adds: the check that runs it, as "module:function" of bp_parity.reference.run (the floor
+    that runs implementation code, above this one), called as function(impl, dtype, seed, reproduce) -> [results];
+    the dtypes it is run in; and the model piece it steps with, if any: where that model fails its own checks, the
+    routine's failures follow from it (check's row says `inherited from` the model; the zoo does not run it)."""
+
+    check: str
+    tensors: tuple  # the names its results carry, for check --tensor
+    dtypes: tuple = ("float64",)
+    steps: str = ""
+
+
+@dataclass(frozen=True)
 class Piece:
     name: str  # the protocol name: what the implementation calls it
-    kind: Kind  # layer, function, loss, model, optimizer or network (a word given is made the member)
+    kind: Kind  # layer, function, loss, model, optimizer, network or routine (a word given is made the member)
     expects: str  # what is expected of it, shown when it is missing
     spec: object = None  # spec.Spec: inputs, the implementation's calls, the twin, finite differences
     cases: tuple = ()  # LayerCase rows
@@ -130,6 +144,7 @@ class Piece:
     deviations: tuple = ()  # Deviation records: where the textbook differs from torch on purpose
     optimizer: Optimizer = None
     network: Network = None
+    routine: Routine = None
     form: Form = None  # its CS231n-style functional form, where it has one
     user: bool = False  # registered from outside the repository
     source: str = ""  # the --pieces module that registered it: reproduce lines carry it
@@ -176,6 +191,8 @@ def register(piece, replace=False):
         raise RegistryError(f"{piece.name}: a {piece.kind} needs a spec (spec.LayerSpec for a layer)")
     if piece.kind == Kind.NETWORK and piece.network is None:
         raise RegistryError(f"{piece.name}: a network needs its Network record (how the harness builds it)")
+    if piece.kind == Kind.ROUTINE and piece.routine is None:
+        raise RegistryError(f"{piece.name}: a routine needs its Routine record (the check that runs it)")
     if piece.kind == Kind.OPTIMIZER and piece.optimizer is None:
         raise RegistryError(f"{piece.name}: an optimizer needs its Optimizer record (hyper-parameters, twin)")
     taken = {c.id: p.name for p in REGISTRY.values() if p.name != piece.name for c in p.cases}

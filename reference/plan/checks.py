@@ -1,6 +1,6 @@
 """The one plan of checks: every unit of work and every check a run makes, enumerated once.
 
-A Unit is one case of the table at one dtype and seed, or one optimizer or network at one dtype and seed: what one
+A Unit is one case of the table at one dtype and seed, or one optimizer, network or routine at one dtype and seed: what one
 call into the implementation's worker runs (reference.run.tasks).  A Check is one verdict the suite and the pytest
 plugin report on their own (a tensor against the twin or against finite differences, or the rest of a unit: its
 arguments, its sequence of calls), with the id the suite's parametrization and the plugin's items carry.
@@ -24,6 +24,7 @@ class UnitKind(Vocabulary):
     CASE = "case"  # one case of the table (its piece's spec draws and calls it)
     OPTIMIZER = "optimizer"  # an optimizer's 100 steps
     NETWORK = "network"  # a network's traces
+    ROUTINE = "routine"  # a routine run on the harness's problem (registry.Routine)
 
 
 KINDS = tuple(UnitKind)
@@ -92,8 +93,9 @@ class Check:
 
 def units(seeds, *, kinds=KINDS, pieces=None, case_ids=None, dtypes=None):
     """Every unit of the plan, in the order a run makes them: each case of the table (the case ids given, of the
-    pieces given) at each of its dtypes and each seed, then each optimizer, then each network, at each dtype and seed.
-    `dtypes` keeps only those dtypes; a case filter leaves out the optimizers and networks."""
+    pieces given) at each of its dtypes and each seed, then each optimizer, then each network, at each dtype and seed,
+    then each routine at each of its dtypes and each seed (after the models it steps, so a run has judged them first).
+    `dtypes` keeps only those dtypes; a case filter leaves out the optimizers, networks and routines."""
     planned = []
     if UnitKind.CASE in kinds:
         chosen = [registry.case(c) for c in case_ids] if case_ids else registry.cases()
@@ -106,13 +108,13 @@ def units(seeds, *, kinds=KINDS, pieces=None, case_ids=None, dtypes=None):
                 planned += [Unit(UnitKind.CASE, case.layer, case.id, dtype, seed, case) for seed in seeds]
     if case_ids:
         return planned
-    for kind in (UnitKind.OPTIMIZER, UnitKind.NETWORK):
+    for kind in (UnitKind.OPTIMIZER, UnitKind.NETWORK, UnitKind.ROUTINE):
         if kind not in kinds:
             continue
         for name in registry.names(kind):
             if pieces and name not in pieces:
                 continue
-            for dtype in cases.DTYPES:
+            for dtype in registry.piece(name).routine.dtypes if kind == UnitKind.ROUTINE else cases.DTYPES:
                 if dtypes and dtype not in dtypes:
                     continue
                 planned += [Unit(kind, name, name, dtype, seed) for seed in seeds]
@@ -121,7 +123,7 @@ def units(seeds, *, kinds=KINDS, pieces=None, case_ids=None, dtypes=None):
 
 def checks(planned):
     """The checks of the units: for a case, each tensor against the twin, each against finite differences (float64,
-    where the case has them), then the rest of the unit (CALLS); an optimizer or network unit is one check."""
+    where the case has them), then the rest of the unit (CALLS); an optimizer, network or routine unit is one check."""
     found = []
     for unit in planned:
         if unit.kind != UnitKind.CASE:

@@ -40,15 +40,19 @@ def _verdict(results):
     return verdict
 
 
-def _piece_verdict(results, piece=None, failing=()):
+def _piece_verdict(results, piece=None, failing=(), steps=""):
     """A piece's verdict: the first failure's with how many checks failed, SKIPPED when every check was, else ok
     (with how many were skipped).  A network's failures that blame another piece which fails its own checks
-    (`failing`) are inherited from it, not findings of the network's: said so, with the pieces they follow from."""
+    (`failing`) are inherited from it, not findings of the network's: said so, with the pieces they follow from.  So
+    are a routine's where the model it `steps` with fails its own: its run follows that model's gradient."""
     bad = [r for r in results if not r.passed and not r.skipped]
     skipped = sum(r.skipped for r in results)
-    own = [r for r in bad if r.context.blamed == piece or r.context.blamed not in failing]
+    if steps and steps in failing:
+        own = []
+    else:
+        own = [r for r in bad if r.context.blamed == piece or r.context.blamed not in failing]
     if bad and not own:
-        sources = sorted({r.context.blamed for r in bad})
+        sources = sorted({steps} if steps in failing else {r.context.blamed for r in bad})
         return f"inherited from {', '.join(sources)} ({len(bad)} of {len(results)} checks)"
     if bad:
         return f"{own[0].verdict} ({len(bad)} of {len(results)} checks)"
@@ -57,12 +61,13 @@ def _piece_verdict(results, piece=None, failing=()):
     return str(Verdict.OK) + (f" ({skipped} skipped)" if skipped else "")
 
 
-def report(rows, out, dump_dir=None, pieces=None):
+def report(rows, out, dump_dir=None, pieces=None, steps=None):
     """Print the table of `rows`, then every failure in full; return the failures.
 
     rows: {(case, tensor, dtype, oracle): [results]}.  Without `pieces`: one row per key (the worst over its
     results).  With `pieces` ({key: piece}): one row per piece, the short answer (checks, dtypes, oracles, the
-    worst allowance used, the verdict); the failures below are the same either way."""
+    worst allowance used, the verdict); the failures below are the same either way.  steps: {routine: the model
+    it steps with} (registry.Routine), whose failures make the routine's inherited."""
     failures = [r for results in rows.values() for r in results if not r.passed and not r.skipped]
     if pieces is not None:
         grouped, oracles_of = {}, {}
@@ -79,7 +84,7 @@ def report(rows, out, dump_dir=None, pieces=None):
             oracles = oracles_of.get(piece, {})
             table.append((piece, len(results), ", ".join(dtypes) or "-",
                           ", ".join(SHORT_ORACLE.get(o, o) for o in oracles) or "-", pct(_worst_used(results)),
-                          _piece_verdict(results, piece, failing)))
+                          _piece_verdict(results, piece, failing, (steps or {}).get(piece, ""))))
         print_table(table, out)
     else:
         header = ("case", "tensor", "dtype", "oracle", "max abs err", "max rel err", "allowance used", "tolerance",

@@ -21,7 +21,8 @@ import numpy as np
 
 from bp_parity.reference.base import streams
 from bp_parity.reference.base.limits import STEP_SECONDS, time_limit
-from bp_parity.reference.report.compare import Context, NotRun, Verdict
+from bp_parity.reference.report import tolerance
+from bp_parity.reference.report.compare import compare, Context, NotRun, Oracle, Verdict
 from bp_parity.reference.run import wire
 
 ROUNDING_ULPS = 64
@@ -269,6 +270,26 @@ def check(impl, X, y, rule, steps=300, seed=None, case="drawn least squares", re
     return [NotRun(context, f"measured {run.measured[k]:.6e} > bound {run.bound[k]:.6e} (+ rounding "
                             f"{run.allowance[k]:.1e}) at step {k}; step size {run.step:.6e}, guaranteed rate "
                             f"{run.rate:.6f} per step", Verdict.BOUND_BROKEN)]
+
+
+RULE_ORACLES = {"1/L": Oracle.STEP_1_L, "2/(mu+L)": Oracle.STEP_2_MU_L}
+
+
+def check_step_size(impl, dtype, seed, reproduce):
+    """The routine step_size on any implementation (registry.Routine), float64, on the drawn least squares: for each
+    rule, the step it returns against the rule computed here from the Gram matrix's eigenvalues (within the float64
+    twin bound), then 300 steps of gradient descent at that step against the rule's theorem (check())."""
+    X, y = draw_problem(seed)
+    c = constants(X, y)
+    results = []
+    for rule, expected in (("1/L", 1.0 / c.L), ("2/(mu+L)", 2.0 / (c.mu + c.L))):
+        context = Context(layer="step_size", tensor=f"step_size(X, {rule!r})", oracle=RULE_ORACLES[rule],
+                          dtype="float64", seed=seed, case="drawn least squares", reproduce=reproduce)
+        with time_limit(STEP_SECONDS, "step_size", guard_state=False):
+            step = impl.require("step_size")(X, rule)
+        results.append(compare(np.asarray(step), np.asarray(expected), tolerance.twin("float64"), context))
+        results += check(impl, X, y, rule, seed=seed, reproduce=reproduce)
+    return results
 
 
 def draw(runs, path, title, sgd=None):

@@ -17,7 +17,6 @@ import numpy as np
 from bp_parity.reference.base import streams
 from bp_parity.reference.report import tolerance
 from bp_parity.reference.report.compare import compare, Context, NotRun, Oracle, Verdict
-from bp_parity.reference.run import convergence, pmf_parity
 
 CATEGORIES = ("<1H OCEAN", "INLAND", "ISLAND", "NEAR BAY", "NEAR OCEAN")
 BEDROOMS = 4  # total_bedrooms' column among the eight numeric ones
@@ -73,17 +72,6 @@ def check(impl, seed, reproduce=""):
     return [compare(np.asarray(actual[k]), expected[k], tol, context[k]) for k in expected]
 
 
-def routine_failures(impl, seed, upstream):
-    """The failing checks of the routines around the models (reference.run.zoo); `upstream`: the pieces
-    blamed so far, whose models are not stepped again."""
-    blamed = set(upstream)
-    failures = [r for r in check(impl, seed) if not r.passed]
-    if "PMF" not in blamed:
-        problem = pmf_parity.draw_problem(seed)
-        failures += pmf_parity.run_gd(impl, problem, seed=seed).failures
-        failures += pmf_parity.run_sgd(impl, problem, seed=seed).failures
-    if "LinearRegression" not in blamed:
-        X, y = convergence.draw_problem(seed)
-        for rule in ("1/L", "2/(mu+L)"):
-            failures += convergence.check(impl, X, y, rule, seed=seed)
-    return failures
+def check_housing(impl, dtype, seed, reproduce):
+    """The routine prepare_housing on any implementation (registry.Routine): float64, the documented rules."""
+    return check(impl, seed, reproduce)

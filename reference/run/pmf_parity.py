@@ -204,3 +204,14 @@ def run_sgd(impl, problem, *, lr=0.05, epochs=5, dtype="float64", seed=0, case="
 
     sgd(model, problem.X, problem.y, lr, epochs, streams.rng(seed, "pmf orders"), on_epoch)
     return run.finish("epochs taken")
+
+
+def check_gd(impl, dtype, seed, reproduce):
+    """The routine pmf_gd on any implementation (registry.Routine): 20 steps on the drawn ratings beside the twin."""
+    return run_gd(impl, draw_problem(seed), dtype=dtype, seed=seed, reproduce=reproduce).results
+
+
+def check_sgd(impl, dtype, seed, reproduce):
+    """The routine pmf_sgd on any implementation (registry.Routine): 5 epochs on the drawn ratings beside the
+    sequential twin, in the same permutations."""
+    return run_sgd(impl, draw_problem(seed), dtype=dtype, seed=seed, reproduce=reproduce).results

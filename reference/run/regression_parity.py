@@ -30,7 +30,7 @@ class RegressionRun:
         return all(r.passed for r in self.results)
 
 
-def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0, l2=0.0):
+def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0, l2=0.0, reproduce=None):
     import torch
 
     dtype = np.dtype(dtype).name
@@ -55,11 +55,12 @@ def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0
             twin_losses.append(loss.item())
     result = RegressionRun(dtype=dtype, steps=len(twin_losses))
     tol = tolerance.training(dtype)
-    reproduce = f"pytest tests/test_regression.py {arguments(impl)} -k parity"
+    reproduce = reproduce or f"pytest tests/test_regression.py {arguments(impl)} -k parity"
 
     def context(tensor, step):
-        return Context(layer="LinearRegression", tensor=tensor, step=step, oracle=Oracle.TWIN_TRAINING, dtype=dtype,
-                       seed=seed, case="regression training parity", reproduce=reproduce)
+        return Context(layer="sgd", tensor=tensor, step=step, oracle=Oracle.TWIN_TRAINING, dtype=dtype,
+                       seed=seed, case=f"regression training parity, n {len(X)}, batch {batch_size}",
+                       reproduce=reproduce)
 
     if len(impl_losses) != len(twin_losses):
         result.results.append(compare(np.asarray(impl_losses), np.asarray(twin_losses), tol,
@@ -74,3 +75,12 @@ def run(impl, X, y, *, dtype="float64", lr=0.01, epochs=2, batch_size=32, seed=0
     for key, leaf in (("w", w), ("b", b)):
         result.results.append(compare(model.params[key], leaf.detach().numpy(), tol, context(key, last)))
     return result
+
+
+def check_sgd(impl, dtype, seed, reproduce):
+    """The routine sgd on any implementation (registry.Routine): 50 drawn rows in batches of 16, so that every epoch
+    ends on a short batch of 2, three epochs side by side with the twin; the step-exact claim in both dtypes."""
+    from bp_parity.reference.run.convergence import draw_problem
+
+    X, y = draw_problem(seed, n=50)
+    return run(impl, X, y, dtype=dtype, lr=0.05, epochs=3, batch_size=16, seed=seed, reproduce=reproduce).results

@@ -8,10 +8,15 @@ ended, hung or overstayed, one result for the whole unit that names the call it 
 """
 
 import dataclasses
+import importlib
 import time
 
+from bp_parity.reference.base.limits import calling
+from bp_parity.reference.base.program import program
+from bp_parity.reference.pieces import registry
+from bp_parity.reference.plan.target import arguments
 from bp_parity.reference.report.compare import NotRun, Oracle, Verdict
-from bp_parity.reference.run import case as layer_checks, convergence, golden, pipeline_checks
+from bp_parity.reference.run import case as layer_checks, convergence, golden
 from bp_parity.reference.run.worker import event, shared
 
 
@@ -47,6 +52,16 @@ def network(impl, name, dtype, seed):
             result.network = trace.network
             results.append(result)
     return results
+
+
+def routine(impl, name, dtype, seed):
+    """A routine's checks on the problem the harness draws (its record's check, registry.Routine: "module:function"
+    of this floor), each result as the function made it."""
+    module, function = registry.piece(name).routine.check.split(":")
+    check = getattr(importlib.import_module(f"bp_parity.reference.run.{module}"), function)
+    reproduce = f"{program()} check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
+    with calling(f"{name} on the harness's problem (its twin beside it)"):
+        return _slim(check(impl, dtype, seed, reproduce))
 
 
 def traces(impl, net, seed, batch, dtype, data_dir, command):
@@ -114,12 +129,6 @@ def reading(impl, task, *args):
     finally:
         reads, impl.reads = sorted(impl.reads), None
     return {"value": value, "reads": reads}
-
-
-def zoo_routines(impl, seed, blamed):
-    """The failing checks of the routines around the models (reference.run.pipeline_checks.routine_failures)."""
-
-    return pipeline_checks.routine_failures(impl, seed, blamed)
 
 
 def optimizer_path(impl, name):
