@@ -326,7 +326,7 @@ def test_a_networks_failures_that_follow_from_a_failing_piece_are_inherited(caps
     assert main(["check", "--impl", str(broken), "--seed", "7", "--layer", "Affine", "--layer", "TwoLayerNet"]) == 1
     rows = {line.split()[0]: line.rstrip() for line in capsys.readouterr().out.splitlines()[2:4]}
     assert rows["Affine"].endswith("MISMATCH (28 of 195 checks)")
-    assert rows["TwoLayerNet"].endswith("inherited from Affine (8 of 168 checks)")
+    assert rows["TwoLayerNet"].endswith("inherited from Affine (8 of 186 checks)")
 
 
 def test_optimizers_check_only_present_skips_the_rules_a_solution_does_not_have(capsys):

@@ -75,6 +75,42 @@ def _build_multi_layer_net(name, **options):
 NUMERICAL_OPTIONS = (("activation", "sigmoid"), ("weight_init_std", "xavier"), ("hidden_size_list", (6, 5, 4)))
 
 
+# the sizes of the networks whose initial weights are measured (reference.run.network_checks.check_init): large
+# enough that a wrong fan (sqrt(400/300)) is 30 standard errors away
+INIT_SIZES = (400, (300, 200), 100)
+
+
+def _init_multi_layer_net(name, **options):
+    def build(impl, scheme, dtype, seed):
+        network_class = impl.require(name)
+        inputs, hidden, outputs = INIT_SIZES
+        try:
+            return network_class(inputs, list(hidden), outputs, weight_init_std=scheme, dtype=dtype, seed=seed,
+                                 **options)
+        except TypeError:  # the textbook's signature
+            return network_class(inputs, list(hidden), outputs, weight_init_std=scheme, **options)
+
+    return build
+
+
+def _init_two_layer_net(impl, scheme, dtype, seed):
+    network_class = impl.require("TwoLayerNet")
+    inputs, (hidden, _), outputs = INIT_SIZES
+    try:
+        return network_class(inputs, hidden, outputs, weight_init_std=scheme, dtype=dtype)
+    except TypeError:
+        return network_class(inputs, hidden, outputs, weight_init_std=scheme)
+
+
+def _init_simple_convnet(impl, scheme, dtype, seed):
+    """At the textbook's sizes (30 filters of 5x5 on 28x28, 100 hidden units): W1 has 750 weights, W2 432,000."""
+    network_class = impl.require("SimpleConvNet")
+    try:
+        return network_class(weight_init_std=scheme, dtype=dtype, seed=seed)
+    except TypeError:
+        return network_class(weight_init_std=scheme)
+
+
 def _drawn_parameters(network, seed):
     """Every parameter drawn by the harness (stream "weights"), in place so the layers see them: W ~ N(0, 2 / fan_in),
     biases and betas ~ 0.1 N(0, 1), gammas ~ 1 + 0.1 N(0, 1).  Nonzero biases, so that a gradient or a decay that
@@ -163,7 +199,7 @@ def _trained_simple_convnet(impl, dtype, seed):
 register(Piece("TwoLayerNet", "network",
                "class TwoLayerNet(input_size, hidden_size, output_size, weight_init_std=0.01) with params, "
                "layers, lastLayer, predict, loss, accuracy, gradient, numerical_gradient",
-               network=Network(build=_build_two_layer_net,
+               network=Network(build=_build_two_layer_net, init_schemes=(0.01, 0.5), init_build=_init_two_layer_net,
                                architecture=(("Affine", "W1", "b1"), ("Relu",), ("Affine", "W2", "b2")),
                                composed_with=("Relu", "Sigmoid"),  # TwoLayerNet has no Sigmoid
                                trained=_trained_two_layer_net)))
@@ -174,7 +210,9 @@ register(Piece("MultiLayerNet", "network",
                "predict, loss (plus 0.5 lambda sum W^2), accuracy, gradient, numerical_gradient",
                network=Network(build=_build_multi_layer_net("MultiLayerNet", activation="sigmoid",
                                                             weight_init_std="xavier", weight_decay_lambda=0.1),
-                               init_schemes=("relu", "he", "sigmoid", "xavier", 0.05), prepare=_drawn_parameters,
+                               init_schemes=("relu", "he", "sigmoid", "xavier", 0.05),
+                               init_build=_init_multi_layer_net("MultiLayerNet"), prepare=_drawn_parameters,
+                               layout=("Affine", "Sigmoid") * 3 + ("Affine",),  # build(): three hidden, sigmoid
                                numerical_options=NUMERICAL_OPTIONS)))
 
 register(Piece("MultiLayerNetExtend", "network",
@@ -183,7 +221,11 @@ register(Piece("MultiLayerNetExtend", "network",
                network=Network(build=_build_multi_layer_net("MultiLayerNetExtend", weight_decay_lambda=0.05,
                                                             use_dropout=True, dropout_ration=0.2,
                                                             use_batchnorm=True),
-                               init_schemes=("he", "xavier"), prepare=_drawn_parameters,
+                               init_schemes=("he", "xavier"),
+                               init_build=_init_multi_layer_net("MultiLayerNetExtend", use_batchnorm=True),
+                               prepare=_drawn_parameters,
+                               # build(): three hidden layers, ReLU, batch norm and dropout
+                               layout=("Affine", "BatchNormalization", "Relu", "Dropout") * 3 + ("Affine",),
                                trained=_trained_multi_layer_net_extend, lr=0.01,
                                numerical_options=NUMERICAL_OPTIONS)))
 
@@ -192,6 +234,8 @@ register(Piece("SimpleConvNet", "network",
                "'pad': 0, 'stride': 1}, hidden_size=100, output_size=10, weight_init_std=0.01): Conv1 Relu1 Pool1 "
                "Affine1 Relu2 Affine2, last_layer; params W1 b1 W2 b2 W3 b3",
                network=Network(build=_build_simple_convnet, input_shape=CONVNET_INPUT,
+                               init_schemes=(0.01, 0.1), init_build=_init_simple_convnet,
+                               layout=("Convolution", "Relu", "Pooling", "Affine", "Relu", "Affine"),
                                prepare=_drawn_parameters, trained=_trained_simple_convnet, trained_shape=(1, 28, 28),
                                also_built=(("odd sizes: 3 filters of 4x4 unpadded on 12x12, a 9x9 convolution "
                                             "pooled to 4x4", _build_simple_convnet_odd),))))

@@ -95,6 +95,14 @@ class Network:
     build: Callable
     classes: int = 10
     init_schemes: tuple = ()  # weight_init_std values whose standard deviations are checked statistically
+    # init_build(impl, scheme, dtype) -> the implementation's network made large enough to measure a standard
+    # deviation, with weight_init_std=scheme (reference.run.network_checks.check_init); None: the initial weights of
+    # the network are not checked
+    init_build: Callable = None
+    # the pieces of network.layers in order, as build() makes it (an activation as its option names it), and then
+    # the loss: the textbook's architecture for the class, which reference.run.structure holds the network's own
+    # layers to (kinds, order, one instance per position); () where the record's architecture says it
+    layout: tuple = ()
     prepare: Callable = None  # prepare(network, seed): the harness's own parameters, drawn in place before a trace
     input_shape: tuple = None  # one sample's shape where the first layer does not say it (a convolution's (C, H, W))
     # the twin (reference.run.network.NetworkTwin): where the protocol fixes the layers, they are data here, as

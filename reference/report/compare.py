@@ -29,6 +29,7 @@ class Oracle(Vocabulary):
     TWIN_TRAINING = "twin training"  # side-by-side training (reference.run.training_parity, pmf_parity)
     TWIN_100_STEPS = "twin, 100 steps"  # an optimizer's 100 steps against its twin (check's rows)
     SCHEME = "scheme"  # a fresh network's weights against its initialisation scheme's sigma
+    ARCHITECTURE = "the textbook's architecture"  # a network's layers against its class's (reference.run.structure)
     DOCUMENTED_RULES = "the documented rules"  # the housing features, computed by the harness as documented
     CONVERGENCE = "convergence theorem"  # SGD on least squares against its bounds
     STEP_1_L = "the step 1/L theorem"  # gradient descent with step 1/L

@@ -11,7 +11,7 @@ import dataclasses
 import importlib
 import time
 
-from bp_parity.reference.base.limits import calling
+from bp_parity.reference.base.limits import calling, STEP_SECONDS
 from bp_parity.reference.base.program import program
 from bp_parity.reference.pieces import registry
 from bp_parity.reference.plan.target import arguments
@@ -60,7 +60,8 @@ def routine(impl, name, dtype, seed):
     module, function = registry.piece(name).routine.check.split(":")
     check = getattr(importlib.import_module(f"bp_parity.reference.run.{module}"), function)
     reproduce = f"{program()} check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}"
-    with calling(f"{name} on the harness's problem (its twin beside it)"):
+    # a training run, not one call: the limit of a training step's (a check's 5 s is a single call's)
+    with calling(f"{name} on the harness's problem (its twin beside it)", seconds=STEP_SECONDS):
         return _slim(check(impl, dtype, seed, reproduce))
 
 

@@ -128,6 +128,17 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results, owner="")
                       "know: passed through unchecked here (register it to check it; gradient() is still checked "
                       "end to end)", Verdict.SKIPPED)
 
+    # one layer object at several positions (a single activation reused) keeps only its last call's state: what its
+    # backward gets wrong there is the network's construction, not the layer class's (reference.run.structure)
+    positions_of = {}
+    for position, layer in layers:
+        positions_of.setdefault(id(layer), []).append(position)
+    shared = {p for held in positions_of.values() if len(held) > 1 for p in held}
+
+    def blamed(position, piece):
+        """Who a failure at `position` blames: the piece (a name, or a record), or the network for a shared layer."""
+        return owner if position in shared and owner else getattr(piece, "name", piece)
+
     inputs, twins_of = {}, {}
     activation = x
     for position, layer in layers:
@@ -150,11 +161,12 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results, owner="")
                                       f"the network sized the layer wrong (the twin: {str(error).splitlines()[0]})",
                                       Verdict.MISMATCH))
                 raise _Stop from None
-        output = call(context(position, "forward", kind, "forward"), layer.forward, activation)
+        output = call(context(position, "forward", blamed(position, kind), "forward"), layer.forward, activation)
         if piece is None:
             results.append(unknown(position, kind, "forward"))
         else:
-            results.append(compare(output, expected, tol, context(position, "forward", piece.name, "forward")))
+            results.append(compare(output, expected, tol, context(position, "forward", blamed(position, piece),
+                                                                  "forward")))
         activation = output
 
     kind = type(last).__name__
@@ -183,7 +195,7 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results, owner="")
     for position, layer in reversed(layers):
         kind = type(layer).__name__
         dout_given = given(dout)
-        dx = call(context(position, "dx", kind, "backward"), layer.backward, dout)
+        dx = call(context(position, "dx", blamed(position, kind), "backward"), layer.backward, dout)
         piece, spec = layer_piece(layer)
         if piece is None:
             results.append(unknown(position, kind, "backward"))
@@ -197,11 +209,12 @@ def _trace(layers, last_name, last, x, t, tol, context, call, results, owner="")
         expected = [x_in.grad.numpy()] + [leaf.grad.numpy() for leaf in params]
         scale = max(tensor_scale(e) for e in expected)
         what = f"{position}'s whole backward"
-        results.append(compare(dx, expected[0], tol, context(position, "dx", piece.name, "backward"), scale=scale,
-                               scale_of=what))
+        results.append(compare(dx, expected[0], tol, context(position, "dx", blamed(position, piece), "backward"),
+                               scale=scale, scale_of=what))
         for p, e in zip(spec.params, expected[1:]):
             results.append(compare(getattr(layer, f"d{p}", None), e, tol,
-                                   context(position, f"d{p}", piece.name, "backward"), scale=scale, scale_of=what))
+                                   context(position, f"d{p}", blamed(position, piece), "backward"), scale=scale,
+                                   scale_of=what))
         dout = dx
 
 

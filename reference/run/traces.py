@@ -1,6 +1,7 @@
 """Every trace `check` and `trace` run for a network piece: the textbook's TwoLayerNet (with the networks built from
-the implementation's layers, and every public method of it), any other network piece (and its initial weights), and a
-network of the implementation named by `trace --net`; on a batch of the MNIST subset."""
+the implementation's layers, and every public method of it), any other network piece, each with its initial weights
+and its layers against the textbook's architecture, and a network of the implementation named by `trace --net`; on a
+batch of the MNIST subset."""
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from bp_parity.reference.report.compare import Context, NotRun, Oracle, Verdict
 from bp_parity.reference.run.network import ComposedNetwork
 from bp_parity.reference.run.network_checks import (check_init, check_methods, check_network_methods,
                                                     check_numerical_gradient)
+from bp_parity.reference.run.structure import check_structure
 from bp_parity.reference.run.trace import build_network, net_problem, network_dtype, NotANetwork, Trace, trace_network
 
 
@@ -29,19 +31,24 @@ def network_traces(impl, name, dtype, seed, batch=32, data_dir=None, reproduce=N
     x_train, t_train = mnist_subset(dtype, data_dir)
     index = streams.rng(seed, "trace batch").choice(len(x_train), size=batch, replace=False)
     if registry.piece(name).network.architecture:  # its layers fixed: at the harness's weights, beside composed twins
-        return trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, reproduce=reproduce)
-    traces = [net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce)]
-    for label, build in registry.piece(name).network.also_built:  # the other sizes, each traced as the first
-        traces.append(net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce, (label, build)))
-    methods = check_network_methods(impl, name, dtype, seed, batch, (x_train, t_train))
-    if methods:
-        traces.append(Trace(f"{name} methods", methods))
-    numerical = check_numerical_gradient(impl, name, dtype, seed)
-    if numerical:
-        traces.append(Trace(f"{name} numerical_gradient", numerical))
+        traces = trace_all(impl, x_train[index], t_train[index], seed=seed, dtype=dtype, reproduce=reproduce)
+    else:
+        traces = [net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce)]
+        for label, build in registry.piece(name).network.also_built:  # the other sizes, each traced as the first
+            traces.append(net_trace(impl, name, seed, batch, dtype, (x_train, t_train), reproduce, (label, build)))
+        methods = check_network_methods(impl, name, dtype, seed, batch, (x_train, t_train))
+        if methods:
+            traces.append(Trace(f"{name} methods", methods))
+        numerical = check_numerical_gradient(impl, name, dtype, seed)
+        if numerical:
+            traces.append(Trace(f"{name} numerical_gradient", numerical))
     init = check_init(impl, name, dtype, seed)
     if init:
         traces.append(Trace(f"{name} initial weights", init))
+    structure = check_structure(impl, name, dtype, seed, reproduce or
+                                f"{program()} check {arguments(impl)} --layer {name} --dtype {dtype} --seed {seed}")
+    if structure:
+        traces.append(Trace(f"{name} layers", structure))
     return traces
 
 def net_trace(impl, name, seed, batch, dtype, mnist, reproduce=None, size=None):
