@@ -276,18 +276,23 @@ RULE_ORACLES = {"1/L": Oracle.STEP_1_L, "2/(mu+L)": Oracle.STEP_2_MU_L}
 
 
 def check_step_size(impl, dtype, seed, reproduce):
-    """The routine step_size on any implementation (registry.Routine), float64, on the drawn least squares: for each
-    rule, the step it returns against the rule computed here from the Gram matrix's eigenvalues (within the float64
-    twin bound), then 300 steps of gradient descent at that step against the rule's theorem (check())."""
+    """The routine step_size on any implementation (registry.Routine), float64: for each rule, the step it returns
+    against the rule computed here from the Gram matrix's eigenvalues (within the float64 twin bound), on the drawn
+    least squares and on the same columns moved off zero (centred columns leave the bias's direction apart from
+    theirs, so a Gram matrix without the column of ones can give the same extreme eigenvalues there: not off it);
+    then 300 steps of gradient descent at the step on the drawn problem against the rule's theorem (check())."""
     X, y = draw_problem(seed)
-    c = constants(X, y)
+    offset = X + np.linspace(1.0, 3.0, X.shape[1])
     results = []
-    for rule, expected in (("1/L", 1.0 / c.L), ("2/(mu+L)", 2.0 / (c.mu + c.L))):
-        context = Context(layer="step_size", tensor=f"step_size(X, {rule!r})", oracle=RULE_ORACLES[rule],
-                          dtype="float64", seed=seed, case="drawn least squares", reproduce=reproduce)
-        with time_limit(STEP_SECONDS, "step_size", guard_state=False):
-            step = impl.require("step_size")(X, rule)
-        results.append(compare(np.asarray(step), np.asarray(expected), tolerance.twin("float64"), context))
+    for rule in ("1/L", "2/(mu+L)"):
+        for data, case in ((X, "drawn least squares"), (offset, "drawn least squares, columns off zero")):
+            c = constants(data, y)
+            expected = 1.0 / c.L if rule == "1/L" else 2.0 / (c.mu + c.L)
+            context = Context(layer="step_size", tensor=f"step_size(X, {rule!r})", oracle=RULE_ORACLES[rule],
+                              dtype="float64", seed=seed, case=case, reproduce=reproduce)
+            with time_limit(STEP_SECONDS, "step_size", guard_state=False):
+                step = impl.require("step_size")(data, rule)
+            results.append(compare(np.asarray(step), np.asarray(expected), tolerance.twin("float64"), context))
         results += check(impl, X, y, rule, seed=seed, reproduce=reproduce)
     return results
 

@@ -100,11 +100,12 @@ def _first_divergences(traces):
 
 
 def zoo_traces(impl, x, t, dtype, seed):
-    """The zoo's traces of the implementation's TwoLayerNet and every public method of it: each trace's first
-    divergence (what follows it is inherited)."""
-    from bp_parity.reference.run.traces import trace_all
+    """The zoo's traces of the implementation's TwoLayerNet and every public method of it, and what it is made of
+    (initial parameters, layers): each trace's first divergence (what follows it is inherited)."""
+    from bp_parity.reference.run.traces import construction_traces, trace_all
 
-    return _first_divergences(trace_all(impl, x, t, seed=seed, dtype=dtype))
+    return _first_divergences(trace_all(impl, x, t, seed=seed, dtype=dtype)
+                              + construction_traces(impl, "TwoLayerNet", dtype, seed))
 
 
 def zoo_network(impl, name, dtype, seed):

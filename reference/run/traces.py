@@ -42,6 +42,13 @@ def network_traces(impl, name, dtype, seed, batch=32, data_dir=None, reproduce=N
         numerical = check_numerical_gradient(impl, name, dtype, seed)
         if numerical:
             traces.append(Trace(f"{name} numerical_gradient", numerical))
+    return traces + construction_traces(impl, name, dtype, seed, reproduce)
+
+
+def construction_traces(impl, name, dtype, seed, reproduce=None):
+    """What network piece `name` is made of, beside its traces: its initial parameters against its schemes and its
+    layers against the textbook's architecture (each a Trace, where its record states them)."""
+    traces = []
     init = check_init(impl, name, dtype, seed)
     if init:
         traces.append(Trace(f"{name} initial weights", init))
