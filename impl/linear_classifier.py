@@ -7,7 +7,10 @@ import numpy as np
 
 
 def _regularised(loss, dW, W, reg):
-    return loss + reg * np.sum(W * W), dW + 2 * reg * W
+    """The data loss and gradient plus the penalty, in W's dtype: NumPy before 2.0 widens a float32 scalar met by a
+    Python float to float64, so every scalar is cast to W's dtype first."""
+    kind = W.dtype.type
+    return kind(loss) + kind(reg) * np.sum(W * W), dW + kind(2 * reg) * W
 
 
 def svm_loss_naive(W, X, y, reg):
@@ -23,7 +26,7 @@ def svm_loss_naive(W, X, y, reg):
                 loss += margin
                 dW[:, j] += X[i]
                 dW[:, y[i]] -= X[i]
-    return _regularised(W.dtype.type(loss / n), dW / n, W, reg)
+    return _regularised(loss / n, dW / n, W, reg)
 
 
 def svm_loss_vectorized(W, X, y, reg):
@@ -54,7 +57,7 @@ def softmax_loss_naive(W, X, y, reg):
         loss -= log_probabilities[y[i]]
         probabilities[y[i]] -= 1
         dW += np.outer(X[i], probabilities)
-    return _regularised(W.dtype.type(loss / n), dW / n, W, reg)
+    return _regularised(loss / n, dW / n, W, reg)
 
 
 def softmax_loss_vectorized(W, X, y, reg):
