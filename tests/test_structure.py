@@ -63,3 +63,24 @@ def test_a_wrong_initial_parameter_is_caught_there_and_nowhere_else(mutant, name
     failed = [r for r in network_checks.check_init(impl, name, "float64", 7) if not r.passed]
     assert failed and tensor in {r.context.tensor for r in failed}
     assert {r.context.tensor for r in failed} <= {tensor, tensor.replace("1", "2"), tensor.replace("1", "3")}
+
+
+def test_simple_convnets_numerical_gradient_is_judged_at_inputs_that_keep_every_kink_away():
+    """Its ReLUs and max pooling cannot be made smooth: the inputs are drawn so that every ReLU input and every
+    pooling window's lead over its second value stays KINK_FREE_MARGIN away, measured here through the twin."""
+    from bp_parity.reference.base import streams
+    from bp_parity.reference.run.network import NetworkTwin
+
+    record = registry.piece("SimpleConvNet").network
+    network = record.numerical_build(protocol.load(), "float64")
+    record.prepare(network, 7)
+    twin = NetworkTwin.composed(network, "SimpleConvNet")
+    x = network_checks.kink_free_inputs(network, twin, streams.rng(7, "net inputs"), 8, record.numerical_input)
+    assert x.shape == (8, 1, 6, 6)
+    results = network_checks.check_numerical_gradient(protocol.load(), "SimpleConvNet", "float64", 7)
+    assert {r.context.tensor for r in results} == set(network.params)  # every parameter, and each given back
+    assert results and all(r.passed for r in results)
+    mutant = protocol.load(str(MUTANTS / "simple_convnet_numerical_gradient_one_sided.py"))
+    failed = [r for r in network_checks.check_numerical_gradient(mutant, "SimpleConvNet", "float64", 7)
+              if not r.passed]
+    assert failed and all(r.context.oracle == "twin" for r in failed)

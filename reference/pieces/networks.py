@@ -151,6 +151,17 @@ def _build_simple_convnet_odd(impl, input_size, dtype):
         return network_class(CONVNET_INPUT, conv_param, 12, 10)
 
 
+def _numerical_simple_convnet(impl, dtype):
+    """SimpleConvNet small enough for central differences in every parameter: 2 filters of 3x3 padded by 1 on a 6x6
+    image (pooled to 3x3), 5 hidden units: 146 parameters, some 300 evaluations of its loss."""
+    network_class = impl.require("SimpleConvNet")
+    conv_param = {"filter_num": 2, "filter_size": 3, "pad": 1, "stride": 1}
+    try:
+        return network_class((1, 6, 6), conv_param, 5, 10, dtype=dtype, seed=0)
+    except TypeError:
+        return network_class((1, 6, 6), conv_param, 5, 10)
+
+
 def _build_two_layer_net(impl, input_size, dtype):
     return make_impl_network(impl, input_size, 50, 10, dtype)
 
@@ -237,5 +248,6 @@ register(Piece("SimpleConvNet", "network",
                                init_schemes=(0.01, 0.1), init_build=_init_simple_convnet,
                                layout=("Convolution", "Relu", "Pooling", "Affine", "Relu", "Affine"),
                                prepare=_drawn_parameters, trained=_trained_simple_convnet, trained_shape=(1, 28, 28),
+                               numerical_build=_numerical_simple_convnet, numerical_input=(1, 6, 6),
                                also_built=(("odd sizes: 3 filters of 4x4 unpadded on 12x12, a 9x9 convolution "
                                             "pooled to 4x4", _build_simple_convnet_odd),))))

@@ -126,6 +126,11 @@ class Network:
     # checked against its twin (reference.run.network_checks.check_numerical_gradient), as (name, value) pairs;
     # () where it is not checked
     numerical_options: tuple = ()
+    # where no option makes the network smooth (SimpleConvNet: ReLU and max pooling), numerical_build(impl, dtype)
+    # makes it small instead, and its inputs, one sample of shape numerical_input, are drawn with every ReLU input and
+    # every pooling window's lead at least KINK_FREE_MARGIN from a kink, so no difference quotient straddles one
+    numerical_build: Callable = None
+    numerical_input: tuple = None
 
 
 @dataclass(frozen=True)

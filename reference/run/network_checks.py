@@ -13,6 +13,7 @@ import inspect
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from bp_parity.reference.base.program import program
 from bp_parity.reference.base import streams
@@ -287,6 +288,43 @@ NUMERICAL_INPUT = 6  # the features of the network numerical_gradient is called 
 NUMERICAL_BATCH = 8  # parameter of a network this small (hidden layers of 6, 5, 4) are some 400 evaluations of its loss
 
 
+# How far every ReLU input, and every pooling window's largest value from its second, stays from a kink on the
+# inputs a ReLU network's numerical_gradient is called on: a step h = 1e-4 in one parameter moves a unit by about h
+# times the inputs it multiplies (|x| < 5 here), and through the layers above by a few times that, far below 1e-2.
+KINK_FREE_MARGIN = 1e-2
+
+
+def kink_free_inputs(network, twin, rng, batch, shape, margin=KINK_FREE_MARGIN):
+    """`batch` samples of `shape`, each drawn standard normal until, through the twin at the network's parameters,
+    every ReLU input is at least `margin` from 0 and every max-pooling window's largest value at least `margin`
+    above its second (a window of ReLU zeros ties at 0 and stays there: its gradient is 0 either way)."""
+    kinds = [(getattr(layer_piece(layer)[0], "name", ""), layer) for _, layer in ordered_layers(network)]
+    found = []
+    for _ in range(200 * batch):
+        sample = rng.normal(size=(1, *shape))
+        activation, clear = torch.from_numpy(sample), True
+        with torch.no_grad():
+            for (kind, layer), (make, keys) in zip(kinds, twin.layers):
+                if kind == "Relu" and bool((activation.abs() < margin).any()):
+                    clear = False
+                elif kind == "Pooling":
+                    windows = F.unfold(F.pad(activation, [int(layer.pad)] * 4, value=-float("inf")),
+                                       (int(layer.pool_h), int(layer.pool_w)), stride=int(layer.stride))
+                    channels = activation.shape[1]
+                    top = windows.reshape(1, channels, -1, windows.shape[-1]).topk(2, dim=2).values
+                    lead = top[:, :, 0] - top[:, :, 1]
+                    clear = not bool(((lead < margin) & (top[:, :, 0] > 0)).any())
+                if not clear:
+                    break
+                activation = make(None)(activation, *(twin.params[k] if isinstance(k, str) else k for k in keys))
+        if clear:
+            found.append(sample[0])
+            if len(found) == batch:
+                return np.stack(found)
+    raise ValueError(f"no input of shape {shape} keeps {margin} from every kink of this network in {200 * batch} "
+                     "draws")
+
+
 def check_numerical_gradient(impl, name, dtype, seed, reproduce=None):
     """network.numerical_gradient(x, t) of network piece `name` (other than TwoLayerNet, which check_methods judges)
     against autograd of its twin composed from its own layers, in float64: the loss in training mode, as the
@@ -296,9 +334,12 @@ def check_numerical_gradient(impl, name, dtype, seed, reproduce=None):
     at each evaluation differentiates no function and fails here.  The network is built as its record builds it,
     with sigmoid activations (central differences at h = 1e-4 across a ReLU's kink would be wrong by O(1), in the
     implementation's own quotient), hidden layers of 6, 5 and 4 units and 6 inputs drawn from the stream "small
-    network" (reference.pieces.networks.NUMERICAL_OPTIONS)."""
+    network" (reference.pieces.networks.NUMERICAL_OPTIONS); a network no option makes smooth (SimpleConvNet) is
+    built small by its record's numerical_build, on inputs that keep every kink KINK_FREE_MARGIN away
+    (kink_free_inputs)."""
     record = registry.piece(name).network
-    if dtype != "float64" or record is None or record.architecture or not record.numerical_options:
+    if dtype != "float64" or record is None or record.architecture or not (record.numerical_options
+                                                                          or record.numerical_build):
         return []
     command = reproduce or f"{program()} check {arguments(impl)} --layer {name} --dtype float64 --seed {seed}"
     results = []
@@ -308,7 +349,10 @@ def check_numerical_gradient(impl, name, dtype, seed, reproduce=None):
                        case=f"{name} numerical_gradient", reproduce=command)
 
     try:
-        network = record.build(impl, NUMERICAL_INPUT, "float64", **dict(record.numerical_options))
+        if record.numerical_build is not None:
+            network = record.numerical_build(impl, "float64")
+        else:
+            network = record.build(impl, NUMERICAL_INPUT, "float64", **dict(record.numerical_options))
         if record.prepare is not None:
             record.prepare(network, seed)
         if network_dtype(network) != "float64":
@@ -317,7 +361,10 @@ def check_numerical_gradient(impl, name, dtype, seed, reproduce=None):
     except (NotANetwork, MissingProtocol):
         return []  # the trace reports why it cannot build or walk the network
     rng = streams.rng(seed, "net inputs")
-    x = rng.normal(size=(NUMERICAL_BATCH, NUMERICAL_INPUT))
+    if record.numerical_build is not None:
+        x = kink_free_inputs(network, twin, rng, NUMERICAL_BATCH, record.numerical_input)
+    else:
+        x = rng.normal(size=(NUMERICAL_BATCH, NUMERICAL_INPUT))
     t = rng.integers(0, record.classes, size=NUMERICAL_BATCH)
     before = {k: np.array(v, copy=True) for k, v in network.params.items()}
     call = _caller(name, context, results)
