@@ -6,17 +6,16 @@ for ReLU) or with one layer object at several positions (a single activation ins
 last call's mask).  This holds network.layers, as the record's build() makes the network, to the record's layout
 (registry.Network.layout, or its architecture): at each position a layer of that piece (an instance of the class the
 implementation binds to its name, or of a class of its name), every position its own object, and the loss layer of
-the record's loss.  One result per
-network: passed, or a MISMATCH that lists the layers it has beside the ones expected.
+the record's loss.  One result per network: passed, or a MISMATCH that lists the layers it has beside the ones
+expected.
 """
 
 import numpy as np
 
 from bp_parity.reference.pieces import registry
-from bp_parity.reference.pieces.protocol import MissingProtocol
 from bp_parity.reference.report import tolerance
 from bp_parity.reference.report.compare import compare, Context, NotRun, Oracle, Verdict
-from bp_parity.reference.run.network import last_layer, NotANetwork, ordered_layers
+from bp_parity.reference.run.network import last_layer, ordered_layers
 from bp_parity.reference.run.trace import build_network
 
 
@@ -47,9 +46,7 @@ def check_structure(impl, name, dtype, seed, reproduce=""):
         layers = ordered_layers(network)
         _, last = last_layer(network)
         classes = {piece: impl.require(piece) for piece in (*expected, record.loss)}
-    except (MissingProtocol, NotANetwork):
-        return []
-    except Exception:  # noqa: BLE001 - the constructor's failure is the trace's finding, reported there
+    except Exception:  # noqa: BLE001 - a missing piece, no layers, a constructor that raises: the trace reports each
         return []
     found = [f"{position} ({type(layer).__name__})" for position, layer in layers]
     wrong = [position for (position, layer), piece in zip(layers, expected) if not _is(layer, piece, classes)]
