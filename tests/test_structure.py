@@ -84,3 +84,17 @@ def test_simple_convnets_numerical_gradient_is_judged_at_inputs_that_keep_every_
     failed = [r for r in network_checks.check_numerical_gradient(mutant, "SimpleConvNet", "float64", 7)
               if not r.passed]
     assert failed and all(r.context.oracle == "twin" for r in failed)
+
+
+def test_the_deep_networks_test_mode_methods_are_judged_in_test_mode():
+    """MultiLayerNetExtend's predict, loss and accuracy run batch norm on running statistics and scale dropout by
+    default: judged against a twin of the layers' test-mode forms after training forwards set the statistics."""
+    from bp_parity.reference.run.traces import mnist_subset
+
+    mnist = mnist_subset("float64")
+    results = network_checks.check_network_methods(protocol.load(), "MultiLayerNetExtend", "float64", 7, 16, mnist)
+    assert {r.context.tensor for r in results} == {"predict", "loss", "accuracy"} and all(r.passed for r in results)
+    mutant = protocol.load(str(MUTANTS / "multi_layer_net_extend_predict_always_trains.py"))
+    failed = [r for r in network_checks.check_network_methods(mutant, "MultiLayerNetExtend", "float64", 7, 16, mnist)
+              if not r.passed]
+    assert "predict" in {r.context.tensor for r in failed}

@@ -202,6 +202,12 @@ class BatchNormSpec(Spec):
         """In a network's trace: the training-mode forward with the layer's own gamma and beta."""
         return lambda x, gamma, beta: self.twin(x, gamma, beta, None, None, True)
 
+    def test_twin(self, layer):
+        """In a network's test-mode forward: the layer's running statistics as they are now (a training forward
+        has set them), with its own gamma and beta."""
+        mean, var = (_tensor(np.array(getattr(layer, k), copy=True)) for k in ("running_mean", "running_var"))
+        return lambda x, gamma, beta: self.twin(x, gamma, beta, mean, var, False)
+
 def _spread(groups, rng, scale, offset=1.0):
     """`groups` (G, M) redrawn so that each row, a set of values normalised together, has a mean drawn N(0, 1) times
     `offset` and a standard deviation drawn in STD_RANGE, all times `scale`: the terms of a correct dx stay unit-sized
@@ -410,6 +416,11 @@ class DropoutSpec(Spec):
             return self.twin(x, _tensor(mask.astype(_numpy(x).dtype)), ratio, True)
 
         return twin
+
+    def test_twin(self, layer):
+        """In a network's test-mode forward: no mask, the form's test-time scaling, with the layer's own ratio."""
+        ratio = float(getattr(layer, "dropout_ratio", 0.5))
+        return lambda x: self.twin(x, None, ratio, False)
 
 class FamilyDropoutSpec(DropoutSpec):
     """The CS231n family's dropout (DropoutSpec.for_impl): its twin draws the course notes' mask, rand(*x.shape) < p;

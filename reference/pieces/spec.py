@@ -205,6 +205,11 @@ class Spec:
         the layer's call depends on more (a dropout mask replayed from `generator`)."""
         return self.twin
 
+    def test_twin(self, layer):
+        """The twin of this layer in a network's test-mode forward (predict(x, train_flg=False)), as twin(x,
+        *params): the trace's, for a layer that behaves alike in both modes (test_mode_differs False)."""
+        return self.trace_twin(layer, None)
+
 class BinarySpec(Spec):
     """MulLayer / AddLayer: forward(x, y); backward(dout) -> (dx, dy)."""
 

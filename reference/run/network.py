@@ -91,12 +91,13 @@ class NetworkTwin:
         return cls(name, weights, layers, registry.spec_of(network.loss))
 
     @classmethod
-    def composed(cls, network, name=None, constants=False):
+    def composed(cls, network, name=None, constants=False, test=False):
         """The twin of an implementation's network composed from its layers, each by the piece its class is, over
         the network's params (each layer's parameter found among them by identity); its weight decay
         (weight_decay_lambda) included.  NotANetwork where a layer or the loss has no twin, or where a layer holds
         an array that is not one of params (constants: that array taken as a constant of the twin instead: the
-        trace's end-to-end check, whose gradient of it is then none)."""
+        trace's end-to-end check, whose gradient of it is then none).  test: each layer in its test-mode form
+        (spec.test_twin: batch norm on the running statistics the layer holds now, dropout scaled, no mask)."""
         layers = []
         for position, layer in ordered_layers(network):
             _, spec = layer_piece(layer)
@@ -109,8 +110,11 @@ class NetworkTwin:
                 if key is None and not constants:
                     raise NotANetwork(f"{position}.{p} is not one of the network's params arrays")
                 keys.append(key if key is not None else torch.from_numpy(np.array(array, copy=True)))
-            layers.append(((lambda generator, spec=spec, layer=layer: spec.trace_twin(layer, generator)),
-                           tuple(keys)))
+            if test:
+                make = (lambda generator, twin=spec.test_twin(layer): twin)
+            else:
+                make = (lambda generator, spec=spec, layer=layer: spec.trace_twin(layer, generator))
+            layers.append((make, tuple(keys)))
         loss = loss_piece(last_layer(network)[1])
         if loss is None:
             raise NotANetwork("the network's loss layer is not a loss the registry knows")
